@@ -1,0 +1,15 @@
+//! Sans-IO protocol codecs: bytes in, typed packets out, and back.
+//!
+//! Nothing here touches a socket, a timer or a runtime; the transports in
+//! [`crate::engineio`], [`crate::socketio`] and [`crate::native`] own the IO.
+//!
+//! # Layout
+//! - [`engineio`]: Engine.IO v4 packets, polling payloads, handshake and request errors.
+//! - [`socketio`]: Socket.IO v5 packets, the binary-attachment decoder state machine.
+//! - [`native`]: the NestJS `WsAdapter` `{event, data}` JSON framing.
+//! - [`wsframe`]: server-to-client WebSocket frame headers, so frames can be batched.
+
+pub mod engineio;
+pub mod native;
+pub mod socketio;
+pub mod wsframe;

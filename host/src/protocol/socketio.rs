@@ -1,0 +1,516 @@
+//! Socket.IO v5 packets: `<type>[<attachments>-][<nsp>,][<ack id>][JSON]`.
+//!
+//! Binary packets (`BINARY_EVENT`, `BINARY_ACK`) keep `{"_placeholder":true,"num":N}`
+//! objects in their JSON and carry the attachments beside it; the [`Decoder`] collects
+//! the attachments that follow such a packet before yielding it.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::engineio::Frame;
+
+/// Event names a client may not emit (they are reserved by the client library).
+const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// A Socket.IO packet addressed to one namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// The namespace, `/` when absent on the wire.
+    pub nsp: String,
+    /// What the packet carries.
+    pub kind: PacketKind,
+}
+
+/// The packet types, with their data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PacketKind {
+    /// `0`: connect to a namespace; from a client the optional `auth` object, from the
+    /// server `{"sid": …}`.
+    Connect(Option<Value>),
+    /// `1`: leave a namespace.
+    Disconnect,
+    /// `2` or `5`: an event, with an ack id when the sender wants an answer.
+    Event(Event),
+    /// `3` or `6`: the answer to an event that carried an ack id.
+    Ack {
+        /// The id of the event being answered.
+        id: u64,
+        /// The answer's arguments and attachments.
+        payload: Payload,
+    },
+    /// `4`: the server refused a connection (an object or a string).
+    ConnectError(Value),
+}
+
+/// An event's name, arguments and optional ack id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// The arguments after the name, with binary placeholders left in place.
+    pub payload: Payload,
+    /// The ack id, when the sender expects an acknowledgement.
+    pub id: Option<u64>,
+}
+
+/// JSON arguments plus the binary attachments their placeholders refer to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    /// JSON arguments, possibly containing `{"_placeholder":true,"num":N}`.
+    pub args: Vec<Value>,
+    /// Binary attachments, indexed by placeholder `num`.
+    pub attachments: Vec<Bytes>,
+}
+
+impl Payload {
+    /// A payload of JSON arguments without attachments.
+    pub fn json(args: Vec<Value>) -> Payload {
+        Payload { args, attachments: Vec::new() }
+    }
+}
+
+/// Why a packet could not be decoded. Any of these closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The packet type is not a digit 0–6.
+    #[error("unknown packet type")]
+    UnknownType,
+    /// The attachment count of a binary packet is missing or malformed.
+    #[error("invalid attachment count")]
+    InvalidAttachmentCount,
+    /// More attachments announced than the server allows.
+    #[error("too many attachments: {0} (limit {1})")]
+    TooManyAttachments(usize, usize),
+    /// The ack id is not a number that fits in 64 bits.
+    #[error("invalid ack id")]
+    InvalidAckId,
+    /// The data is not valid JSON.
+    #[error("invalid JSON payload")]
+    InvalidJson,
+    /// The JSON is valid but not what this packet type requires.
+    #[error("invalid payload for this packet type")]
+    InvalidPayload,
+    /// A binary frame arrived when no binary packet was waiting for attachments.
+    #[error("unexpected binary attachment")]
+    UnexpectedBinary,
+    /// A text packet arrived while a binary packet still waited for attachments.
+    #[error("text packet while reconstructing a binary packet")]
+    UnexpectedText,
+}
+
+/// Reassembles packets from an ordered stream of text and binary messages.
+#[derive(Debug)]
+pub struct Decoder {
+    max_attachments: usize,
+    pending: Option<(Packet, usize)>,
+}
+
+impl Decoder {
+    /// A decoder refusing packets that announce more than `max_attachments` attachments.
+    pub fn new(max_attachments: usize) -> Decoder {
+        Decoder { max_attachments, pending: None }
+    }
+
+    /// Feeds a text message; yields a packet unless it waits for attachments.
+    pub fn decode_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
+        if self.pending.is_some() {
+            return Err(DecodeError::UnexpectedText);
+        }
+        let (packet, attachments) = parse(text, self.max_attachments)?;
+        if attachments == 0 {
+            return Ok(Some(packet));
+        }
+        self.pending = Some((packet, attachments));
+        Ok(None)
+    }
+
+    /// Feeds a binary attachment; yields the packet once its last attachment arrived.
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        let (mut packet, expected) = self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
+        let payload = match &mut packet.kind {
+            PacketKind::Event(event) => &mut event.payload,
+            PacketKind::Ack { payload, .. } => payload,
+            _ => return Err(DecodeError::UnexpectedBinary),
+        };
+        payload.attachments.push(data);
+        if payload.attachments.len() == expected {
+            return Ok(Some(packet));
+        }
+        self.pending = Some((packet, expected));
+        Ok(None)
+    }
+}
+
+/// Parses one text packet, returning it and the number of attachments it announces.
+fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeError> {
+    let bytes = text.as_bytes();
+    let kind = match bytes.first() {
+        Some(b @ b'0'..=b'6') => b - b'0',
+        _ => return Err(DecodeError::UnknownType),
+    };
+    let mut rest = &text[1..];
+    let binary = kind == 5 || kind == 6;
+
+    let mut attachments = 0;
+    if binary {
+        let (count, after) = rest.split_once('-').ok_or(DecodeError::InvalidAttachmentCount)?;
+        if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DecodeError::InvalidAttachmentCount);
+        }
+        attachments = count.parse().map_err(|_| DecodeError::InvalidAttachmentCount)?;
+        if attachments > max_attachments {
+            return Err(DecodeError::TooManyAttachments(attachments, max_attachments));
+        }
+        rest = after;
+    }
+
+    let mut nsp = "/";
+    if rest.starts_with('/') {
+        let end = rest.find(',').unwrap_or(rest.len());
+        nsp = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let id = if digits > 0 {
+        Some(rest[..digits].parse::<u64>().map_err(|_| DecodeError::InvalidAckId)?)
+    } else {
+        None
+    };
+    rest = &rest[digits..];
+
+    let data = if rest.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str::<Value>(rest).map_err(|_| match rest.as_bytes()[0] {
+            b'[' | b'{' | b'"' => DecodeError::InvalidJson,
+            _ if id.is_none() && digits == 0 => DecodeError::InvalidAckId,
+            _ => DecodeError::InvalidJson,
+        })?)
+    };
+
+    let kind = match (kind, data) {
+        (0, None) => PacketKind::Connect(None),
+        (0, Some(auth @ Value::Object(_))) => PacketKind::Connect(Some(auth)),
+        (1, None) => PacketKind::Disconnect,
+        (2 | 5, Some(Value::Array(mut items))) => {
+            let name = match items.first() {
+                Some(Value::String(name)) if !RESERVED_EVENTS.contains(&name.as_str()) => {
+                    name.clone()
+                }
+                _ => return Err(DecodeError::InvalidPayload),
+            };
+            items.remove(0);
+            PacketKind::Event(Event { name, payload: Payload::json(items), id })
+        }
+        (3 | 6, Some(Value::Array(args))) => PacketKind::Ack {
+            id: id.ok_or(DecodeError::InvalidAckId)?,
+            payload: Payload::json(args),
+        },
+        (4, Some(err @ (Value::Object(_) | Value::String(_)))) => PacketKind::ConnectError(err),
+        _ => return Err(DecodeError::InvalidPayload),
+    };
+    if id.is_some() && !matches!(kind, PacketKind::Event(_) | PacketKind::Ack { .. }) {
+        return Err(DecodeError::InvalidAckId);
+    }
+    Ok((Packet { nsp: nsp.to_owned(), kind }, attachments))
+}
+
+impl Packet {
+    /// A packet for namespace `nsp`.
+    pub fn new(nsp: impl Into<String>, kind: PacketKind) -> Packet {
+        Packet { nsp: nsp.into(), kind }
+    }
+
+    /// Encodes the packet into Engine.IO frames: one `4…` text frame, then one binary
+    /// frame per attachment.
+    pub fn encode(&self) -> Vec<Frame> {
+        let mut text = String::with_capacity(64);
+        text.push('4');
+        let attachments: &[Bytes] = match &self.kind {
+            PacketKind::Event(Event { payload, .. }) | PacketKind::Ack { payload, .. } => {
+                &payload.attachments
+            }
+            _ => &[],
+        };
+        let binary = !attachments.is_empty();
+        let type_digit = match (&self.kind, binary) {
+            (PacketKind::Connect(_), _) => '0',
+            (PacketKind::Disconnect, _) => '1',
+            (PacketKind::Event(_), false) => '2',
+            (PacketKind::Ack { .. }, false) => '3',
+            (PacketKind::ConnectError(_), _) => '4',
+            (PacketKind::Event(_), true) => '5',
+            (PacketKind::Ack { .. }, true) => '6',
+        };
+        text.push(type_digit);
+        if binary {
+            text.push_str(&attachments.len().to_string());
+            text.push('-');
+        }
+        if self.nsp != "/" {
+            text.push_str(&self.nsp);
+            text.push(',');
+        }
+        match &self.kind {
+            PacketKind::Connect(data) => {
+                if let Some(data) = data {
+                    text.push_str(&data.to_string());
+                }
+            }
+            PacketKind::Disconnect => {}
+            PacketKind::Event(Event { name, payload, id }) => {
+                if let Some(id) = id {
+                    text.push_str(&id.to_string());
+                }
+                text.push('[');
+                text.push_str(&Value::String(name.clone()).to_string());
+                for arg in &payload.args {
+                    text.push(',');
+                    text.push_str(&arg.to_string());
+                }
+                text.push(']');
+            }
+            PacketKind::Ack { id, payload } => {
+                text.push_str(&id.to_string());
+                text.push('[');
+                for (i, arg) in payload.args.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(&arg.to_string());
+                }
+                text.push(']');
+            }
+            PacketKind::ConnectError(data) => text.push_str(&data.to_string()),
+        }
+        let mut frames = Vec::with_capacity(1 + attachments.len());
+        frames.push(Frame::Text(Bytes::from(text)));
+        frames.extend(attachments.iter().cloned().map(Frame::Binary));
+        frames
+    }
+}
+
+/// The `{"_placeholder":true,"num":N}` object standing for attachment `num`.
+pub fn placeholder(num: usize) -> Value {
+    serde_json::json!({ "_placeholder": true, "num": num })
+}
+
+/// The attachment index if `value` is a placeholder object.
+pub fn placeholder_num(value: &Value) -> Option<usize> {
+    let obj = value.as_object()?;
+    if obj.get("_placeholder")? != &Value::Bool(true) {
+        return None;
+    }
+    obj.get("num")?.as_u64().and_then(|n| usize::try_from(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(text: &str) -> Result<Option<Packet>, DecodeError> {
+        Decoder::new(10).decode_text(text)
+    }
+
+    fn event(nsp: &str, name: &str, args: Vec<Value>, id: Option<u64>) -> Packet {
+        Packet::new(nsp, PacketKind::Event(Event { name: name.into(), payload: Payload::json(args), id }))
+    }
+
+    fn text_of(frames: &[Frame]) -> String {
+        match &frames[0] {
+            Frame::Text(b) => String::from_utf8(b.to_vec()).expect("utf-8"),
+            Frame::Binary(_) => panic!("first frame is text"),
+        }
+    }
+
+    #[test]
+    fn decodes_connect_variants() {
+        assert_eq!(decode("0"), Ok(Some(Packet::new("/", PacketKind::Connect(None)))));
+        assert_eq!(
+            decode(r#"0{"token":"123"}"#),
+            Ok(Some(Packet::new("/", PacketKind::Connect(Some(json!({"token": "123"}))))))
+        );
+        assert_eq!(decode("0/custom,"), Ok(Some(Packet::new("/custom", PacketKind::Connect(None)))));
+        assert_eq!(decode("0/random"), Ok(Some(Packet::new("/random", PacketKind::Connect(None)))));
+        assert_eq!(
+            decode(r#"0/admin,{"token":"abc"}"#),
+            Ok(Some(Packet::new("/admin", PacketKind::Connect(Some(json!({"token": "abc"}))))))
+        );
+    }
+
+    #[test]
+    fn decodes_disconnect_event_ack_and_connect_error() {
+        assert_eq!(decode("1"), Ok(Some(Packet::new("/", PacketKind::Disconnect))));
+        assert_eq!(decode("1/custom,"), Ok(Some(Packet::new("/custom", PacketKind::Disconnect))));
+        assert_eq!(
+            decode(r#"2["message",1,"2",{"3":[true]}]"#),
+            Ok(Some(event("/", "message", vec![json!(1), json!("2"), json!({"3": [true]})], None)))
+        );
+        assert_eq!(
+            decode(r#"2/chat,456["hello"]"#),
+            Ok(Some(event("/chat", "hello", vec![], Some(456))))
+        );
+        assert_eq!(
+            decode(r#"3/chat,12["ok",{"a":1}]"#),
+            Ok(Some(Packet::new(
+                "/chat",
+                PacketKind::Ack { id: 12, payload: Payload::json(vec![json!("ok"), json!({"a": 1})]) }
+            )))
+        );
+        assert_eq!(
+            decode("3[]"),
+            Err(DecodeError::InvalidAckId),
+            "an ack must carry its id"
+        );
+        assert_eq!(
+            decode(r#"4{"message":"nope"}"#),
+            Ok(Some(Packet::new("/", PacketKind::ConnectError(json!({"message": "nope"})))))
+        );
+        assert_eq!(
+            decode(r#"4"nope""#),
+            Ok(Some(Packet::new("/", PacketKind::ConnectError(json!("nope")))))
+        );
+    }
+
+    #[test]
+    fn reassembles_binary_events_and_acks() {
+        let mut decoder = Decoder::new(10);
+        let head = r#"52-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+        assert_eq!(decoder.decode_text(head), Ok(None));
+        assert_eq!(decoder.decode_binary(Bytes::from_static(&[1, 2, 3])), Ok(None));
+        let packet = decoder
+            .decode_binary(Bytes::from_static(&[4, 5, 6]))
+            .expect("valid")
+            .expect("complete");
+        let PacketKind::Event(event) = packet.kind else { panic!("event") };
+        assert_eq!(event.name, "message");
+        assert_eq!(event.payload.args, vec![placeholder(0), placeholder(1)]);
+        assert_eq!(event.payload.attachments, vec![Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[4, 5, 6])]);
+
+        assert_eq!(decoder.decode_text(r#"61-/chat,789[{"_placeholder":true,"num":0}]"#), Ok(None));
+        let ack = decoder.decode_binary(Bytes::from_static(b"x")).expect("valid").expect("complete");
+        assert_eq!(ack.nsp, "/chat");
+        assert!(matches!(ack.kind, PacketKind::Ack { id: 789, .. }));
+    }
+
+    #[test]
+    fn binary_ordering_errors() {
+        let mut decoder = Decoder::new(10);
+        assert_eq!(decoder.decode_binary(Bytes::new()), Err(DecodeError::UnexpectedBinary));
+        assert_eq!(decoder.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#), Ok(None));
+        assert_eq!(decoder.decode_text(r#"2["b"]"#), Err(DecodeError::UnexpectedText));
+    }
+
+    #[test]
+    fn rejects_malformed_packets() {
+        let cases = [
+            ("", DecodeError::UnknownType),
+            ("abc", DecodeError::UnknownType),
+            ("7", DecodeError::UnknownType),
+            ("2{}", DecodeError::InvalidPayload),
+            ("2[]", DecodeError::InvalidPayload),
+            ("2[1]", DecodeError::InvalidPayload),
+            (r#"2["connect"]"#, DecodeError::InvalidPayload),
+            (r#"2["disconnect",1]"#, DecodeError::InvalidPayload),
+            ("2", DecodeError::InvalidPayload),
+            (r#"2abc["message"]"#, DecodeError::InvalidAckId),
+            (r#"2["unterminated"#, DecodeError::InvalidJson),
+            (r#"2999999999999999999999["a"]"#, DecodeError::InvalidAckId),
+            ("0[]", DecodeError::InvalidPayload),
+            (r#"0"token""#, DecodeError::InvalidPayload),
+            ("1{}", DecodeError::InvalidPayload),
+            ("3{}", DecodeError::InvalidPayload),
+            ("4", DecodeError::InvalidPayload),
+            ("4[]", DecodeError::InvalidPayload),
+            (r#"01{"a":1}"#, DecodeError::InvalidAckId),
+            (r#"5["a"]"#, DecodeError::InvalidAttachmentCount),
+            (r#"5x-["a"]"#, DecodeError::InvalidAttachmentCount),
+            (r#"5-["a"]"#, DecodeError::InvalidAttachmentCount),
+            (r#"511-["a"]"#, DecodeError::TooManyAttachments(11, 10)),
+            (r#"599999999999999999999999-["a"]"#, DecodeError::InvalidAttachmentCount),
+        ];
+        for (wire, err) in cases {
+            assert_eq!(decode(wire), Err(err.clone()), "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn encodes_server_packets() {
+        let connect = Packet::new("/", PacketKind::Connect(Some(json!({"sid": "abc"}))));
+        assert_eq!(text_of(&connect.encode()), r#"40{"sid":"abc"}"#);
+        let connect = Packet::new("/custom", PacketKind::Connect(Some(json!({"sid": "abc"}))));
+        assert_eq!(text_of(&connect.encode()), r#"40/custom,{"sid":"abc"}"#);
+        let err = Packet::new("/random", PacketKind::ConnectError(json!({"message": "Invalid namespace"})));
+        assert_eq!(text_of(&err.encode()), r#"44/random,{"message":"Invalid namespace"}"#);
+        assert_eq!(text_of(&Packet::new("/", PacketKind::Disconnect).encode()), "41");
+        assert_eq!(text_of(&Packet::new("/a", PacketKind::Disconnect).encode()), "41/a,");
+        let ev = event("/", "message-back", vec![json!(1), json!("2")], None);
+        assert_eq!(text_of(&ev.encode()), r#"42["message-back",1,"2"]"#);
+        let ev = event("/chat", "q", vec![], Some(7));
+        assert_eq!(text_of(&ev.encode()), r#"42/chat,7["q"]"#);
+        let ack = Packet::new("/", PacketKind::Ack { id: 456, payload: Payload::json(vec![]) });
+        assert_eq!(text_of(&ack.encode()), "43456[]");
+    }
+
+    #[test]
+    fn encodes_binary_packets_with_attachment_frames() {
+        let payload = Payload {
+            args: vec![placeholder(0), json!("x")],
+            attachments: vec![Bytes::from_static(&[1, 2])],
+        };
+        let frames = Packet::new("/", PacketKind::Ack { id: 3, payload }).encode();
+        assert_eq!(text_of(&frames), r#"461-3[{"_placeholder":true,"num":0},"x"]"#);
+        assert_eq!(frames[1], Frame::Binary(Bytes::from_static(&[1, 2])));
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let packets = [
+            Packet::new("/", PacketKind::Connect(Some(json!({"token": "t"})))),
+            Packet::new("/n", PacketKind::Connect(None)),
+            Packet::new("/n", PacketKind::Disconnect),
+            event("/", "e", vec![json!({"nested": [1, null, "é\"\n"]})], Some(0)),
+            Packet::new("/", PacketKind::Ack { id: 9, payload: Payload::json(vec![json!(false)]) }),
+            Packet::new("/x", PacketKind::ConnectError(json!({"message": "m", "data": {"a": 1}}))),
+            Packet::new(
+                "/bin",
+                PacketKind::Event(Event {
+                    name: "b".into(),
+                    payload: Payload {
+                        args: vec![placeholder(0), placeholder(1)],
+                        attachments: vec![Bytes::from_static(b"\x00\xff"), Bytes::new()],
+                    },
+                    id: Some(42),
+                }),
+            ),
+        ];
+        for packet in packets {
+            let frames = packet.encode();
+            let mut decoder = Decoder::new(10);
+            let text = text_of(&frames);
+            let mut out = decoder.decode_text(&text[1..]).expect("decodes");
+            for frame in &frames[1..] {
+                let Frame::Binary(b) = frame else { panic!("binary") };
+                out = decoder.decode_binary(b.clone()).expect("decodes");
+            }
+            assert_eq!(out, Some(packet));
+        }
+    }
+
+    #[test]
+    fn placeholders_are_recognised() {
+        assert_eq!(placeholder_num(&placeholder(3)), Some(3));
+        assert_eq!(placeholder_num(&json!({"_placeholder": false, "num": 1})), None);
+        assert_eq!(placeholder_num(&json!({"num": 1})), None);
+        assert_eq!(placeholder_num(&json!("x")), None);
+    }
+}
