@@ -1,1 +1,106 @@
-fn main(){}
+//! The `portico` command: serve the gateway, or check a config file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use portico::config::Config;
+
+/// Portico: a real-time gateway for Socket.IO v4 and plain WebSocket clients.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the gateway (the default when no command is given).
+    Serve(ServeArgs),
+    /// Load and validate a config file, then print the effective settings.
+    Check {
+        /// The TOML file to check.
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Default, clap::Args)]
+struct ServeArgs {
+    /// TOML config file; without it the embedded defaults serve `/` with the echo handler.
+    #[arg(long, short, env = "PORTICO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address, overriding `server.listen`.
+    #[arg(long, env = "PORTICO_LISTEN")]
+    listen: Option<SocketAddr>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args),
+        Command::Check { config } => {
+            let config = Config::load(Some(&config))?;
+            println!("{config:#?}");
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let addr = config.server.listen;
+        let listener = portico::server::bind(addr, config.server.backlog)
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        tracing::info!(
+            %local,
+            path = config.server.path,
+            namespaces = ?config.namespaces.keys().collect::<Vec<_>>(),
+            "portico listening"
+        );
+        // Tests and scripts wait for this line on stdout to learn the port.
+        println!("listening on {local}");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(shutdown_on_signal(shutdown.clone()));
+        portico::server::serve(Arc::new(config), listener, shutdown).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return shutdown.cancel();
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,51 @@
+//! The server the official Socket.IO protocol test suite talks to: on connect it
+//! emits `auth` with the handshake's auth payload; `message` is answered with
+//! `message-back` and the same arguments; `message-with-ack` is acked with its
+//! arguments; `emit-with-ack` is emitted back with an ack request, and the client's
+//! answer is emitted again as `emit-with-ack`.
+
+use std::time::Duration;
+
+use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
+use crate::reason::DisconnectReason;
+
+/// How long `emit-with-ack` waits for the client's answer.
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The conformance behaviour.
+#[derive(Debug, Default)]
+pub struct Conformance;
+
+impl EventHandler for Conformance {
+    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = socket.emit("auth", Payload::json(vec![socket.handshake().auth.clone()]));
+        })
+    }
+
+    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+        Box::pin(async move {
+            match event.name.as_str() {
+                "message" => {
+                    let _ = socket.emit("message-back", event.payload);
+                    None
+                }
+                "message-with-ack" => Some(event.payload),
+                "emit-with-ack" => {
+                    let socket = socket.clone();
+                    tokio::spawn(async move {
+                        if let Ok(answer) = socket.emit_with_ack("emit-with-ack", event.payload, ACK_TIMEOUT).await {
+                            let _ = socket.emit("emit-with-ack", answer);
+                        }
+                    });
+                    None
+                }
+                _ => None,
+            }
+        })
+    }
+
+    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,138 @@
+//! The default handler: useful for trying Portico and for end-to-end tests.
+//!
+//! - An event sent with an ack is acked with its own arguments; one sent without is
+//!   emitted back to its sender unchanged (attachments included).
+//! - `join` (`room` or `[rooms]`) and `leave` (`room`) change the sender's rooms and
+//!   ack `{"rooms": [...]}`; `rooms` acks the same without changing anything.
+//! - `relay` (`{event, args?, data?, to?, except?, exceptSender?}`) emits `event` to
+//!   the namespace, to the `to` rooms (a socket id is a room), minus the `except`
+//!   rooms and, with `exceptSender: true`, minus the sender; acks `{"ok": true}`.
+//! - `request-ack` (`{event, args?, timeoutMs?}`) emits `event` to the sender with an
+//!   ack request and reports the answer as an `ack-result` event: `{"ok": [args]}`
+//!   or `{"error": "..."}`.
+//! - `disconnect-me` disconnects the socket from the namespace; `drop-transport`
+//!   closes the whole connection, as a crashed proxy would (clients reconnect).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
+use crate::reason::DisconnectReason;
+use crate::router::{Room, Targets};
+
+/// Longest `request-ack` wait a client may ask for.
+const MAX_ACK_WAIT: Duration = Duration::from_secs(60);
+
+/// The echo behaviour.
+#[derive(Debug, Default)]
+pub struct Echo;
+
+impl EventHandler for Echo {
+    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+        Box::pin(async move { handle(socket, event) })
+    }
+
+    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+fn handle(socket: &Socket, event: IncomingEvent) -> Option<Payload> {
+    let first = event.payload.args.first().cloned().unwrap_or(Value::Null);
+    match event.name.as_str() {
+        "join" => {
+            socket.join(&rooms(&first));
+            Some(rooms_reply(socket))
+        }
+        "leave" => {
+            if let Some(room) = first.as_str() {
+                socket.leave(room);
+            }
+            Some(rooms_reply(socket))
+        }
+        "rooms" => Some(rooms_reply(socket)),
+        "relay" => Some(Payload::json(vec![relay(socket, &first, event.payload.attachments)])),
+        "request-ack" => {
+            request_ack(socket, &first, event.payload.attachments);
+            None
+        }
+        "disconnect-me" => {
+            socket.disconnect();
+            None
+        }
+        "drop-transport" => {
+            socket.close_connection(DisconnectReason::ForcedClose);
+            None
+        }
+        _ if event.wants_ack => Some(event.payload),
+        name => {
+            let _ = socket.emit(name, event.payload);
+            None
+        }
+    }
+}
+
+/// Room names from a string or an array of strings.
+fn rooms(value: &Value) -> Vec<Room> {
+    match value {
+        Value::String(room) => vec![room.as_str().into()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).map(Room::from).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn rooms_reply(socket: &Socket) -> Payload {
+    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+    rooms.sort();
+    Payload::json(vec![json!({ "rooms": rooms })])
+}
+
+/// The arguments of a command: `args` (an array) or `data` (one value).
+fn command_args(command: &Value, attachments: Vec<bytes::Bytes>) -> Payload {
+    let args = match (command.get("args"), command.get("data")) {
+        (Some(Value::Array(args)), _) => args.clone(),
+        (_, Some(data)) => vec![data.clone()],
+        _ => Vec::new(),
+    };
+    Payload { args, attachments }
+}
+
+fn relay(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Value {
+    let Some(name) = command.get("event").and_then(Value::as_str) else {
+        return json!({ "error": "relay needs {\"event\": \"name\"}" });
+    };
+    let mut targets = Targets {
+        rooms: command.get("to").map(rooms).unwrap_or_default(),
+        except: command.get("except").map(rooms).unwrap_or_default(),
+        except_socket: None,
+    };
+    if command.get("exceptSender") == Some(&Value::Bool(true)) {
+        targets.except_socket = Some(socket.id().clone());
+    }
+    socket.namespace().emit(&targets, name, command_args(command, attachments));
+    json!({ "ok": true })
+}
+
+fn request_ack(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) {
+    let name = command.get("event").and_then(Value::as_str).unwrap_or("ack-request").to_owned();
+    let wait = command
+        .get("timeoutMs")
+        .and_then(Value::as_u64)
+        .map_or(Duration::from_secs(5), Duration::from_millis)
+        .min(MAX_ACK_WAIT);
+    let payload = command_args(command, attachments);
+    let socket = socket.clone();
+    // Awaiting the client here would block this socket's reads, and with them the ack.
+    tokio::spawn(async move {
+        let result = match socket.emit_with_ack(&name, payload, wait).await {
+            Ok(answer) => json!({ "ok": answer.args }),
+            Err(err) => json!({ "error": err.to_string() }),
+        };
+        let _ = socket.emit("ack-result", Payload::json(vec![result]));
+    });
+}

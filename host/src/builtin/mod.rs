@@ -1,0 +1,44 @@
+//! Built-in event handlers, chosen per namespace in the config until plugins arrive.
+//!
+//! # Layout
+//! - [`echo`]: acks and echoes events, with commands for rooms and broadcasts.
+//! - [`conformance`]: what the official Socket.IO protocol test suite expects.
+//! - [`Silent`]: accepts connections, ignores events.
+
+pub mod conformance;
+pub mod echo;
+
+use std::sync::Arc;
+
+use crate::config::BuiltinHandler;
+use crate::protocol::socketio::Payload;
+use crate::reason::DisconnectReason;
+use crate::router::handler::{BoxFuture, IncomingEvent};
+use crate::router::{EventHandler, Socket};
+
+/// The handler object for a configured built-in.
+pub fn handler(kind: BuiltinHandler) -> Arc<dyn EventHandler> {
+    match kind {
+        BuiltinHandler::Echo => Arc::new(echo::Echo),
+        BuiltinHandler::Conformance => Arc::new(conformance::Conformance),
+        BuiltinHandler::None => Arc::new(Silent),
+    }
+}
+
+/// Accepts connections and ignores every event.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl EventHandler for Silent {
+    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    fn on_event<'a>(&'a self, _: &'a Socket, _: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+        Box::pin(async { None })
+    }
+
+    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,328 @@
+//! Configuration: one plain struct with defaults that serve with no file at all.
+//!
+//! Loading is three phases: parse the TOML, expand `${VAR}` / `${VAR:-default}` in
+//! every string (see [`env`]), deserialize with the failing key's path, then
+//! [`Config::validate`] once. Nothing else in the crate holds a tunable number.
+
+mod env;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A key has a value of the wrong type, or is unknown.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// The dotted path of the key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A `${VAR}` names a variable that is not set and has no default.
+    #[error("config key `{key}`: environment variable `{var}` is not set (write `${{{var}:-default}}` to give a default)")]
+    MissingEnv {
+        /// The dotted path of the key.
+        key: String,
+        /// The variable.
+        var: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("config key `{key}`: {reason}")]
+    Invalid {
+        /// The dotted path of the key.
+        key: String,
+        /// Why the value is refused.
+        reason: String,
+    },
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listener settings.
+    pub server: ServerConfig,
+    /// Engine.IO transport settings.
+    pub engineio: EngineIoConfig,
+    /// Socket.IO settings.
+    pub socketio: SocketIoConfig,
+    /// Cross-origin access for browsers.
+    pub cors: CorsConfig,
+    /// The plain WebSocket endpoint with `{event, data}` framing.
+    pub native: NativeConfig,
+    /// Per-connection resource limits.
+    pub limits: LimitsConfig,
+    /// Namespaces by name (`"/"`, `"/chat"`). Defaults to `/` with the `echo` handler.
+    pub namespaces: BTreeMap<String, NamespaceConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            server: ServerConfig::default(),
+            engineio: EngineIoConfig::default(),
+            socketio: SocketIoConfig::default(),
+            cors: CorsConfig::default(),
+            native: NativeConfig::default(),
+            limits: LimitsConfig::default(),
+            namespaces: BTreeMap::from([("/".to_owned(), NamespaceConfig::default())]),
+        }
+    }
+}
+
+/// Listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Defaults to `127.0.0.1:3000`.
+    pub listen: SocketAddr,
+    /// Pending-connection backlog passed to `listen(2)`. Defaults to 4096.
+    pub backlog: u32,
+    /// Path of the Socket.IO endpoint. Defaults to `/socket.io/`.
+    pub path: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            backlog: 4096,
+            path: "/socket.io/".to_owned(),
+        }
+    }
+}
+
+/// Engine.IO transport settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineIoConfig {
+    /// Milliseconds between server pings. Defaults to 25 000.
+    pub ping_interval_ms: u64,
+    /// Milliseconds to wait for a pong before closing. Defaults to 20 000.
+    pub ping_timeout_ms: u64,
+    /// Largest message or polling body accepted, in bytes. Defaults to 1 000 000.
+    pub max_payload: usize,
+    /// Milliseconds a polling session may take to finish a WebSocket upgrade. Defaults to 10 000.
+    pub upgrade_timeout_ms: u64,
+}
+
+impl Default for EngineIoConfig {
+    fn default() -> EngineIoConfig {
+        EngineIoConfig {
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+            upgrade_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl EngineIoConfig {
+    /// The ping interval as a duration.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms)
+    }
+
+    /// The ping timeout as a duration.
+    pub fn ping_timeout(&self) -> Duration {
+        Duration::from_millis(self.ping_timeout_ms)
+    }
+
+    /// The upgrade timeout as a duration.
+    pub fn upgrade_timeout(&self) -> Duration {
+        Duration::from_millis(self.upgrade_timeout_ms)
+    }
+}
+
+/// Socket.IO settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocketIoConfig {
+    /// Milliseconds a new connection has to join a namespace before it is closed. Defaults to 45 000.
+    pub connect_timeout_ms: u64,
+    /// Most binary attachments one packet may announce. Defaults to 64.
+    pub max_attachments: usize,
+}
+
+impl Default for SocketIoConfig {
+    fn default() -> SocketIoConfig {
+        SocketIoConfig { connect_timeout_ms: 45_000, max_attachments: 64 }
+    }
+}
+
+impl SocketIoConfig {
+    /// The connect timeout as a duration.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+}
+
+/// Cross-origin access for browsers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins (`https://app.example.com`), or `["*"]` for any. Defaults to none:
+    /// no CORS headers, so only same-origin pages connect.
+    pub origins: Vec<String>,
+    /// Whether browsers may send cookies and credentials. Defaults to `false`.
+    pub credentials: bool,
+}
+
+/// The plain WebSocket endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NativeConfig {
+    /// Whether the endpoint is served. Defaults to `true`.
+    pub enabled: bool,
+    /// Its path; `PATH` joins namespace `/`, `PATH/NAME` joins `/NAME`. Defaults to `/ws`.
+    pub path: String,
+}
+
+impl Default for NativeConfig {
+    fn default() -> NativeConfig {
+        NativeConfig { enabled: true, path: "/ws".to_owned() }
+    }
+}
+
+/// Per-connection resource limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Messages queued for one connection before it counts as too slow and is
+    /// disconnected. Defaults to 1 024.
+    pub outbound_queue: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig { outbound_queue: 1024 }
+    }
+}
+
+/// One namespace.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NamespaceConfig {
+    /// The built-in behaviour handling its events. Defaults to `echo`.
+    pub handler: BuiltinHandler,
+}
+
+/// Built-in event handlers, until plugins handle events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltinHandler {
+    /// Acks every event with its arguments, echoes unacknowledged events to the sender,
+    /// and offers room and broadcast commands (see the README).
+    #[default]
+    Echo,
+    /// What the official Socket.IO protocol test suite expects of its server.
+    Conformance,
+    /// Accepts connections and ignores every event.
+    None,
+}
+
+impl Config {
+    /// Loads and validates `path`, or the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                Config::from_toml(&text, path)?
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (named `origin` in errors) and expands environment variables.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::Syntax { path: origin.to_owned(), message: e.to_string() }
+        })?;
+        env::expand_table(&mut table, "", &|var| std::env::var(var).ok())?;
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ConfigError::Key { key: e.path().to_string(), message: e.into_inner().to_string() }
+        })
+    }
+
+    /// Checks values that parse but cannot work, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| {
+            Err(ConfigError::Invalid { key: key.to_owned(), reason: reason.to_owned() })
+        };
+        if !self.server.path.starts_with('/') || !self.server.path.ends_with('/') {
+            return invalid("server.path", "must start and end with `/`, like `/socket.io/`");
+        }
+        if self.server.backlog == 0 {
+            return invalid("server.backlog", "must be at least 1");
+        }
+        if self.engineio.ping_interval_ms == 0 || self.engineio.ping_timeout_ms == 0 {
+            return invalid("engineio.ping_interval_ms", "ping interval and timeout must be positive");
+        }
+        if self.engineio.max_payload == 0 {
+            return invalid("engineio.max_payload", "must be at least 1 byte");
+        }
+        if self.limits.outbound_queue == 0 {
+            return invalid("limits.outbound_queue", "must be at least 1 message");
+        }
+        if self.native.enabled
+            && (!self.native.path.starts_with('/') || self.native.path.ends_with('/'))
+        {
+            return invalid("native.path", "must start with `/` and not end with one, like `/ws`");
+        }
+        if self.native.enabled && self.native.path.starts_with(self.server.path.trim_end_matches('/')) {
+            return invalid("native.path", "must not lie under `server.path`");
+        }
+        if self.namespaces.is_empty() {
+            return invalid("namespaces", "at least one namespace is needed, e.g. [namespaces.\"/\"]");
+        }
+        for name in self.namespaces.keys() {
+            if !name.starts_with('/') || name.contains(',') || name.contains('?') {
+                return Err(ConfigError::Invalid {
+                    key: format!("namespaces.\"{name}\""),
+                    reason: "a namespace starts with `/` and contains no `,` or `?`".to_owned(),
+                });
+            }
+        }
+        for origin in &self.cors.origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && http::HeaderValue::from_str(origin).is_ok());
+            if !ok {
+                return invalid(
+                    "cors.origins",
+                    &format!("`{origin}` is not an origin like `https://app.example.com` (no path, no trailing `/`) or `*`"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

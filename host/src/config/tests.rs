@@ -1,0 +1,133 @@
+use super::env::expand_str;
+use super::*;
+
+fn lookup(var: &str) -> Option<String> {
+    match var {
+        "SECRET" => Some("s3cr\"et".to_owned()),
+        "PORT" => Some("4000".to_owned()),
+        _ => None,
+    }
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    let config = Config::from_toml(text, Path::new("test.toml"))?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[test]
+fn defaults_serve_without_a_file() {
+    let config = Config::load(None).expect("defaults are valid");
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:3000");
+    assert_eq!(config.engineio.max_payload, 1_000_000);
+    assert_eq!(config.namespaces.keys().collect::<Vec<_>>(), ["/"]);
+    assert_eq!(config.namespaces["/"].handler, BuiltinHandler::Echo);
+}
+
+#[test]
+fn an_empty_file_is_the_defaults() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.engineio.ping_interval_ms, 25_000);
+    assert!(config.native.enabled);
+}
+
+#[test]
+fn expands_variables_with_defaults_and_escapes() {
+    let e = |s: &str| expand_str(s, "k", &lookup);
+    assert_eq!(e("a${SECRET}b").expect("set"), "as3cr\"etb");
+    assert_eq!(e("${NOPE:-fallback}").expect("default"), "fallback");
+    assert_eq!(e("${NOPE:-}").expect("empty default"), "");
+    assert_eq!(e("$${SECRET}").expect("escaped"), "${SECRET}");
+    assert_eq!(e("cost $5").expect("plain dollar"), "cost $5");
+    assert!(matches!(e("${NOPE}"), Err(ConfigError::MissingEnv { var, .. }) if var == "NOPE"));
+    assert!(matches!(e("${OPEN"), Err(ConfigError::Invalid { .. })));
+    assert!(matches!(e("${A-B}"), Err(ConfigError::Invalid { .. })));
+}
+
+#[test]
+fn expansion_reaches_nested_tables_and_arrays() {
+    let mut table: toml::Table =
+        "[cors]\norigins = [\"https://${HOST:-a.example}\"]\n".parse().expect("toml");
+    env::expand_table(&mut table, "", &lookup).expect("expands");
+    assert_eq!(table["cors"]["origins"][0].as_str(), Some("https://a.example"));
+    let mut table: toml::Table = "[cors]\norigins = [\"${MISSING}\"]\n".parse().expect("toml");
+    let err = env::expand_table(&mut table, "", &lookup).expect_err("missing");
+    assert!(err.to_string().contains("cors.origins[0]"), "{err}");
+}
+
+#[test]
+fn reads_every_section() {
+    let config = parse(
+        r#"
+        [server]
+        listen = "0.0.0.0:8080"
+        backlog = 128
+        path = "/io/"
+        [engineio]
+        ping_interval_ms = 300
+        ping_timeout_ms = 200
+        max_payload = 5000
+        upgrade_timeout_ms = 1000
+        [socketio]
+        connect_timeout_ms = 1000
+        max_attachments = 2
+        [cors]
+        origins = ["https://app.example.com", "*"]
+        credentials = true
+        [native]
+        path = "/native"
+        [limits]
+        outbound_queue = 16
+        [namespaces."/"]
+        handler = "conformance"
+        [namespaces."/custom"]
+        handler = "none"
+        "#,
+    )
+    .expect("valid");
+    assert_eq!(config.server.backlog, 128);
+    assert_eq!(config.engineio.ping_interval(), Duration::from_millis(300));
+    assert_eq!(config.socketio.connect_timeout(), Duration::from_secs(1));
+    assert_eq!(config.limits.outbound_queue, 16);
+    assert_eq!(config.namespaces["/custom"].handler, BuiltinHandler::None);
+}
+
+#[test]
+fn errors_name_the_key() {
+    let err = parse("[engineio]\nping_interval_ms = \"fast\"\n").expect_err("type");
+    assert!(err.to_string().contains("engineio.ping_interval_ms"), "{err}");
+    let err = parse("[engineio]\nping_intervall_ms = 1\n").expect_err("unknown key");
+    assert!(err.to_string().contains("ping_intervall_ms"), "{err}");
+    let err = parse("[namespaces.\"/\"]\nhandler = \"shout\"\n").expect_err("bad enum");
+    assert!(err.to_string().contains("namespaces./.handler"), "{err}");
+    let err = parse("[server\n").expect_err("syntax");
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn validation_refuses_values_that_cannot_work() {
+    let cases = [
+        ("[server]\npath = \"socket.io\"", "server.path"),
+        ("[server]\nbacklog = 0", "server.backlog"),
+        ("[engineio]\nping_timeout_ms = 0", "engineio.ping_interval_ms"),
+        ("[engineio]\nmax_payload = 0", "engineio.max_payload"),
+        ("[limits]\noutbound_queue = 0", "limits.outbound_queue"),
+        ("[native]\npath = \"ws/\"", "native.path"),
+        ("[native]\npath = \"/socket.io/ws\"", "native.path"),
+        ("[namespaces.chat]", "namespaces.\"chat\""),
+        ("[cors]\norigins = [\"example.com\"]", "cors.origins"),
+        ("[cors]\norigins = [\"https://example.com/\"]", "cors.origins"),
+    ];
+    for (text, key) in cases {
+        match parse(text) {
+            Err(ConfigError::Invalid { key: got, .. }) => assert_eq!(got, key, "{text}"),
+            other => panic!("{text}: expected invalid {key}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn read_errors_name_the_file() {
+    let err = Config::load(Some(Path::new("/nonexistent/portico.toml"))).expect_err("missing");
+    assert!(err.to_string().contains("/nonexistent/portico.toml"), "{err}");
+}

@@ -1,0 +1,278 @@
+//! Engine.IO v4 server: sessions over HTTP long-polling and WebSocket, the upgrade
+//! between them, and the heartbeat.
+//!
+//! # Layout
+//! - [`session`]: a session's queue, transport and close state.
+//! - `polling`: GET (drain the queue into one payload) and POST (decode, dispatch).
+//! - `websocket`: a session opened on WebSocket, or upgraded to it from polling.
+//! - `heartbeat`: pings, pong timeout, and the cleanup when a session ends.
+//!
+//! The layer above implements [`EngineHandler`]: it is told when a session opens,
+//! receives each message in order, and is told once when the session closes.
+
+mod heartbeat;
+mod polling;
+pub mod session;
+mod websocket;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, Method, Request, StatusCode, header};
+
+use crate::config::Config;
+use crate::metrics::{METRICS, inc};
+use crate::protocol::engineio::{self as proto, Message, RequestError, Transport};
+use crate::reason::DisconnectReason;
+pub use session::Session;
+
+/// Engine.IO settings, taken from [`Config`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Time between server pings.
+    pub ping_interval: Duration,
+    /// Time allowed for the pong.
+    pub ping_timeout: Duration,
+    /// Largest message or polling body accepted, in bytes.
+    pub max_payload: usize,
+    /// Time allowed to finish an upgrade after the WebSocket opened.
+    pub upgrade_timeout: Duration,
+    /// Outbound queue capacity, in messages.
+    pub queue_capacity: usize,
+}
+
+impl EngineConfig {
+    /// The Engine.IO part of the gateway configuration.
+    pub fn from_config(config: &Config) -> EngineConfig {
+        EngineConfig {
+            ping_interval: config.engineio.ping_interval(),
+            ping_timeout: config.engineio.ping_timeout(),
+            max_payload: config.engineio.max_payload,
+            upgrade_timeout: config.engineio.upgrade_timeout(),
+            queue_capacity: config.limits.outbound_queue,
+        }
+    }
+}
+
+/// What the handshake request told us about the client.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The raw query string.
+    pub query: String,
+}
+
+/// The layer above Engine.IO (Socket.IO, or a plain echo).
+pub trait EngineHandler: Send + Sync + 'static {
+    /// Per-session state the handler keeps.
+    type Conn: Send + Sync + 'static;
+
+    /// A session opened; its open packet is already queued.
+    fn on_open(&self, session: &Session, request: &RequestInfo) -> Self::Conn;
+
+    /// A message arrived; the next one is read only after this returns.
+    fn on_message(&self, conn: &Self::Conn, message: Message) -> impl Future<Output = ()> + Send;
+
+    /// The session closed; called exactly once.
+    fn on_close(&self, conn: &Self::Conn, reason: DisconnectReason);
+}
+
+/// The Engine.IO server: a cheap handle to the session table and the handler.
+pub struct Engine<H: EngineHandler>(Arc<Shared<H>>);
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine(self.0.clone())
+    }
+}
+
+struct Shared<H: EngineHandler> {
+    config: EngineConfig,
+    handler: H,
+    /// Open sessions by id. A std mutex: lookups and inserts only, never across an await.
+    sessions: Mutex<HashMap<Arc<str>, Entry<H::Conn>>>,
+}
+
+/// A session and the handler's state for it.
+struct Entry<C> {
+    session: Session,
+    conn: Arc<C>,
+}
+
+impl<C> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Entry { session: self.session.clone(), conn: self.conn.clone() }
+    }
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// A server with no sessions yet.
+    pub fn new(config: EngineConfig, handler: H) -> Engine<H> {
+        Engine(Arc::new(Shared { config, handler, sessions: Mutex::new(HashMap::new()) }))
+    }
+
+    /// The handler above this engine.
+    pub fn handler(&self) -> &H {
+        &self.0.handler
+    }
+
+    /// Number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions().len()
+    }
+
+    /// Closes every session (server shutdown).
+    pub fn close_all(&self, reason: DisconnectReason) {
+        let sessions: Vec<Session> = self.sessions().values().map(|e| e.session.clone()).collect();
+        for session in sessions {
+            crate::outbound::Connection::close(&session, reason);
+        }
+    }
+
+    /// Serves one HTTP request on the Engine.IO path.
+    pub async fn handle(&self, mut req: Request<Body>) -> Response {
+        match self.route(&mut req).await {
+            Ok(response) => response,
+            Err(err) => error_response(err),
+        }
+    }
+
+    async fn route(&self, req: &mut Request<Body>) -> Result<Response, RequestError> {
+        let query = proto::parse_query(req.uri().query().unwrap_or(""))?;
+        let Some(sid) = query.sid else {
+            return match query.transport {
+                Transport::Polling if req.method() == Method::GET => Ok(self.open_polling(req)),
+                Transport::Polling => Err(RequestError::BadHandshakeMethod),
+                Transport::Websocket => self.open_websocket(req),
+            };
+        };
+        let entry = self.lookup(&sid).ok_or(RequestError::UnknownSid)?;
+        match query.transport {
+            Transport::Polling if entry.session.transport() != Transport::Polling => {
+                Err(RequestError::BadRequest)
+            }
+            Transport::Polling if req.method() == Method::GET => Ok(polling::poll(&entry.session).await),
+            Transport::Polling if req.method() == Method::POST => {
+                let body = std::mem::take(req.body_mut());
+                Ok(polling::post(self, &entry, body).await)
+            }
+            Transport::Polling => Err(RequestError::BadRequest),
+            Transport::Websocket => self.upgrade(req, entry),
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry<H::Conn>>> {
+        // A panic while holding this lock cannot leave the map half-updated.
+        self.0.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lookup(&self, sid: &str) -> Option<Entry<H::Conn>> {
+        self.sessions().get(sid).cloned()
+    }
+
+    /// Creates a session, tells the handler and starts its heartbeat.
+    fn open(&self, transport: Transport, req: &Request<Body>) -> Entry<H::Conn> {
+        let session = Session::new(crate::id::random_id(), transport, self.0.config.queue_capacity);
+        let info = RequestInfo {
+            headers: req.headers().clone(),
+            query: req.uri().query().unwrap_or("").to_owned(),
+        };
+        if transport == Transport::Websocket {
+            // The open packet must be the first frame; nothing else is queued yet.
+            let _ = crate::outbound::Connection::send(
+                &session,
+                crate::outbound::Outbound::Frame(self.handshake(&session, &[])),
+            );
+        }
+        let conn = Arc::new(self.0.handler.on_open(&session, &info));
+        let entry = Entry { session: session.clone(), conn };
+        self.sessions().insert(session.id().into(), entry.clone());
+        inc(&METRICS.connections_total);
+        METRICS.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(heartbeat::run(self.clone(), entry.clone()));
+        entry
+    }
+
+    fn handshake(&self, session: &Session, upgrades: &[&str]) -> proto::Frame {
+        let config = &self.0.config;
+        proto::Handshake {
+            sid: session.id(),
+            upgrades,
+            ping_interval: config.ping_interval.as_millis() as u64,
+            ping_timeout: config.ping_timeout.as_millis() as u64,
+            max_payload: config.max_payload,
+        }
+        .to_frame()
+    }
+
+    fn open_polling(&self, req: &Request<Body>) -> Response {
+        let entry = self.open(Transport::Polling, req);
+        let proto::Frame::Text(open) = self.handshake(&entry.session, &["websocket"]) else {
+            unreachable!("the handshake is a text frame")
+        };
+        polling::payload_response(open.to_vec())
+    }
+
+    fn open_websocket(&self, req: &mut Request<Body>) -> Result<Response, RequestError> {
+        let (response, upgrade) = websocket_upgrade(req)?;
+        let entry = self.open(Transport::Websocket, req);
+        tokio::spawn(websocket::run(self.clone(), entry, upgrade, false));
+        Ok(response)
+    }
+
+    fn upgrade(&self, req: &mut Request<Body>, entry: Entry<H::Conn>) -> Result<Response, RequestError> {
+        if entry.session.transport() != Transport::Polling {
+            return Err(RequestError::BadRequest);
+        }
+        let (response, upgrade) = websocket_upgrade(req)?;
+        if !entry.session.begin_upgrade() {
+            return Err(RequestError::BadRequest);
+        }
+        tokio::spawn(websocket::run(self.clone(), entry, upgrade, true));
+        Ok(response)
+    }
+
+    /// Handles one decoded packet from either transport.
+    async fn dispatch(&self, entry: &Entry<H::Conn>, packet: proto::Packet) {
+        match packet {
+            proto::Packet::Message(message) => {
+                inc(&METRICS.messages_in);
+                self.0.handler.on_message(&entry.conn, message).await;
+            }
+            proto::Packet::Pong(_) => entry.session.pong().notify_one(),
+            proto::Packet::Close => {
+                crate::outbound::Connection::close(&entry.session, DisconnectReason::TransportClose);
+            }
+            // v4 clients do not ping; upgrade and noop only matter during an upgrade.
+            proto::Packet::Ping(_) | proto::Packet::Upgrade | proto::Packet::Noop | proto::Packet::Open(_) => {}
+        }
+    }
+}
+
+/// Validates a WebSocket handshake and prepares the 101 response.
+fn websocket_upgrade(
+    req: &mut Request<Body>,
+) -> Result<(Response, fastwebsockets::upgrade::UpgradeFut), RequestError> {
+    if !fastwebsockets::upgrade::is_upgrade_request(req) {
+        return Err(RequestError::BadRequest);
+    }
+    let (response, fut) = fastwebsockets::upgrade::upgrade(req).map_err(|_| RequestError::BadRequest)?;
+    Ok((response.map(Body::new), fut))
+}
+
+/// The spec's JSON error response.
+fn error_response(err: RequestError) -> Response {
+    inc(&METRICS.rejected_requests);
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = Response::new(Body::from(err.body()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,142 @@
+//! One Engine.IO session: its outbound queue, current transport and close state.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::outbound::{self, Connection, Outbound, Receiver, SendError, Sender};
+use crate::protocol::engineio::Transport;
+use crate::reason::DisconnectReason;
+
+/// A cheap handle to a session shared by its transports, its heartbeat and the
+/// Socket.IO sockets that send through it.
+#[derive(Clone)]
+pub struct Session(Arc<Inner>);
+
+struct Inner {
+    /// The session id the client sends back as `sid`.
+    id: Arc<str>,
+    /// Producers queue here.
+    tx: Sender,
+    /// The queue's receiving end, held by whichever transport is writing: a pending
+    /// poll, or the WebSocket writer after an upgrade.
+    rx: Arc<Mutex<Receiver>>,
+    /// The current transport (`0` polling, `1` websocket).
+    transport: AtomicU8,
+    /// Set while a WebSocket probe is in progress, so a second probe is refused.
+    upgrading: AtomicBool,
+    /// Set while a POST is being handled, so an overlapping one is refused.
+    posting: AtomicBool,
+    /// Wakes a pending poll so it answers `6` (noop): upgrade in progress.
+    interrupt_poll: Notify,
+    /// Signalled when the client answers a ping.
+    pong: Notify,
+    /// Cancelled once, when the session closes.
+    closed: CancellationToken,
+    /// Why it closed; set exactly once, before `closed` is cancelled.
+    reason: OnceLock<DisconnectReason>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.0.id).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A new open session on `transport` with a queue of `capacity` items.
+    pub(super) fn new(id: String, transport: Transport, capacity: usize) -> Session {
+        let (tx, rx) = outbound::channel(capacity);
+        Session(Arc::new(Inner {
+            id: id.into(),
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            transport: AtomicU8::new(transport_code(transport)),
+            upgrading: AtomicBool::new(false),
+            posting: AtomicBool::new(false),
+            interrupt_poll: Notify::new(),
+            pong: Notify::new(),
+            closed: CancellationToken::new(),
+            reason: OnceLock::new(),
+        }))
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The transport currently carrying the session.
+    pub fn transport(&self) -> Transport {
+        if self.0.transport.load(Ordering::Acquire) == 0 { Transport::Polling } else { Transport::Websocket }
+    }
+
+    pub(super) fn set_transport(&self, transport: Transport) {
+        self.0.transport.store(transport_code(transport), Ordering::Release);
+    }
+
+    /// Claims the single upgrade slot; false if a probe is already running.
+    pub(super) fn begin_upgrade(&self) -> bool {
+        !self.0.upgrading.swap(true, Ordering::AcqRel)
+    }
+
+    pub(super) fn abort_upgrade(&self) {
+        self.0.upgrading.store(false, Ordering::Release);
+    }
+
+    /// Claims the single POST slot; false if a POST is already being handled.
+    pub(super) fn begin_post(&self) -> bool {
+        !self.0.posting.swap(true, Ordering::AcqRel)
+    }
+
+    pub(super) fn end_post(&self) {
+        self.0.posting.store(false, Ordering::Release);
+    }
+
+    pub(super) fn receiver(&self) -> Arc<Mutex<Receiver>> {
+        self.0.rx.clone()
+    }
+
+    pub(super) fn interrupt_poll(&self) -> &Notify {
+        &self.0.interrupt_poll
+    }
+
+    pub(super) fn pong(&self) -> &Notify {
+        &self.0.pong
+    }
+
+    /// Cancelled when the session closes.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.0.closed
+    }
+
+    /// Why the session closed, once it has.
+    pub fn close_reason(&self) -> Option<DisconnectReason> {
+        self.0.reason.get().copied()
+    }
+}
+
+impl Connection for Session {
+    fn send(&self, item: Outbound) -> Result<(), SendError> {
+        let result = outbound::try_send(&self.0.tx, item);
+        if result == Err(SendError::Full) {
+            self.close(DisconnectReason::SlowConsumer);
+        }
+        result
+    }
+
+    fn close(&self, reason: DisconnectReason) {
+        if self.0.reason.set(reason).is_ok() {
+            self.0.closed.cancel();
+        }
+    }
+}
+
+fn transport_code(transport: Transport) -> u8 {
+    match transport {
+        Transport::Polling => 0,
+        Transport::Websocket => 1,
+    }
+}

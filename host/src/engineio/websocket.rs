@@ -1,0 +1,113 @@
+//! The WebSocket transport: a session opened on it directly, or upgraded to it from
+//! polling (`2probe` → `3probe`, noop to the pending poll, then `5`).
+
+use fastwebsockets::upgrade::UpgradeFut;
+use tokio::io::{AsyncWriteExt, WriteHalf};
+
+use super::{Engine, EngineHandler, Entry};
+use crate::outbound::Connection;
+use crate::protocol::engineio::{self as proto, Frame, Message, Transport};
+use crate::protocol::wsframe::{self, OpCode};
+use crate::reason::DisconnectReason;
+use crate::wsio::{self, Incoming, WsReader, WsStream};
+
+/// Runs a session's WebSocket until it closes. With `upgrade`, the session is on
+/// polling and this socket must first complete the probe.
+pub(super) async fn run<H: EngineHandler>(engine: Engine<H>, entry: Entry<H::Conn>, upgrade: UpgradeFut, probe: bool) {
+    let session = entry.session.clone();
+    let stream = match upgrade.await {
+        Ok(ws) => ws.into_inner(),
+        Err(err) => {
+            tracing::debug!(sid = session.id(), %err, "websocket upgrade failed");
+            if probe {
+                session.abort_upgrade();
+            } else {
+                session.close(DisconnectReason::TransportError);
+            }
+            return;
+        }
+    };
+    let (mut reader, mut write, mut control) = wsio::split(stream, engine.0.config.max_payload);
+    if probe {
+        match tokio::time::timeout(engine.0.config.upgrade_timeout, probe_upgrade(&entry, &mut reader, &mut write)).await {
+            Ok(true) => {}
+            _ => {
+                // The session goes on over polling; only this socket closes.
+                session.abort_upgrade();
+                let mut buf = Vec::new();
+                wsframe::encode_close(1000, "upgrade not completed", &mut buf);
+                let _ = write.write_all(&buf).await;
+                return;
+            }
+        }
+        session.set_transport(Transport::Websocket);
+        // Ends a poll that is still pending, so its lock on the queue is released.
+        session.interrupt_poll().notify_one();
+    }
+
+    let mut rx = session.receiver().lock_owned().await;
+    let writer_session = session.clone();
+    let writer = tokio::spawn(async move {
+        let closed = writer_session.closed().clone();
+        let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || {
+            writer_session.close_reason().unwrap_or(DisconnectReason::ForcedClose)
+        })
+        .await;
+        writer_session.close(reason);
+    });
+
+    loop {
+        let incoming = tokio::select! {
+            () = session.closed().cancelled() => break,
+            incoming = reader.next() => incoming,
+        };
+        let packet = match incoming {
+            Ok(Incoming::Text(text)) => match proto::decode_text(&text) {
+                Ok(packet) => packet,
+                Err(err) => {
+                    tracing::debug!(sid = session.id(), %err, "undecodable websocket packet");
+                    session.close(DisconnectReason::ParseError);
+                    break;
+                }
+            },
+            Ok(Incoming::Binary(bytes)) => proto::Packet::Message(Message::Binary(bytes)),
+            Ok(Incoming::Pong) => continue,
+            Ok(Incoming::Close) => {
+                session.close(DisconnectReason::TransportClose);
+                break;
+            }
+            Err(err) => {
+                tracing::debug!(sid = session.id(), %err, "websocket read ended");
+                session.close(err.reason());
+                break;
+            }
+        };
+        engine.dispatch(&entry, packet).await;
+    }
+    let _ = writer.await;
+}
+
+/// Answers probes until the client sends `5`; false if the socket closes first.
+async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut WriteHalf<WsStream>) -> bool {
+    loop {
+        let text = match reader.next().await {
+            Ok(Incoming::Text(text)) => text,
+            Ok(Incoming::Binary(_) | Incoming::Pong) => continue,
+            Ok(Incoming::Close) | Err(_) => return false,
+        };
+        match proto::decode_text(&text) {
+            Ok(proto::Packet::Ping(data)) if data == "probe" => {
+                let Frame::Text(pong) = Frame::pong_probe() else { return false };
+                let mut buf = Vec::with_capacity(8);
+                wsframe::encode(OpCode::Text, &pong, &mut buf);
+                if write.write_all(&buf).await.is_err() {
+                    return false;
+                }
+                // The pending poll answers noop so the client can pause polling.
+                entry.session.interrupt_poll().notify_one();
+            }
+            Ok(proto::Packet::Upgrade) => return true,
+            _ => {}
+        }
+    }
+}

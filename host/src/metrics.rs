@@ -1,0 +1,86 @@
+//! Process-wide counters, kept in one place and rendered in Prometheus text format.
+//!
+//! Plain atomics: incrementing is one relaxed add on the hot path, and `/metrics`
+//! reads them without locks.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::reason::DisconnectReason;
+
+/// All counters and gauges of the process.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Engine.IO sessions and native connections currently open.
+    pub connections_open: AtomicI64,
+    /// Connections ever opened.
+    pub connections_total: AtomicU64,
+    /// Socket.IO sockets currently joined to a namespace.
+    pub sockets_open: AtomicI64,
+    /// Messages queued to clients (one per recipient).
+    pub messages_out: AtomicU64,
+    /// Messages received from clients.
+    pub messages_in: AtomicU64,
+    /// Connections closed because their outbound queue filled up.
+    pub slow_consumer_disconnects: AtomicU64,
+    /// Connections closed because a client packet could not be decoded.
+    pub parse_errors: AtomicU64,
+    /// Requests refused with an Engine.IO error code.
+    pub rejected_requests: AtomicU64,
+}
+
+/// The process's counters.
+pub static METRICS: Metrics = Metrics {
+    connections_open: AtomicI64::new(0),
+    connections_total: AtomicU64::new(0),
+    sockets_open: AtomicI64::new(0),
+    messages_out: AtomicU64::new(0),
+    messages_in: AtomicU64::new(0),
+    slow_consumer_disconnects: AtomicU64::new(0),
+    parse_errors: AtomicU64::new(0),
+    rejected_requests: AtomicU64::new(0),
+};
+
+/// Counts a connection closed for `reason`.
+pub fn record_close(reason: DisconnectReason) {
+    match reason {
+        DisconnectReason::SlowConsumer => inc(&METRICS.slow_consumer_disconnects),
+        DisconnectReason::ParseError => inc(&METRICS.parse_errors),
+        _ => {}
+    }
+}
+
+/// Adds one to a counter.
+pub fn inc(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// Renders every metric in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauges = [
+            ("portico_connections_open", "Open client connections.", self.connections_open.load(Ordering::Relaxed)),
+            ("portico_sockets_open", "Sockets joined to a namespace.", self.sockets_open.load(Ordering::Relaxed)),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        let counters = [
+            ("portico_connections_total", "Client connections opened.", &self.connections_total),
+            ("portico_messages_in_total", "Messages received from clients.", &self.messages_in),
+            ("portico_messages_out_total", "Messages queued to clients, one per recipient.", &self.messages_out),
+            ("portico_slow_consumer_disconnects_total", "Clients disconnected because their outbound queue was full.", &self.slow_consumer_disconnects),
+            ("portico_parse_errors_total", "Clients disconnected for sending an undecodable packet.", &self.parse_errors),
+            ("portico_rejected_requests_total", "HTTP requests refused with an Engine.IO error.", &self.rejected_requests),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}

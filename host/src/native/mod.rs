@@ -1,0 +1,202 @@
+//! The plain WebSocket endpoint with NestJS `WsAdapter` framing.
+//!
+//! `PATH` joins namespace `/` and `PATH/NAME` joins `/NAME`. Each text frame
+//! `{"event": "…", "data": …}` is dispatched like a Socket.IO event that asked for an
+//! ack; a handler's answer comes back as `{"event": "<same>", "data": answer}`. Server
+//! emits use the same shape. A malformed frame is answered with an `error` event and
+//! the connection stays open. WebSocket pings detect dead peers.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::engineio::RequestInfo;
+use crate::metrics::{METRICS, inc, record_close};
+use crate::outbound::{self, Connection, Outbound, SendError, Sender};
+use crate::protocol::native;
+use crate::protocol::socketio::Payload;
+use crate::protocol::wsframe::{self, OpCode};
+use crate::reason::DisconnectReason;
+use crate::router::handler::IncomingEvent;
+use crate::router::{Framing, Handshake, Namespaces, Socket};
+use crate::wsio::{self, Incoming, WsStream};
+
+/// Settings of the native endpoint.
+#[derive(Debug, Clone)]
+pub struct NativeConfig {
+    /// Time between WebSocket pings.
+    pub ping_interval: Duration,
+    /// Time allowed for the pong.
+    pub ping_timeout: Duration,
+    /// Largest message accepted, in bytes.
+    pub max_payload: usize,
+    /// Outbound queue capacity, in messages.
+    pub queue_capacity: usize,
+}
+
+/// The endpoint: configuration and the namespaces it serves.
+#[derive(Debug, Clone)]
+pub struct NativeEndpoint {
+    config: NativeConfig,
+    namespaces: Namespaces,
+}
+
+/// A native connection as sockets see it.
+struct NativeConn {
+    tx: Sender,
+    closed: CancellationToken,
+    reason: OnceLock<DisconnectReason>,
+}
+
+impl Connection for NativeConn {
+    fn send(&self, item: Outbound) -> Result<(), SendError> {
+        let result = outbound::try_send(&self.tx, item);
+        if result == Err(SendError::Full) {
+            self.close(DisconnectReason::SlowConsumer);
+        }
+        result
+    }
+
+    fn close(&self, reason: DisconnectReason) {
+        if self.reason.set(reason).is_ok() {
+            self.closed.cancel();
+        }
+    }
+}
+
+impl NativeConn {
+    fn reason(&self) -> DisconnectReason {
+        self.reason.get().copied().unwrap_or(DisconnectReason::ForcedClose)
+    }
+}
+
+impl NativeEndpoint {
+    /// The endpoint serving `namespaces`.
+    pub fn new(config: NativeConfig, namespaces: Namespaces) -> NativeEndpoint {
+        NativeEndpoint { config, namespaces }
+    }
+
+    /// Upgrades a request for namespace `nsp` and runs the connection in a task.
+    pub fn handle(&self, nsp: &str, mut req: Request<Body>) -> Response {
+        let Some(ns) = self.namespaces.get(nsp).cloned() else {
+            return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Invalid namespace" }))).into_response();
+        };
+        if !fastwebsockets::upgrade::is_upgrade_request(&req) {
+            return (StatusCode::BAD_REQUEST, axum::Json(json!({ "message": "Expected a WebSocket upgrade" })))
+                .into_response();
+        }
+        let (response, upgrade) = match fastwebsockets::upgrade::upgrade(&mut req) {
+            Ok(parts) => parts,
+            Err(err) => {
+                return (StatusCode::BAD_REQUEST, axum::Json(json!({ "message": err.to_string() }))).into_response();
+            }
+        };
+        let request = RequestInfo { headers: req.headers().clone(), query: req.uri().query().unwrap_or("").to_owned() };
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            match upgrade.await {
+                Ok(ws) => run(config, ns, request, ws.into_inner()).await,
+                Err(err) => tracing::debug!(%err, "native websocket upgrade failed"),
+            }
+        });
+        response.map(Body::new)
+    }
+}
+
+async fn run(config: NativeConfig, ns: Arc<crate::router::Namespace>, request: RequestInfo, stream: WsStream) {
+    let (tx, mut rx) = outbound::channel(config.queue_capacity);
+    let conn = Arc::new(NativeConn { tx, closed: CancellationToken::new(), reason: OnceLock::new() });
+    let (mut reader, write, mut control) = wsio::split(stream, config.max_payload);
+    inc(&METRICS.connections_total);
+    METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
+
+    let handshake = Handshake { auth: json!({}), request };
+    let socket = Socket::new(ns.clone(), conn.clone(), Framing::Native, handshake);
+    ns.add(&socket);
+
+    let writer_conn = conn.clone();
+    let writer = tokio::spawn(async move {
+        let closed = writer_conn.closed.clone();
+        let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || writer_conn.reason()).await;
+        writer_conn.close(reason);
+    });
+    let pong = Arc::new(Notify::new());
+    tokio::spawn(heartbeat(conn.clone(), pong.clone(), config.ping_interval, config.ping_timeout));
+
+    ns.handler().on_connect(&socket).await;
+    loop {
+        let incoming = tokio::select! {
+            () = conn.closed.cancelled() => break,
+            incoming = reader.next() => incoming,
+        };
+        match incoming {
+            Ok(Incoming::Text(text)) => {
+                inc(&METRICS.messages_in);
+                on_text(&socket, &text).await;
+            }
+            Ok(Incoming::Binary(_)) => reply_error(&socket, &native::DecodeError::Binary),
+            Ok(Incoming::Pong) => pong.notify_one(),
+            Ok(Incoming::Close) => conn.close(DisconnectReason::TransportClose),
+            Err(err) => {
+                tracing::debug!(%err, "native websocket read ended");
+                conn.close(err.reason());
+            }
+        }
+    }
+    let _ = writer.await;
+    let reason = conn.reason();
+    ns.remove(&socket, reason);
+    record_close(reason);
+    METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn on_text(socket: &Socket, text: &str) {
+    let message = match native::decode(text) {
+        Ok(message) => message,
+        Err(err) => return reply_error(socket, &err),
+    };
+    let event = IncomingEvent {
+        name: message.event.clone(),
+        payload: Payload::json(vec![message.data]),
+        wants_ack: true,
+    };
+    let handler = socket.namespace().handler().clone();
+    if let Some(reply) = handler.on_event(socket, event).await {
+        let _ = socket.emit(&message.event, reply);
+    }
+}
+
+/// Tells the client its frame was refused; the connection stays open.
+fn reply_error(socket: &Socket, err: &native::DecodeError) {
+    let _ = socket.emit("error", Payload::json(vec![json!({ "message": err.to_string(), "code": "BAD_REQUEST" })]));
+}
+
+/// Pings every interval; closes the connection when a pong is late.
+async fn heartbeat(conn: Arc<NativeConn>, pong: Arc<Notify>, interval: Duration, timeout: Duration) {
+    let mut ping = Vec::with_capacity(2);
+    wsframe::encode(OpCode::Ping, &[], &mut ping);
+    let ping = Bytes::from(ping);
+    loop {
+        tokio::select! {
+            () = conn.closed.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if conn.send(Outbound::WsControl(ping.clone())).is_err() {
+            return;
+        }
+        tokio::select! {
+            () = conn.closed.cancelled() => return,
+            () = pong.notified() => {}
+            () = tokio::time::sleep(timeout) => return conn.close(DisconnectReason::PingTimeout),
+        }
+    }
+}
+

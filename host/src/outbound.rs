@@ -1,0 +1,76 @@
+//! A connection's bounded outbound queue: many producers, one writer.
+//!
+//! Producers never wait: a full queue means the client cannot keep up, and the
+//! connection is closed with [`DisconnectReason::SlowConsumer`] instead of slowing
+//! the broadcaster or dropping messages silently.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::metrics::{METRICS, inc};
+use crate::protocol::engineio::Frame;
+use crate::reason::DisconnectReason;
+
+/// One item in an outbound queue.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// One frame.
+    Frame(Frame),
+    /// Frames that must stay together (a packet and its binary attachments), shared
+    /// by every recipient of a broadcast.
+    Frames(Arc<[Frame]>),
+    /// A pre-encoded WebSocket control frame (pong, close echo); only WebSocket writers
+    /// send it.
+    WsControl(Bytes),
+    /// Flush what is queued before, then close the connection for this reason.
+    Close(DisconnectReason),
+}
+
+/// The sending half of a queue.
+pub type Sender = mpsc::Sender<Outbound>;
+/// The receiving half, owned by the connection's current writer.
+pub type Receiver = mpsc::Receiver<Outbound>;
+
+/// A queue holding at most `capacity` items.
+pub fn channel(capacity: usize) -> (Sender, Receiver) {
+    mpsc::channel(capacity)
+}
+
+/// Why an item was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The queue is full: the client is too slow and is being disconnected.
+    #[error("outbound queue full")]
+    Full,
+    /// The connection is already closed.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// Queues `item` without waiting.
+pub fn try_send(tx: &Sender, item: Outbound) -> Result<(), SendError> {
+    match tx.try_send(item) {
+        Ok(()) => {
+            inc(&METRICS.messages_out);
+            Ok(())
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::Full),
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+    }
+}
+
+/// Anything sockets can send to: an Engine.IO session or a native WebSocket.
+pub trait Connection: Send + Sync + 'static {
+    /// Queues `item`; a full queue closes the connection as a slow consumer.
+    fn send(&self, item: Outbound) -> Result<(), SendError>;
+    /// Closes the connection now, discarding what is queued.
+    fn close(&self, reason: DisconnectReason);
+    /// Flushes what is queued, then closes the connection.
+    fn close_after_flush(&self, reason: DisconnectReason) {
+        if self.send(Outbound::Close(reason)).is_err() {
+            self.close(reason);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Who an emit goes to, and the event encoded once for all of them.
+
+use std::sync::{Arc, OnceLock};
+
+use super::socket::Framing;
+use super::{Room, SocketId};
+use crate::outbound::Outbound;
+use crate::protocol::engineio::Frame;
+use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
+use crate::protocol::native;
+
+/// Recipients of a broadcast: Socket.IO's `to` / `except` operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// Rooms whose members receive it; empty means the whole namespace.
+    pub rooms: Vec<Room>,
+    /// Rooms whose members do not receive it.
+    pub except: Vec<Room>,
+    /// A socket that does not receive it (the sender, for "broadcast except sender").
+    pub except_socket: Option<SocketId>,
+}
+
+impl Targets {
+    /// Adds a room to send to.
+    pub fn to(mut self, room: impl Into<Room>) -> Targets {
+        self.rooms.push(room.into());
+        self
+    }
+
+    /// Adds a room to leave out.
+    pub fn except(mut self, room: impl Into<Room>) -> Targets {
+        self.except.push(room.into());
+        self
+    }
+
+    /// Leaves out one socket.
+    pub fn except_socket(mut self, sid: SocketId) -> Targets {
+        self.except_socket = Some(sid);
+        self
+    }
+}
+
+/// An event on its way to many sockets, encoded at most once per framing.
+#[derive(Debug)]
+pub struct OutgoingEvent {
+    nsp: String,
+    name: String,
+    payload: Payload,
+    socketio: OnceLock<Outbound>,
+    native: OnceLock<Outbound>,
+}
+
+impl OutgoingEvent {
+    /// An event for namespace `nsp`.
+    pub fn new(nsp: &str, name: &str, payload: Payload) -> OutgoingEvent {
+        OutgoingEvent {
+            nsp: nsp.to_owned(),
+            name: name.to_owned(),
+            payload,
+            socketio: OnceLock::new(),
+            native: OnceLock::new(),
+        }
+    }
+
+    /// The queue item for a recipient using `framing`: a reference-count bump after
+    /// the first recipient of that framing.
+    pub fn item(&self, framing: Framing) -> Outbound {
+        match framing {
+            Framing::SocketIo => self.socketio.get_or_init(|| self.encode_socketio()).clone(),
+            Framing::Native => self
+                .native
+                .get_or_init(|| Outbound::Frame(Frame::Text(native::encode(&self.name, &self.payload))))
+                .clone(),
+        }
+    }
+
+    fn encode_socketio(&self) -> Outbound {
+        let packet = Packet::new(
+            self.nsp.clone(),
+            PacketKind::Event(Event { name: self.name.clone(), payload: self.payload.clone(), id: None }),
+        );
+        frames_item(packet.encode())
+    }
+}
+
+/// One queue item for a packet's frames: a single frame, or all of them together.
+pub fn frames_item(mut frames: Vec<Frame>) -> Outbound {
+    if frames.len() == 1 {
+        if let Some(frame) = frames.pop() {
+            return Outbound::Frame(frame);
+        }
+    }
+    Outbound::Frames(Arc::from(frames))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use serde_json::json;
+
+    #[test]
+    fn encodes_once_per_framing_and_shares_the_buffer() {
+        let event = OutgoingEvent::new("/chat", "news", Payload::json(vec![json!({"a": 1})]));
+        let (Outbound::Frame(Frame::Text(a)), Outbound::Frame(Frame::Text(b))) =
+            (event.item(Framing::SocketIo), event.item(Framing::SocketIo))
+        else {
+            panic!("a text frame");
+        };
+        assert_eq!(&a[..], br#"42/chat,["news",{"a":1}]"#);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "recipients share one buffer");
+        let Outbound::Frame(Frame::Text(n)) = event.item(Framing::Native) else { panic!("text") };
+        assert_eq!(&n[..], br#"{"event":"news","data":{"a":1}}"#);
+    }
+
+    #[test]
+    fn binary_events_travel_as_one_item() {
+        let payload = Payload {
+            args: vec![crate::protocol::socketio::placeholder(0)],
+            attachments: vec![Bytes::from_static(b"\x01")],
+        };
+        let event = OutgoingEvent::new("/", "file", payload);
+        let Outbound::Frames(frames) = event.item(Framing::SocketIo) else { panic!("frames") };
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1], Frame::Binary(Bytes::from_static(b"\x01")));
+    }
+}

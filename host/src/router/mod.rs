@@ -1,0 +1,24 @@
+//! Namespaces, sockets, rooms and fan-out: where an emit finds its recipients.
+//!
+//! # Layout
+//! - [`adapter`]: the rooms index behind the [`adapter::Adapter`] seam (local now, Redis later).
+//! - [`broadcast`]: who receives an emit ([`broadcast::Targets`]) and the event encoded once.
+//! - [`socket`]: one client in one namespace, whatever its framing.
+//! - [`namespace`]: a namespace's sockets, its handler, and its broadcast operator.
+//! - [`handler`]: the trait event handlers implement (built-ins now, plugins later).
+
+pub mod adapter;
+pub mod broadcast;
+pub mod handler;
+pub mod namespace;
+pub mod socket;
+
+pub use broadcast::Targets;
+pub use handler::EventHandler;
+pub use namespace::{Namespace, Namespaces};
+pub use socket::{Framing, Handshake, Socket};
+
+/// A room name.
+pub type Room = std::sync::Arc<str>;
+/// A socket id.
+pub type SocketId = std::sync::Arc<str>;

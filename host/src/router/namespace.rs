@@ -1,0 +1,134 @@
+//! A namespace: its sockets, its rooms adapter and its handler.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+use super::adapter::{Adapter, LocalAdapter};
+use super::broadcast::{OutgoingEvent, Targets};
+use super::handler::EventHandler;
+use super::socket::Socket;
+use super::{Room, SocketId};
+use crate::metrics::METRICS;
+use crate::protocol::socketio::Payload;
+use crate::reason::DisconnectReason;
+
+/// One namespace.
+pub struct Namespace {
+    name: String,
+    handler: Arc<dyn EventHandler>,
+    adapter: Box<dyn Adapter>,
+    /// A std lock: inserts, removals and lookups only, never across an await.
+    sockets: RwLock<HashMap<SocketId, Socket>>,
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Namespace {
+    /// A namespace served by `handler` on this node only.
+    pub fn new(name: &str, handler: Arc<dyn EventHandler>) -> Arc<Namespace> {
+        Arc::new(Namespace {
+            name: name.to_owned(),
+            handler,
+            adapter: Box::new(LocalAdapter::default()),
+            sockets: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Its name, like `/chat`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its event handler.
+    pub fn handler(&self) -> &Arc<dyn EventHandler> {
+        &self.handler
+    }
+
+    /// Its rooms index.
+    pub fn adapter(&self) -> &dyn Adapter {
+        &*self.adapter
+    }
+
+    /// Number of sockets in it.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no socket is in it.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A socket by id.
+    pub fn socket(&self, sid: &str) -> Option<Socket> {
+        self.read().get(sid).cloned()
+    }
+
+    /// Registers a socket and puts it in its own room.
+    pub fn add(&self, socket: &Socket) {
+        self.write().insert(socket.id().clone(), socket.clone());
+        let own: Room = socket.id().clone();
+        self.adapter.join(socket.id(), &[own]);
+        METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Removes a socket and tells the handler, once; later calls do nothing.
+    pub fn remove(&self, socket: &Socket, reason: DisconnectReason) {
+        if !socket.mark_disconnected() {
+            return;
+        }
+        self.adapter.leave_all(socket.id());
+        self.write().remove(socket.id());
+        METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
+        let handler = self.handler.clone();
+        let socket = socket.clone();
+        tokio::spawn(async move { handler.on_disconnect(&socket, reason).await });
+    }
+
+    /// Emits `name` to the sockets matching `targets`, encoding it once.
+    pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
+        let event = OutgoingEvent::new(&self.name, name, payload);
+        let recipients: Vec<Socket> = {
+            let sockets = self.read();
+            let sids = self.adapter.select(targets, &mut sockets.keys().cloned());
+            sids.iter().filter_map(|sid| sockets.get(sid).cloned()).collect()
+        };
+        for socket in &recipients {
+            socket.deliver(&event);
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SocketId, Socket>> {
+        self.sockets.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SocketId, Socket>> {
+        self.sockets.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// All configured namespaces, by name. Fixed at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Namespaces(Arc<HashMap<String, Arc<Namespace>>>);
+
+impl Namespaces {
+    /// The registry of `namespaces`.
+    pub fn new(namespaces: impl IntoIterator<Item = Arc<Namespace>>) -> Namespaces {
+        Namespaces(Arc::new(namespaces.into_iter().map(|ns| (ns.name().to_owned(), ns)).collect()))
+    }
+
+    /// A namespace by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<Namespace>> {
+        self.0.get(name)
+    }
+
+    /// Every namespace.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Namespace>> {
+        self.0.values()
+    }
+}

@@ -1,0 +1,210 @@
+//! One client connected to one namespace, over Socket.IO or the native framing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::broadcast::{OutgoingEvent, Targets, frames_item};
+use super::namespace::Namespace;
+use super::{Room, SocketId};
+use crate::engineio::RequestInfo;
+use crate::outbound::{Connection, SendError};
+use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
+use crate::reason::DisconnectReason;
+
+/// How a socket's client frames messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Socket.IO packets over Engine.IO.
+    SocketIo,
+    /// `{event, data}` JSON over a plain WebSocket.
+    Native,
+}
+
+/// What the client presented when it joined the namespace.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// The CONNECT packet's `auth` object (`{}` when absent).
+    pub auth: Value,
+    /// The HTTP request that opened the connection.
+    pub request: RequestInfo,
+}
+
+/// Why an emit with an acknowledgement produced no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    /// The client did not answer in time.
+    #[error("no acknowledgement within the timeout")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("socket disconnected before acknowledging")]
+    Disconnected,
+    /// The event could not be queued.
+    #[error("could not send: {0}")]
+    Send(#[from] SendError),
+    /// The client's framing has no acknowledgements (native WebSocket).
+    #[error("this client's framing has no acknowledgements")]
+    Unsupported,
+}
+
+/// A cheap handle to a socket.
+#[derive(Clone)]
+pub struct Socket(Arc<Inner>);
+
+struct Inner {
+    id: SocketId,
+    ns: Arc<Namespace>,
+    conn: Arc<dyn Connection>,
+    framing: Framing,
+    handshake: Handshake,
+    /// Acks the server awaits from the client, by id. A std mutex: insert/remove only.
+    acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket").field("id", &self.0.id).field("nsp", &self.0.ns.name()).finish()
+    }
+}
+
+impl Socket {
+    /// A socket in `ns` sending through `conn`; not yet registered in the namespace.
+    pub fn new(ns: Arc<Namespace>, conn: Arc<dyn Connection>, framing: Framing, handshake: Handshake) -> Socket {
+        Socket(Arc::new(Inner {
+            id: crate::id::random_id().into(),
+            ns,
+            conn,
+            framing,
+            handshake,
+            acks: Mutex::new(HashMap::new()),
+            next_ack: AtomicU64::new(1),
+            connected: AtomicBool::new(true),
+        }))
+    }
+
+    /// The socket id (also the name of its own room).
+    pub fn id(&self) -> &SocketId {
+        &self.0.id
+    }
+
+    /// The namespace it belongs to.
+    pub fn namespace(&self) -> &Arc<Namespace> {
+        &self.0.ns
+    }
+
+    /// Its client's framing.
+    pub fn framing(&self) -> Framing {
+        self.0.framing
+    }
+
+    /// What the client presented on connect.
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// Whether it is still in its namespace.
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// Sends an event to this socket only.
+    pub fn emit(&self, name: &str, payload: Payload) -> Result<(), SendError> {
+        let event = OutgoingEvent::new(self.0.ns.name(), name, payload);
+        self.0.conn.send(event.item(self.0.framing))
+    }
+
+    /// Sends an event and waits up to `timeout` for the client's acknowledgement.
+    pub async fn emit_with_ack(&self, name: &str, payload: Payload, timeout: Duration) -> Result<Payload, AckError> {
+        if self.0.framing == Framing::Native {
+            return Err(AckError::Unsupported);
+        }
+        let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks().insert(id, tx);
+        let event = Event { name: name.to_owned(), payload, id: Some(id) };
+        if let Err(err) = self.send_packet(PacketKind::Event(event)) {
+            self.acks().remove(&id);
+            return Err(err.into());
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(payload)) => Ok(payload),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                self.acks().remove(&id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// Delivers a client's acknowledgement; unknown or late ids are ignored.
+    pub fn resolve_ack(&self, id: u64, payload: Payload) {
+        if let Some(tx) = self.acks().remove(&id) {
+            let _ = tx.send(payload);
+        }
+    }
+
+    /// Sends a Socket.IO packet of this namespace to the client.
+    pub fn send_packet(&self, kind: PacketKind) -> Result<(), SendError> {
+        self.0.conn.send(frames_item(Packet::new(self.0.ns.name(), kind).encode()))
+    }
+
+    /// Joins rooms.
+    pub fn join(&self, rooms: &[Room]) {
+        self.0.ns.adapter().join(&self.0.id, rooms);
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.0.ns.adapter().leave(&self.0.id, room);
+    }
+
+    /// The rooms it is in, its own id room included.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.ns.adapter().rooms_of(&self.0.id)
+    }
+
+    /// Targets every other socket of the namespace ("broadcast except sender").
+    pub fn broadcast(&self) -> Targets {
+        Targets::default().except_socket(self.0.id.clone())
+    }
+
+    /// Queues an already-encoded event.
+    pub(super) fn deliver(&self, event: &OutgoingEvent) {
+        // A full queue closes the connection as a slow consumer; nothing else to do here.
+        let _ = self.0.conn.send(event.item(self.0.framing));
+    }
+
+    /// Disconnects from the namespace: tells the client, then cleans up.
+    pub fn disconnect(&self) {
+        if self.0.framing == Framing::SocketIo {
+            let _ = self.send_packet(PacketKind::Disconnect);
+        } else {
+            self.0.conn.close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
+        }
+        self.0.ns.remove(self, DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Closes the whole underlying connection (every namespace on it).
+    pub fn close_connection(&self, reason: DisconnectReason) {
+        self.0.conn.close(reason);
+    }
+
+    /// Marks the socket gone and fails its pending acks; false if it already was.
+    pub(super) fn mark_disconnected(&self) -> bool {
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        self.acks().clear();
+        true
+    }
+
+    fn acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Payload>>> {
+        self.0.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,149 @@
+//! Assembles the gateway from its config and serves it: the listener (with an explicit
+//! backlog), the axum routes, CORS, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use http::{HeaderValue, Method};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::builtin;
+use crate::config::{Config, CorsConfig};
+use crate::engineio::{Engine, EngineConfig};
+use crate::metrics::METRICS;
+use crate::native::{NativeConfig, NativeEndpoint};
+use crate::reason::DisconnectReason;
+use crate::router::{Namespace, Namespaces};
+use crate::socketio::{SocketIo, SocketIoConfig};
+
+/// The running gateway's shared parts.
+#[derive(Clone)]
+pub struct Gateway {
+    engine: Engine<SocketIo>,
+    native: NativeEndpoint,
+    namespaces: Namespaces,
+}
+
+impl Gateway {
+    /// Builds every layer from `config`.
+    pub fn new(config: &Config) -> Gateway {
+        let namespaces = Namespaces::new(
+            config
+                .namespaces
+                .iter()
+                .map(|(name, ns)| Namespace::new(name, builtin::handler(ns.handler))),
+        );
+        let socketio = SocketIo::new(
+            SocketIoConfig {
+                connect_timeout: config.socketio.connect_timeout(),
+                max_attachments: config.socketio.max_attachments,
+            },
+            namespaces.clone(),
+        );
+        let engine = Engine::new(EngineConfig::from_config(config), socketio);
+        let native = NativeEndpoint::new(
+            NativeConfig {
+                ping_interval: config.engineio.ping_interval(),
+                ping_timeout: config.engineio.ping_timeout(),
+                max_payload: config.engineio.max_payload,
+                queue_capacity: config.limits.outbound_queue,
+            },
+            namespaces.clone(),
+        );
+        Gateway { engine, native, namespaces }
+    }
+
+    /// The namespaces served.
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// The HTTP routes.
+    pub fn router(&self, config: &Config) -> Router {
+        let path = config.server.path.clone();
+        let mut engine_routes = Router::new()
+            .route(&path, any(engine_io))
+            .route(path.trim_end_matches('/'), any(engine_io));
+        if let Some(cors) = cors_layer(&config.cors) {
+            engine_routes = engine_routes.layer(cors);
+        }
+        let mut app = Router::new()
+            .merge(engine_routes)
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/metrics", get(metrics));
+        if config.native.enabled {
+            let native_path = config.native.path.clone();
+            app = app
+                .route(&native_path, any(native_root))
+                .route(&format!("{native_path}/{{*nsp}}"), any(native_named));
+        }
+        app.with_state(self.clone())
+    }
+}
+
+async fn engine_io(State(gateway): State<Gateway>, req: Request) -> Response {
+    gateway.engine.handle(req).await
+}
+
+async fn native_root(State(gateway): State<Gateway>, req: Request<Body>) -> Response {
+    gateway.native.handle("/", req)
+}
+
+async fn native_named(State(gateway): State<Gateway>, Path(nsp): Path<String>, req: Request<Body>) -> Response {
+    gateway.native.handle(&format!("/{nsp}"), req)
+}
+
+async fn metrics() -> Response {
+    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], METRICS.render()).into_response()
+}
+
+/// The CORS layer for the configured origins, or none when no origin is allowed.
+fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
+    if cors.origins.is_empty() {
+        return None;
+    }
+    let origin = if cors.origins.iter().any(|o| o == "*") {
+        // `*` cannot be combined with credentials; echoing the origin is what browsers accept.
+        if cors.credentials { AllowOrigin::mirror_request() } else { AllowOrigin::any() }
+    } else {
+        AllowOrigin::list(cors.origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let headers = if cors.credentials { AllowHeaders::mirror_request() } else { AllowHeaders::any() };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers(headers)
+            .allow_credentials(cors.credentials),
+    )
+}
+
+/// Binds `addr` with an explicit `backlog` (tokio's default of 128 overflows under a
+/// connect storm).
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Serves `config` on `listener` until `shutdown` is cancelled.
+pub async fn serve(config: Arc<Config>, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let gateway = Gateway::new(&config);
+    let app = gateway.router(&config);
+    let engine = gateway.engine.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        engine.close_all(DisconnectReason::ServerShutdown);
+    });
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}

@@ -1,0 +1,160 @@
+//! Socket.IO v5 over Engine.IO: decodes packets, connects sockets to namespaces,
+//! dispatches events and acknowledgements in both directions.
+//!
+//! One [`Client`] per Engine.IO session holds its sockets (one per namespace) and the
+//! binary-attachment decoder. A connection that joins no namespace within the connect
+//! timeout is closed; a packet that breaks the protocol closes the connection, as the
+//! reference server does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::engineio::{EngineHandler, RequestInfo, Session};
+use crate::outbound::Connection;
+use crate::protocol::engineio::Message;
+use crate::protocol::socketio::{Decoder, Packet, PacketKind};
+use crate::reason::DisconnectReason;
+use crate::router::handler::IncomingEvent;
+use crate::router::{Framing, Handshake, Namespaces, Socket};
+
+/// Socket.IO settings.
+#[derive(Debug, Clone)]
+pub struct SocketIoConfig {
+    /// Time a connection has to join its first namespace.
+    pub connect_timeout: Duration,
+    /// Most attachments one binary packet may announce.
+    pub max_attachments: usize,
+}
+
+/// The Socket.IO layer: an [`EngineHandler`] over the namespaces.
+pub struct SocketIo {
+    config: SocketIoConfig,
+    namespaces: Namespaces,
+}
+
+/// One Engine.IO session's Socket.IO state.
+pub struct Client {
+    session: Session,
+    request: RequestInfo,
+    /// A std mutex: decoding is synchronous and never spans an await.
+    decoder: Mutex<Decoder>,
+    /// Sockets by namespace name. A std mutex, for the same reason.
+    sockets: Mutex<HashMap<String, Socket>>,
+    /// Cancelled when the first namespace is joined, which stops the connect timer.
+    joined: CancellationToken,
+}
+
+impl SocketIo {
+    /// The layer serving `namespaces`.
+    pub fn new(config: SocketIoConfig, namespaces: Namespaces) -> SocketIo {
+        SocketIo { config, namespaces }
+    }
+
+    async fn on_packet(&self, client: &Client, packet: Packet) {
+        // A socket the server disconnected is gone even if the client has not noticed yet.
+        let socket = client.sockets().get(&packet.nsp).filter(|s| s.connected()).cloned();
+        match (packet.kind, socket) {
+            (PacketKind::Connect(auth), None) => self.connect(client, packet.nsp, auth).await,
+            (PacketKind::Disconnect, Some(socket)) => {
+                client.sockets().remove(&packet.nsp);
+                socket.namespace().remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
+            }
+            (PacketKind::Event(event), Some(socket)) => {
+                let ack_id = event.id;
+                let incoming = IncomingEvent { name: event.name, payload: event.payload, wants_ack: ack_id.is_some() };
+                let handler = socket.namespace().handler().clone();
+                let reply = handler.on_event(&socket, incoming).await;
+                if let (Some(id), Some(payload)) = (ack_id, reply) {
+                    let _ = socket.send_packet(PacketKind::Ack { id, payload });
+                }
+            }
+            (PacketKind::Ack { id, payload }, Some(socket)) => socket.resolve_ack(id, payload),
+            (kind, socket) => {
+                // CONNECT twice, CONNECT_ERROR from a client, or a namespace not joined.
+                tracing::debug!(
+                    sid = client.session.id(),
+                    nsp = packet.nsp,
+                    joined = socket.is_some(),
+                    packet = ?std::mem::discriminant(&kind),
+                    "packet out of order; closing"
+                );
+                client.session.close(DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    async fn connect(&self, client: &Client, nsp: String, auth: Option<Value>) {
+        let Some(ns) = self.namespaces.get(&nsp) else {
+            let error = PacketKind::ConnectError(json!({ "message": "Invalid namespace" }));
+            let _ = client.session.send(crate::router::broadcast::frames_item(Packet::new(nsp, error).encode()));
+            return;
+        };
+        let handshake = Handshake { auth: auth.unwrap_or_else(|| json!({})), request: client.request.clone() };
+        let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
+        let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
+        client.sockets().insert(nsp, socket.clone());
+        ns.add(&socket);
+        client.joined.cancel();
+        let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
+        ns.handler().on_connect(&socket).await;
+    }
+}
+
+impl Client {
+    fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Socket>> {
+        self.sockets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl EngineHandler for SocketIo {
+    type Conn = Client;
+
+    fn on_open(&self, session: &Session, request: &RequestInfo) -> Client {
+        let joined = CancellationToken::new();
+        let timer = (session.clone(), joined.clone(), self.config.connect_timeout);
+        tokio::spawn(async move {
+            let (session, joined, timeout) = timer;
+            tokio::select! {
+                () = joined.cancelled() => {}
+                () = session.closed().cancelled() => {}
+                () = tokio::time::sleep(timeout) => session.close(DisconnectReason::ConnectTimeout),
+            }
+        });
+        Client {
+            session: session.clone(),
+            request: request.clone(),
+            decoder: Mutex::new(Decoder::new(self.config.max_attachments)),
+            sockets: Mutex::new(HashMap::new()),
+            joined,
+        }
+    }
+
+    async fn on_message(&self, client: &Client, message: Message) {
+        let decoded = {
+            let mut decoder = client.decoder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match message {
+                Message::Text(text) => decoder.decode_text(&text),
+                Message::Binary(bytes) => decoder.decode_binary(bytes),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(client, packet).await,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::debug!(sid = client.session.id(), %err, "undecodable Socket.IO packet; closing");
+                client.session.close(DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    fn on_close(&self, client: &Client, reason: DisconnectReason) {
+        let sockets: Vec<Socket> = client.sockets().drain().map(|(_, s)| s).collect();
+        for socket in sockets {
+            socket.namespace().remove(&socket, reason);
+        }
+    }
+}
