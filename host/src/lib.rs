@@ -1,17 +1,31 @@
-//! Portico: a real-time gateway speaking Socket.IO v4 and plain WebSocket.
+//! Portico: a real-time gateway speaking Socket.IO v4 and plain WebSocket, with
+//! business logic in handlers behind one trait (WebAssembly plugins next).
 //!
 //! # Layout
-//! - [`protocol`]: sans-IO codecs (Engine.IO, Socket.IO, `{event, data}` framing, WebSocket frames).
-pub mod protocol;
+//! In data-flow order, from the listener to the recipients:
+//! - [`config`]: the TOML config, `${ENV}` expansion, validation naming the bad key.
+//! - [`server`]: listener with an explicit backlog, axum routes, CORS, shutdown.
+//! - [`protocol`]: sans-IO codecs (the `portico-protocol` crate).
+//! - [`wsio`]: WebSocket reading with a size cap, and the batching writer.
+//! - [`engineio`]: Engine.IO sessions over polling and WebSocket, upgrade, heartbeat.
+//! - [`socketio`]: Socket.IO packets to sockets in namespaces, acks both ways.
+//! - [`native`]: the `{event, data}` WebSocket endpoint.
+//! - [`router`]: namespaces, sockets, rooms, targets; an event encoded once for all recipients.
+//! - [`builtin`]: the built-in event handlers (echo, conformance, silent).
+//! - [`outbound`]: a connection's bounded queue; a full queue disconnects a slow client.
+//! - [`reason`], [`metrics`], [`id`]: disconnect reasons, counters, random ids.
+
+pub use portico_protocol as protocol;
+
+pub mod builtin;
 pub mod config;
 pub mod engineio;
 pub mod id;
 pub mod metrics;
+pub mod native;
 pub mod outbound;
 pub mod reason;
-pub mod wsio;
 pub mod router;
-pub mod socketio;
-pub mod builtin;
-pub mod native;
 pub mod server;
+pub mod socketio;
+pub mod wsio;

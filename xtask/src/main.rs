@@ -1,1 +1,131 @@
-fn main(){}
+//! `cargo xtask`: build, run and test Portico from a fresh checkout.
+//!
+//! - `cargo xtask run [-- ARGS]`: build in release and serve (embedded defaults:
+//!   127.0.0.1:3000, namespace `/` with the echo handler).
+//! - `cargo xtask build`: the release binary and the Engine.IO conformance example.
+//! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz]`: formatting, clippy,
+//!   unit and integration tests, then the e2e suite with the real socket.io-client
+//!   (npm install as needed) against the release binary, then a short run of every
+//!   fuzz target (cargo-fuzz installed on nightly as needed).
+//! - `cargo xtask fuzz [TARGET] [SECONDS]`: fuzz one or all decoders.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+/// The fuzz targets in `fuzz/fuzz_targets/`.
+const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native"];
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("build") => build(&root),
+        Some("run") => run(&root, &args[1..]),
+        Some("test") => test(&root, &args[1..]),
+        Some("fuzz") => {
+            let secs = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(60);
+            match args.get(1) {
+                Some(target) => fuzz(&root, &[target.as_str()], secs),
+                None => fuzz(&root, FUZZ_TARGETS, secs),
+            }
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <run [-- ARGS] | build | test [--skip-lint] [--skip-e2e] [--skip-fuzz] | fuzz [TARGET] [SECONDS]>");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Runs a command, failing with its command line if it fails.
+fn sh(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn build(_root: &Path) -> anyhow::Result<()> {
+    sh(cargo().args(["build", "--release", "-p", "portico", "--bins", "--examples"]))
+}
+
+fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    build(root)?;
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    let mut cmd = Command::new(root.join("target/release/portico"));
+    if args.is_empty() {
+        cmd.arg("serve");
+    }
+    sh(cmd.args(args))
+}
+
+fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
+    let skip = |what: &str| flags.iter().any(|f| f == &format!("--skip-{what}"));
+    if !skip("lint") {
+        sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+        sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    }
+    sh(cargo().args(["test", "--workspace"]))?;
+    if !skip("e2e") {
+        build(root)?;
+        e2e(root)?;
+    }
+    if !skip("fuzz") {
+        let secs = std::env::var("PORTICO_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+        fuzz(root, FUZZ_TARGETS, secs)?;
+    }
+    eprintln!("xtask: all tests passed");
+    Ok(())
+}
+
+fn e2e(root: &Path) -> anyhow::Result<()> {
+    let dir = root.join("e2e");
+    if !dir.join("node_modules/socket.io-client").exists() {
+        sh(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+    }
+    let tests: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.ends_with(".test.mjs"))
+        .collect();
+    let mut tests = tests;
+    tests.sort();
+    sh(Command::new("node")
+        .args(["--test", "--test-concurrency=1", "--test-timeout=180000"])
+        .args(&tests)
+        .current_dir(&dir)
+        .env("PORTICO_BIN", root.join("target/release/portico"))
+        .env("ENGINEIO_ECHO_BIN", root.join("target/release/examples/engineio_echo")))
+}
+
+fn fuzz(root: &Path, targets: &[&str], secs: u64) -> anyhow::Result<()> {
+    let has_fuzz = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        sh(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+        sh(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    for target in targets {
+        sh(Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={secs}"))
+            .current_dir(root)
+            .env_remove("CARGO")
+            .env_remove("RUSTUP_TOOLCHAIN"))?;
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! Sans-IO protocol codecs: bytes in, typed packets out, and back.
 //!
-//! Nothing here touches a socket, a timer or a runtime; the transports in
-//! [`crate::engineio`], [`crate::socketio`] and [`crate::native`] own the IO.
+//! Nothing here touches a socket, a timer or a runtime (the crate depends on no
+//! runtime at all); the transports in the `portico` crate own the IO.
 //!
 //! # Layout
 //! - [`engineio`]: Engine.IO v4 packets, polling payloads, handshake and request errors.

@@ -96,7 +96,7 @@ fn inline_attachments(value: &Value, attachments: &[Bytes]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::socketio::placeholder;
+    use crate::socketio::placeholder;
     use serde_json::json;
 
     #[test]
