@@ -43,7 +43,11 @@ impl EngineHandler for Echo {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let addr: SocketAddr = std::env::args().nth(1).as_deref().unwrap_or("127.0.0.1:3000").parse()?;
+    let addr: SocketAddr = std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("127.0.0.1:3000")
+        .parse()?;
     let config = EngineConfig {
         ping_interval: Duration::from_millis(300),
         ping_timeout: Duration::from_millis(200),

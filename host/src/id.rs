@@ -15,7 +15,10 @@ mod tests {
         let a = super::random_id();
         let b = super::random_id();
         assert_eq!(a.len(), 20);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
         assert_ne!(a, b);
     }
 }

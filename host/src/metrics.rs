@@ -60,19 +60,51 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let gauges = [
-            ("portico_connections_open", "Open client connections.", self.connections_open.load(Ordering::Relaxed)),
-            ("portico_sockets_open", "Sockets joined to a namespace.", self.sockets_open.load(Ordering::Relaxed)),
+            (
+                "portico_connections_open",
+                "Open client connections.",
+                self.connections_open.load(Ordering::Relaxed),
+            ),
+            (
+                "portico_sockets_open",
+                "Sockets joined to a namespace.",
+                self.sockets_open.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
         }
         let counters = [
-            ("portico_connections_total", "Client connections opened.", &self.connections_total),
-            ("portico_messages_in_total", "Messages received from clients.", &self.messages_in),
-            ("portico_messages_out_total", "Messages queued to clients, one per recipient.", &self.messages_out),
-            ("portico_slow_consumer_disconnects_total", "Clients disconnected because their outbound queue was full.", &self.slow_consumer_disconnects),
-            ("portico_parse_errors_total", "Clients disconnected for sending an undecodable packet.", &self.parse_errors),
-            ("portico_rejected_requests_total", "HTTP requests refused with an Engine.IO error.", &self.rejected_requests),
+            (
+                "portico_connections_total",
+                "Client connections opened.",
+                &self.connections_total,
+            ),
+            (
+                "portico_messages_in_total",
+                "Messages received from clients.",
+                &self.messages_in,
+            ),
+            (
+                "portico_messages_out_total",
+                "Messages queued to clients, one per recipient.",
+                &self.messages_out,
+            ),
+            (
+                "portico_slow_consumer_disconnects_total",
+                "Clients disconnected because their outbound queue was full.",
+                &self.slow_consumer_disconnects,
+            ),
+            (
+                "portico_parse_errors_total",
+                "Clients disconnected for sending an undecodable packet.",
+                &self.parse_errors,
+            ),
+            (
+                "portico_rejected_requests_total",
+                "HTTP requests refused with an Engine.IO error.",
+                &self.rejected_requests,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(

@@ -57,7 +57,11 @@ impl Gateway {
             },
             namespaces.clone(),
         );
-        Gateway { engine, native, namespaces }
+        Gateway {
+            engine,
+            native,
+            namespaces,
+        }
     }
 
     /// The namespaces served.
@@ -96,12 +100,20 @@ async fn native_root(State(gateway): State<Gateway>, req: Request<Body>) -> Resp
     gateway.native.handle("/", req)
 }
 
-async fn native_named(State(gateway): State<Gateway>, Path(nsp): Path<String>, req: Request<Body>) -> Response {
+async fn native_named(
+    State(gateway): State<Gateway>,
+    Path(nsp): Path<String>,
+    req: Request<Body>,
+) -> Response {
     gateway.native.handle(&format!("/{nsp}"), req)
 }
 
 async fn metrics() -> Response {
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], METRICS.render()).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        METRICS.render(),
+    )
+        .into_response()
 }
 
 /// The CORS layer for the configured origins, or none when no origin is allowed.
@@ -111,11 +123,19 @@ fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
     }
     let origin = if cors.origins.iter().any(|o| o == "*") {
         // `*` cannot be combined with credentials; echoing the origin is what browsers accept.
-        if cors.credentials { AllowOrigin::mirror_request() } else { AllowOrigin::any() }
+        if cors.credentials {
+            AllowOrigin::mirror_request()
+        } else {
+            AllowOrigin::any()
+        }
     } else {
         AllowOrigin::list(cors.origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
-    let headers = if cors.credentials { AllowHeaders::mirror_request() } else { AllowHeaders::any() };
+    let headers = if cors.credentials {
+        AllowHeaders::mirror_request()
+    } else {
+        AllowHeaders::any()
+    };
     Some(
         CorsLayer::new()
             .allow_origin(origin)
@@ -128,7 +148,11 @@ fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
 /// Binds `addr` with an explicit `backlog` (tokio's default of 128 overflows under a
 /// connect storm).
 pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
@@ -136,7 +160,11 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
 }
 
 /// Serves `config` on `listener` until `shutdown` is cancelled.
-pub async fn serve(config: Arc<Config>, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    config: Arc<Config>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let gateway = Gateway::new(&config);
     let app = gateway.router(&config);
     let engine = gateway.engine.clone();
@@ -145,5 +173,7 @@ pub async fn serve(config: Arc<Config>, listener: TcpListener, shutdown: Cancell
         stop.cancelled().await;
         engine.close_all(DisconnectReason::ServerShutdown);
     });
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

@@ -24,6 +24,8 @@ pub type WsStream = TokioIo<Upgraded>;
 
 /// Stop appending to a batch past this many bytes, so one write stays bounded.
 const BATCH_BYTES: usize = 256 * 1024;
+/// How long a closing writer tries to deliver its close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Control frames (pongs, close echoes) waiting for the writer; more are dropped.
 const CONTROL_QUEUE: usize = 16;
 
@@ -69,11 +71,17 @@ impl ReadError {
 /// Splits an upgraded stream into a message reader and a raw write half.
 pub fn split(stream: WsStream, max_payload: usize) -> (WsReader, WriteHalf<WsStream>, ControlRx) {
     let (read, write) = tokio::io::split(stream);
-    let (mut ws, _unused_writer) = fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
+    let (mut ws, _unused_writer) =
+        fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
     // fastwebsockets refuses frames whose length is >= the limit.
     ws.set_max_message_size(max_payload.saturating_add(1));
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let reader = WsReader { ws, control: control_tx, max_payload, partial: None };
+    let reader = WsReader {
+        ws,
+        control: control_tx,
+        max_payload,
+        partial: None,
+    };
     (reader, write, control_rx)
 }
 
@@ -138,7 +146,9 @@ impl WsReader {
 
 fn message(op: WireOp, bytes: Vec<u8>) -> Result<Incoming, ReadError> {
     if op == WireOp::Text {
-        String::from_utf8(bytes).map(Incoming::Text).map_err(|_| ReadError::InvalidUtf8)
+        String::from_utf8(bytes)
+            .map(Incoming::Text)
+            .map_err(|_| ReadError::InvalidUtf8)
     } else {
         Ok(Incoming::Binary(Bytes::from(bytes)))
     }
@@ -203,8 +213,13 @@ pub async fn write_loop(
                 break;
             }
         }
-        if write.write_all(&buf).await.is_err() {
-            break DisconnectReason::TransportClose;
+        tokio::select! {
+            written = write.write_all(&buf) => if written.is_err() {
+                break DisconnectReason::TransportClose;
+            },
+            // A client that stopped reading blocks this write; once the connection is
+            // closed (as a slow consumer, say) there is no point finishing it.
+            () = closed.cancelled() => return cancelled_reason(),
         }
         if let Some(reason) = close {
             break reason;
@@ -212,7 +227,10 @@ pub async fn write_loop(
     };
     buf.clear();
     wsframe::encode_close(close_code(reason), reason.as_str(), &mut buf);
-    let _ = write.write_all(&buf).await;
-    let _ = write.shutdown().await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        write.write_all(&buf).await?;
+        write.shutdown().await
+    })
+    .await;
     reason
 }

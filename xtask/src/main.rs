@@ -33,7 +33,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <run [-- ARGS] | build | test [--skip-lint] [--skip-e2e] [--skip-fuzz] | fuzz [TARGET] [SECONDS]>");
+            eprintln!(
+                "usage: cargo xtask <run [-- ARGS] | build | test [--skip-lint] [--skip-e2e] [--skip-fuzz] | fuzz [TARGET] [SECONDS]>"
+            );
             std::process::exit(2);
         }
     }
@@ -41,7 +43,10 @@ fn main() -> anyhow::Result<()> {
 
 /// The workspace root (the parent of this crate).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Runs a command, failing with its command line if it fails.
@@ -84,7 +89,10 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
         e2e(root)?;
     }
     if !skip("fuzz") {
-        let secs = std::env::var("PORTICO_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+        let secs = std::env::var("PORTICO_FUZZ_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(15);
         fuzz(root, FUZZ_TARGETS, secs)?;
     }
     eprintln!("xtask: all tests passed");
@@ -94,7 +102,9 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
 fn e2e(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("e2e");
     if !dir.join("node_modules/socket.io-client").exists() {
-        sh(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir))?;
+        sh(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir))?;
     }
     let tests: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -107,7 +117,10 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
         .args(&tests)
         .current_dir(&dir)
         .env("PORTICO_BIN", root.join("target/release/portico"))
-        .env("ENGINEIO_ECHO_BIN", root.join("target/release/examples/engineio_echo")))
+        .env(
+            "ENGINEIO_ECHO_BIN",
+            root.join("target/release/examples/engineio_echo"),
+        ))
 }
 
 fn fuzz(root: &Path, targets: &[&str], secs: u64) -> anyhow::Result<()> {

@@ -348,7 +348,10 @@ mod tests {
 
     #[test]
     fn payload_errors_are_typed() {
-        assert_eq!(decode_payload(b"4a\x1ebnot base64!"), Err(DecodeError::InvalidBase64));
+        assert_eq!(
+            decode_payload(b"4a\x1ebnot base64!"),
+            Err(DecodeError::InvalidBase64)
+        );
         assert_eq!(decode_payload(b"4a\x1e"), Err(DecodeError::Empty));
         assert_eq!(decode_payload(b""), Err(DecodeError::Empty));
         assert_eq!(decode_payload(&[b'4', 0xff]), Err(DecodeError::InvalidUtf8));
@@ -371,7 +374,10 @@ mod tests {
             out.len()
         );
         let back = decode_payload(&out).expect("round trip");
-        assert_eq!(back[1], Packet::Message(Message::Binary(Bytes::from_static(&[1, 2, 3, 4]))));
+        assert_eq!(
+            back[1],
+            Packet::Message(Message::Binary(Bytes::from_static(&[1, 2, 3, 4])))
+        );
         assert_eq!(back[3], Packet::Message(Message::Binary(Bytes::new())));
     }
 
@@ -395,7 +401,9 @@ mod tests {
             max_payload: 1_000_000,
         }
         .to_frame();
-        let Frame::Text(text) = frame else { panic!("handshake is text") };
+        let Frame::Text(text) = frame else {
+            panic!("handshake is text")
+        };
         assert_eq!(
             &text[..],
             br#"0{"sid":"abc","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#
@@ -416,24 +424,51 @@ mod tests {
     fn parses_queries() {
         assert_eq!(
             parse_query("EIO=4&transport=polling&t=N8hyd6w"),
-            Ok(RequestQuery { transport: Transport::Polling, sid: None })
+            Ok(RequestQuery {
+                transport: Transport::Polling,
+                sid: None
+            })
         );
         assert_eq!(
             parse_query("EIO=4&transport=websocket&sid=a-b_C9"),
-            Ok(RequestQuery { transport: Transport::Websocket, sid: Some("a-b_C9".into()) })
+            Ok(RequestQuery {
+                transport: Transport::Websocket,
+                sid: Some("a-b_C9".into())
+            })
         );
     }
 
     #[test]
     fn query_errors_follow_the_reference_order() {
         assert_eq!(parse_query("EIO=4"), Err(RequestError::UnknownTransport));
-        assert_eq!(parse_query("EIO=4&transport=abc"), Err(RequestError::UnknownTransport));
-        assert_eq!(parse_query("EIO=3&transport=tobi"), Err(RequestError::UnknownTransport));
-        assert_eq!(parse_query("transport=polling"), Err(RequestError::UnsupportedProtocolVersion));
-        assert_eq!(parse_query("EIO=abc&transport=polling"), Err(RequestError::UnsupportedProtocolVersion));
-        assert_eq!(parse_query("EIO=3&transport=polling"), Err(RequestError::UnsupportedProtocolVersion));
-        assert_eq!(parse_query("EIO=4&transport=polling&sid="), Err(RequestError::UnknownSid));
-        assert_eq!(parse_query("EIO=4&transport=polling&sid=%2F"), Err(RequestError::UnknownSid));
+        assert_eq!(
+            parse_query("EIO=4&transport=abc"),
+            Err(RequestError::UnknownTransport)
+        );
+        assert_eq!(
+            parse_query("EIO=3&transport=tobi"),
+            Err(RequestError::UnknownTransport)
+        );
+        assert_eq!(
+            parse_query("transport=polling"),
+            Err(RequestError::UnsupportedProtocolVersion)
+        );
+        assert_eq!(
+            parse_query("EIO=abc&transport=polling"),
+            Err(RequestError::UnsupportedProtocolVersion)
+        );
+        assert_eq!(
+            parse_query("EIO=3&transport=polling"),
+            Err(RequestError::UnsupportedProtocolVersion)
+        );
+        assert_eq!(
+            parse_query("EIO=4&transport=polling&sid="),
+            Err(RequestError::UnknownSid)
+        );
+        assert_eq!(
+            parse_query("EIO=4&transport=polling&sid=%2F"),
+            Err(RequestError::UnknownSid)
+        );
     }
 
     #[test]
@@ -444,7 +479,11 @@ mod tests {
             (RequestError::BadHandshakeMethod, 2, "Bad handshake method"),
             (RequestError::BadRequest, 3, "Bad request"),
             (RequestError::Forbidden, 4, "Forbidden"),
-            (RequestError::UnsupportedProtocolVersion, 5, "Unsupported protocol version"),
+            (
+                RequestError::UnsupportedProtocolVersion,
+                5,
+                "Unsupported protocol version",
+            ),
         ];
         for (err, code, message) in all {
             assert_eq!(err.code(), code);

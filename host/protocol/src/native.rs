@@ -103,11 +103,17 @@ mod tests {
     fn decodes_messages() {
         assert_eq!(
             decode(r#"{"event":"send","data":{"text":"hi"}}"#),
-            Ok(Message { event: "send".into(), data: json!({"text": "hi"}) })
+            Ok(Message {
+                event: "send".into(),
+                data: json!({"text": "hi"})
+            })
         );
         assert_eq!(
             decode(r#"{"event":"ping"}"#),
-            Ok(Message { event: "ping".into(), data: Value::Null })
+            Ok(Message {
+                event: "ping".into(),
+                data: Value::Null
+            })
         );
     }
 
@@ -121,9 +127,8 @@ mod tests {
 
     #[test]
     fn encodes_zero_one_and_many_arguments() {
-        let enc = |args: Vec<Value>| {
-            String::from_utf8(encode("e", &Payload::json(args)).to_vec()).expect("utf-8")
-        };
+        let enc =
+            |args: Vec<Value>| String::from_utf8(encode("e", &Payload::json(args)).to_vec()).expect("utf-8");
         assert_eq!(enc(vec![]), r#"{"event":"e","data":null}"#);
         assert_eq!(enc(vec![json!({"a": 1})]), r#"{"event":"e","data":{"a":1}}"#);
         assert_eq!(enc(vec![json!(1), json!("x")]), r#"{"event":"e","data":[1,"x"]}"#);

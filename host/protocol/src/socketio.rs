@@ -72,7 +72,10 @@ pub struct Payload {
 impl Payload {
     /// A payload of JSON arguments without attachments.
     pub fn json(args: Vec<Value>) -> Payload {
-        Payload { args, attachments: Vec::new() }
+        Payload {
+            args,
+            attachments: Vec::new(),
+        }
     }
 }
 
@@ -115,7 +118,10 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder refusing packets that announce more than `max_attachments` attachments.
     pub fn new(max_attachments: usize) -> Decoder {
-        Decoder { max_attachments, pending: None }
+        Decoder {
+            max_attachments,
+            pending: None,
+        }
     }
 
     /// Feeds a text message; yields a packet unless it waits for attachments.
@@ -180,7 +186,11 @@ fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeEr
 
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let id = if digits > 0 {
-        Some(rest[..digits].parse::<u64>().map_err(|_| DecodeError::InvalidAckId)?)
+        Some(
+            rest[..digits]
+                .parse::<u64>()
+                .map_err(|_| DecodeError::InvalidAckId)?,
+        )
     } else {
         None
     };
@@ -189,11 +199,13 @@ fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeEr
     let data = if rest.is_empty() {
         None
     } else {
-        Some(serde_json::from_str::<Value>(rest).map_err(|_| match rest.as_bytes()[0] {
-            b'[' | b'{' | b'"' => DecodeError::InvalidJson,
-            _ if id.is_none() && digits == 0 => DecodeError::InvalidAckId,
-            _ => DecodeError::InvalidJson,
-        })?)
+        Some(
+            serde_json::from_str::<Value>(rest).map_err(|_| match rest.as_bytes()[0] {
+                b'[' | b'{' | b'"' => DecodeError::InvalidJson,
+                _ if id.is_none() && digits == 0 => DecodeError::InvalidAckId,
+                _ => DecodeError::InvalidJson,
+            })?,
+        )
     };
 
     let kind = match (kind, data) {
@@ -202,13 +214,15 @@ fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeEr
         (1, None) => PacketKind::Disconnect,
         (2 | 5, Some(Value::Array(mut items))) => {
             let name = match items.first() {
-                Some(Value::String(name)) if !RESERVED_EVENTS.contains(&name.as_str()) => {
-                    name.clone()
-                }
+                Some(Value::String(name)) if !RESERVED_EVENTS.contains(&name.as_str()) => name.clone(),
                 _ => return Err(DecodeError::InvalidPayload),
             };
             items.remove(0);
-            PacketKind::Event(Event { name, payload: Payload::json(items), id })
+            PacketKind::Event(Event {
+                name,
+                payload: Payload::json(items),
+                id,
+            })
         }
         (3 | 6, Some(Value::Array(args))) => PacketKind::Ack {
             id: id.ok_or(DecodeError::InvalidAckId)?,
@@ -220,13 +234,22 @@ fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeEr
     if id.is_some() && !matches!(kind, PacketKind::Event(_) | PacketKind::Ack { .. }) {
         return Err(DecodeError::InvalidAckId);
     }
-    Ok((Packet { nsp: nsp.to_owned(), kind }, attachments))
+    Ok((
+        Packet {
+            nsp: nsp.to_owned(),
+            kind,
+        },
+        attachments,
+    ))
 }
 
 impl Packet {
     /// A packet for namespace `nsp`.
     pub fn new(nsp: impl Into<String>, kind: PacketKind) -> Packet {
-        Packet { nsp: nsp.into(), kind }
+        Packet {
+            nsp: nsp.into(),
+            kind,
+        }
     }
 
     /// Encodes the packet into Engine.IO frames: one `4…` text frame, then one binary
@@ -322,7 +345,14 @@ mod tests {
     }
 
     fn event(nsp: &str, name: &str, args: Vec<Value>, id: Option<u64>) -> Packet {
-        Packet::new(nsp, PacketKind::Event(Event { name: name.into(), payload: Payload::json(args), id }))
+        Packet::new(
+            nsp,
+            PacketKind::Event(Event {
+                name: name.into(),
+                payload: Payload::json(args),
+                id,
+            }),
+        )
     }
 
     fn text_of(frames: &[Frame]) -> String {
@@ -337,23 +367,43 @@ mod tests {
         assert_eq!(decode("0"), Ok(Some(Packet::new("/", PacketKind::Connect(None)))));
         assert_eq!(
             decode(r#"0{"token":"123"}"#),
-            Ok(Some(Packet::new("/", PacketKind::Connect(Some(json!({"token": "123"}))))))
+            Ok(Some(Packet::new(
+                "/",
+                PacketKind::Connect(Some(json!({"token": "123"})))
+            )))
         );
-        assert_eq!(decode("0/custom,"), Ok(Some(Packet::new("/custom", PacketKind::Connect(None)))));
-        assert_eq!(decode("0/random"), Ok(Some(Packet::new("/random", PacketKind::Connect(None)))));
+        assert_eq!(
+            decode("0/custom,"),
+            Ok(Some(Packet::new("/custom", PacketKind::Connect(None))))
+        );
+        assert_eq!(
+            decode("0/random"),
+            Ok(Some(Packet::new("/random", PacketKind::Connect(None))))
+        );
         assert_eq!(
             decode(r#"0/admin,{"token":"abc"}"#),
-            Ok(Some(Packet::new("/admin", PacketKind::Connect(Some(json!({"token": "abc"}))))))
+            Ok(Some(Packet::new(
+                "/admin",
+                PacketKind::Connect(Some(json!({"token": "abc"})))
+            )))
         );
     }
 
     #[test]
     fn decodes_disconnect_event_ack_and_connect_error() {
         assert_eq!(decode("1"), Ok(Some(Packet::new("/", PacketKind::Disconnect))));
-        assert_eq!(decode("1/custom,"), Ok(Some(Packet::new("/custom", PacketKind::Disconnect))));
+        assert_eq!(
+            decode("1/custom,"),
+            Ok(Some(Packet::new("/custom", PacketKind::Disconnect)))
+        );
         assert_eq!(
             decode(r#"2["message",1,"2",{"3":[true]}]"#),
-            Ok(Some(event("/", "message", vec![json!(1), json!("2"), json!({"3": [true]})], None)))
+            Ok(Some(event(
+                "/",
+                "message",
+                vec![json!(1), json!("2"), json!({"3": [true]})],
+                None
+            )))
         );
         assert_eq!(
             decode(r#"2/chat,456["hello"]"#),
@@ -363,7 +413,10 @@ mod tests {
             decode(r#"3/chat,12["ok",{"a":1}]"#),
             Ok(Some(Packet::new(
                 "/chat",
-                PacketKind::Ack { id: 12, payload: Payload::json(vec![json!("ok"), json!({"a": 1})]) }
+                PacketKind::Ack {
+                    id: 12,
+                    payload: Payload::json(vec![json!("ok"), json!({"a": 1})])
+                }
             )))
         );
         assert_eq!(
@@ -373,7 +426,10 @@ mod tests {
         );
         assert_eq!(
             decode(r#"4{"message":"nope"}"#),
-            Ok(Some(Packet::new("/", PacketKind::ConnectError(json!({"message": "nope"})))))
+            Ok(Some(Packet::new(
+                "/",
+                PacketKind::ConnectError(json!({"message": "nope"}))
+            )))
         );
         assert_eq!(
             decode(r#"4"nope""#),
@@ -391,13 +447,24 @@ mod tests {
             .decode_binary(Bytes::from_static(&[4, 5, 6]))
             .expect("valid")
             .expect("complete");
-        let PacketKind::Event(event) = packet.kind else { panic!("event") };
+        let PacketKind::Event(event) = packet.kind else {
+            panic!("event")
+        };
         assert_eq!(event.name, "message");
         assert_eq!(event.payload.args, vec![placeholder(0), placeholder(1)]);
-        assert_eq!(event.payload.attachments, vec![Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[4, 5, 6])]);
+        assert_eq!(
+            event.payload.attachments,
+            vec![Bytes::from_static(&[1, 2, 3]), Bytes::from_static(&[4, 5, 6])]
+        );
 
-        assert_eq!(decoder.decode_text(r#"61-/chat,789[{"_placeholder":true,"num":0}]"#), Ok(None));
-        let ack = decoder.decode_binary(Bytes::from_static(b"x")).expect("valid").expect("complete");
+        assert_eq!(
+            decoder.decode_text(r#"61-/chat,789[{"_placeholder":true,"num":0}]"#),
+            Ok(None)
+        );
+        let ack = decoder
+            .decode_binary(Bytes::from_static(b"x"))
+            .expect("valid")
+            .expect("complete");
         assert_eq!(ack.nsp, "/chat");
         assert!(matches!(ack.kind, PacketKind::Ack { id: 789, .. }));
     }
@@ -405,8 +472,14 @@ mod tests {
     #[test]
     fn binary_ordering_errors() {
         let mut decoder = Decoder::new(10);
-        assert_eq!(decoder.decode_binary(Bytes::new()), Err(DecodeError::UnexpectedBinary));
-        assert_eq!(decoder.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#), Ok(None));
+        assert_eq!(
+            decoder.decode_binary(Bytes::new()),
+            Err(DecodeError::UnexpectedBinary)
+        );
+        assert_eq!(
+            decoder.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#),
+            Ok(None)
+        );
         assert_eq!(decoder.decode_text(r#"2["b"]"#), Err(DecodeError::UnexpectedText));
     }
 
@@ -436,7 +509,10 @@ mod tests {
             (r#"5x-["a"]"#, DecodeError::InvalidAttachmentCount),
             (r#"5-["a"]"#, DecodeError::InvalidAttachmentCount),
             (r#"511-["a"]"#, DecodeError::TooManyAttachments(11, 10)),
-            (r#"599999999999999999999999-["a"]"#, DecodeError::InvalidAttachmentCount),
+            (
+                r#"599999999999999999999999-["a"]"#,
+                DecodeError::InvalidAttachmentCount,
+            ),
         ];
         for (wire, err) in cases {
             assert_eq!(decode(wire), Err(err.clone()), "{wire:?}");
@@ -449,15 +525,30 @@ mod tests {
         assert_eq!(text_of(&connect.encode()), r#"40{"sid":"abc"}"#);
         let connect = Packet::new("/custom", PacketKind::Connect(Some(json!({"sid": "abc"}))));
         assert_eq!(text_of(&connect.encode()), r#"40/custom,{"sid":"abc"}"#);
-        let err = Packet::new("/random", PacketKind::ConnectError(json!({"message": "Invalid namespace"})));
-        assert_eq!(text_of(&err.encode()), r#"44/random,{"message":"Invalid namespace"}"#);
+        let err = Packet::new(
+            "/random",
+            PacketKind::ConnectError(json!({"message": "Invalid namespace"})),
+        );
+        assert_eq!(
+            text_of(&err.encode()),
+            r#"44/random,{"message":"Invalid namespace"}"#
+        );
         assert_eq!(text_of(&Packet::new("/", PacketKind::Disconnect).encode()), "41");
-        assert_eq!(text_of(&Packet::new("/a", PacketKind::Disconnect).encode()), "41/a,");
+        assert_eq!(
+            text_of(&Packet::new("/a", PacketKind::Disconnect).encode()),
+            "41/a,"
+        );
         let ev = event("/", "message-back", vec![json!(1), json!("2")], None);
         assert_eq!(text_of(&ev.encode()), r#"42["message-back",1,"2"]"#);
         let ev = event("/chat", "q", vec![], Some(7));
         assert_eq!(text_of(&ev.encode()), r#"42/chat,7["q"]"#);
-        let ack = Packet::new("/", PacketKind::Ack { id: 456, payload: Payload::json(vec![]) });
+        let ack = Packet::new(
+            "/",
+            PacketKind::Ack {
+                id: 456,
+                payload: Payload::json(vec![]),
+            },
+        );
         assert_eq!(text_of(&ack.encode()), "43456[]");
     }
 
@@ -479,8 +570,17 @@ mod tests {
             Packet::new("/n", PacketKind::Connect(None)),
             Packet::new("/n", PacketKind::Disconnect),
             event("/", "e", vec![json!({"nested": [1, null, "é\"\n"]})], Some(0)),
-            Packet::new("/", PacketKind::Ack { id: 9, payload: Payload::json(vec![json!(false)]) }),
-            Packet::new("/x", PacketKind::ConnectError(json!({"message": "m", "data": {"a": 1}}))),
+            Packet::new(
+                "/",
+                PacketKind::Ack {
+                    id: 9,
+                    payload: Payload::json(vec![json!(false)]),
+                },
+            ),
+            Packet::new(
+                "/x",
+                PacketKind::ConnectError(json!({"message": "m", "data": {"a": 1}})),
+            ),
             Packet::new(
                 "/bin",
                 PacketKind::Event(Event {

@@ -84,9 +84,15 @@ mod tests {
     fn close_carries_code_and_truncated_reason() {
         let mut out = Vec::new();
         encode_close(1009, "too big", &mut out);
-        assert_eq!(out, [0x88, 9, 0x03, 0xF1, b't', b'o', b'o', b' ', b'b', b'i', b'g']);
+        assert_eq!(
+            out,
+            [0x88, 9, 0x03, 0xF1, b't', b'o', b'o', b' ', b'b', b'i', b'g']
+        );
         let mut long = Vec::new();
         encode_close(1000, &"é".repeat(100), &mut long);
-        assert!(long[1] as usize <= 125, "control frames must stay under 126 bytes");
+        assert!(
+            long[1] as usize <= 125,
+            "control frames must stay under 126 bytes"
+        );
     }
 }

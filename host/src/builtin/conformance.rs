@@ -34,7 +34,10 @@ impl EventHandler for Conformance {
                 "emit-with-ack" => {
                     let socket = socket.clone();
                     tokio::spawn(async move {
-                        if let Ok(answer) = socket.emit_with_ack("emit-with-ack", event.payload, ACK_TIMEOUT).await {
+                        if let Ok(answer) = socket
+                            .emit_with_ack("emit-with-ack", event.payload, ACK_TIMEOUT)
+                            .await
+                        {
                             let _ = socket.emit("emit-with-ack", answer);
                         }
                     });

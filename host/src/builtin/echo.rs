@@ -56,7 +56,11 @@ fn handle(socket: &Socket, event: IncomingEvent) -> Option<Payload> {
             Some(rooms_reply(socket))
         }
         "rooms" => Some(rooms_reply(socket)),
-        "relay" => Some(Payload::json(vec![relay(socket, &first, event.payload.attachments)])),
+        "relay" => Some(Payload::json(vec![relay(
+            socket,
+            &first,
+            event.payload.attachments,
+        )])),
         "request-ack" => {
             request_ack(socket, &first, event.payload.attachments);
             None
@@ -114,12 +118,18 @@ fn relay(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Va
     if command.get("exceptSender") == Some(&Value::Bool(true)) {
         targets.except_socket = Some(socket.id().clone());
     }
-    socket.namespace().emit(&targets, name, command_args(command, attachments));
+    socket
+        .namespace()
+        .emit(&targets, name, command_args(command, attachments));
     json!({ "ok": true })
 }
 
 fn request_ack(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) {
-    let name = command.get("event").and_then(Value::as_str).unwrap_or("ack-request").to_owned();
+    let name = command
+        .get("event")
+        .and_then(Value::as_str)
+        .unwrap_or("ack-request")
+        .to_owned();
     let wait = command
         .get("timeoutMs")
         .and_then(Value::as_u64)

@@ -12,7 +12,11 @@ pub(super) fn expand_table(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     for (key, value) in table.iter_mut() {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         expand_value(value, &path, lookup)?;
     }
     Ok(())
@@ -72,7 +76,10 @@ pub(super) fn expand_str(
                 (Some(val), _) => out.push_str(&val),
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => {
-                    return Err(ConfigError::MissingEnv { key: path.to_owned(), var: var.to_owned() });
+                    return Err(ConfigError::MissingEnv {
+                        key: path.to_owned(),
+                        var: var.to_owned(),
+                    });
                 }
             }
             rest = &tail[end + 1..];

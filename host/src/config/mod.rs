@@ -41,7 +41,9 @@ pub enum ConfigError {
         message: String,
     },
     /// A `${VAR}` names a variable that is not set and has no default.
-    #[error("config key `{key}`: environment variable `{var}` is not set (write `${{{var}:-default}}` to give a default)")]
+    #[error(
+        "config key `{key}`: environment variable `{var}` is not set (write `${{{var}:-default}}` to give a default)"
+    )]
     MissingEnv {
         /// The dotted path of the key.
         key: String,
@@ -168,7 +170,10 @@ pub struct SocketIoConfig {
 
 impl Default for SocketIoConfig {
     fn default() -> SocketIoConfig {
-        SocketIoConfig { connect_timeout_ms: 45_000, max_attachments: 64 }
+        SocketIoConfig {
+            connect_timeout_ms: 45_000,
+            max_attachments: 64,
+        }
     }
 }
 
@@ -202,7 +207,10 @@ pub struct NativeConfig {
 
 impl Default for NativeConfig {
     fn default() -> NativeConfig {
-        NativeConfig { enabled: true, path: "/ws".to_owned() }
+        NativeConfig {
+            enabled: true,
+            path: "/ws".to_owned(),
+        }
     }
 }
 
@@ -249,8 +257,10 @@ impl Config {
         let config = match path {
             None => Config::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 Config::from_toml(&text, path)?
             }
         };
@@ -260,19 +270,24 @@ impl Config {
 
     /// Parses TOML text (named `origin` in errors) and expands environment variables.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::Syntax { path: origin.to_owned(), message: e.to_string() }
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: origin.to_owned(),
+            message: e.to_string(),
         })?;
         env::expand_table(&mut table, "", &|var| std::env::var(var).ok())?;
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            ConfigError::Key { key: e.path().to_string(), message: e.into_inner().to_string() }
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Key {
+            key: e.path().to_string(),
+            message: e.into_inner().to_string(),
         })
     }
 
     /// Checks values that parse but cannot work, naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, reason: &str| {
-            Err(ConfigError::Invalid { key: key.to_owned(), reason: reason.to_owned() })
+            Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                reason: reason.to_owned(),
+            })
         };
         if !self.server.path.starts_with('/') || !self.server.path.ends_with('/') {
             return invalid("server.path", "must start and end with `/`, like `/socket.io/`");
@@ -281,7 +296,10 @@ impl Config {
             return invalid("server.backlog", "must be at least 1");
         }
         if self.engineio.ping_interval_ms == 0 || self.engineio.ping_timeout_ms == 0 {
-            return invalid("engineio.ping_interval_ms", "ping interval and timeout must be positive");
+            return invalid(
+                "engineio.ping_interval_ms",
+                "ping interval and timeout must be positive",
+            );
         }
         if self.engineio.max_payload == 0 {
             return invalid("engineio.max_payload", "must be at least 1 byte");
@@ -289,16 +307,25 @@ impl Config {
         if self.limits.outbound_queue == 0 {
             return invalid("limits.outbound_queue", "must be at least 1 message");
         }
-        if self.native.enabled
-            && (!self.native.path.starts_with('/') || self.native.path.ends_with('/'))
-        {
-            return invalid("native.path", "must start with `/` and not end with one, like `/ws`");
+        if self.native.enabled && (!self.native.path.starts_with('/') || self.native.path.ends_with('/')) {
+            return invalid(
+                "native.path",
+                "must start with `/` and not end with one, like `/ws`",
+            );
         }
-        if self.native.enabled && self.native.path.starts_with(self.server.path.trim_end_matches('/')) {
+        if self.native.enabled
+            && self
+                .native
+                .path
+                .starts_with(self.server.path.trim_end_matches('/'))
+        {
             return invalid("native.path", "must not lie under `server.path`");
         }
         if self.namespaces.is_empty() {
-            return invalid("namespaces", "at least one namespace is needed, e.g. [namespaces.\"/\"]");
+            return invalid(
+                "namespaces",
+                "at least one namespace is needed, e.g. [namespaces.\"/\"]",
+            );
         }
         for name in self.namespaces.keys() {
             if !name.starts_with('/') || name.contains(',') || name.contains('?') {
@@ -316,7 +343,9 @@ impl Config {
             if !ok {
                 return invalid(
                     "cors.origins",
-                    &format!("`{origin}` is not an origin like `https://app.example.com` (no path, no trailing `/`) or `*`"),
+                    &format!(
+                        "`{origin}` is not an origin like `https://app.example.com` (no path, no trailing `/`) or `*`"
+                    ),
                 );
             }
         }

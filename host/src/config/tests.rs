@@ -46,8 +46,9 @@ fn expands_variables_with_defaults_and_escapes() {
 
 #[test]
 fn expansion_reaches_nested_tables_and_arrays() {
-    let mut table: toml::Table =
-        "[cors]\norigins = [\"https://${HOST:-a.example}\"]\n".parse().expect("toml");
+    let mut table: toml::Table = "[cors]\norigins = [\"https://${HOST:-a.example}\"]\n"
+        .parse()
+        .expect("toml");
     env::expand_table(&mut table, "", &lookup).expect("expands");
     assert_eq!(table["cors"]["origins"][0].as_str(), Some("https://a.example"));
     let mut table: toml::Table = "[cors]\norigins = [\"${MISSING}\"]\n".parse().expect("toml");

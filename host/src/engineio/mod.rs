@@ -106,14 +106,21 @@ struct Entry<C> {
 
 impl<C> Clone for Entry<C> {
     fn clone(&self) -> Self {
-        Entry { session: self.session.clone(), conn: self.conn.clone() }
+        Entry {
+            session: self.session.clone(),
+            conn: self.conn.clone(),
+        }
     }
 }
 
 impl<H: EngineHandler> Engine<H> {
     /// A server with no sessions yet.
     pub fn new(config: EngineConfig, handler: H) -> Engine<H> {
-        Engine(Arc::new(Shared { config, handler, sessions: Mutex::new(HashMap::new()) }))
+        Engine(Arc::new(Shared {
+            config,
+            handler,
+            sessions: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// The handler above this engine.
@@ -168,7 +175,10 @@ impl<H: EngineHandler> Engine<H> {
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry<H::Conn>>> {
         // A panic while holding this lock cannot leave the map half-updated.
-        self.0.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lookup(&self, sid: &str) -> Option<Entry<H::Conn>> {
@@ -190,10 +200,15 @@ impl<H: EngineHandler> Engine<H> {
             );
         }
         let conn = Arc::new(self.0.handler.on_open(&session, &info));
-        let entry = Entry { session: session.clone(), conn };
+        let entry = Entry {
+            session: session.clone(),
+            conn,
+        };
         self.sessions().insert(session.id().into(), entry.clone());
         inc(&METRICS.connections_total);
-        METRICS.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        METRICS
+            .connections_open
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(heartbeat::run(self.clone(), entry.clone()));
         entry
     }
@@ -249,7 +264,10 @@ impl<H: EngineHandler> Engine<H> {
                 crate::outbound::Connection::close(&entry.session, DisconnectReason::TransportClose);
             }
             // v4 clients do not ping; upgrade and noop only matter during an upgrade.
-            proto::Packet::Ping(_) | proto::Packet::Upgrade | proto::Packet::Noop | proto::Packet::Open(_) => {}
+            proto::Packet::Ping(_)
+            | proto::Packet::Upgrade
+            | proto::Packet::Noop
+            | proto::Packet::Open(_) => {}
         }
     }
 }
@@ -271,8 +289,9 @@ fn error_response(err: RequestError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = Response::new(Body::from(err.body()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -64,7 +64,11 @@ fn push(item: Outbound, frames: &mut Vec<Frame>) -> Option<DisconnectReason> {
 }
 
 /// Answers a POST: decodes the payload and hands each packet on, in order.
-pub(super) async fn post<H: EngineHandler>(engine: &Engine<H>, entry: &Entry<H::Conn>, body: Body) -> Response {
+pub(super) async fn post<H: EngineHandler>(
+    engine: &Engine<H>,
+    entry: &Entry<H::Conn>,
+    body: Body,
+) -> Response {
     let session = &entry.session;
     if !session.begin_post() {
         session.close(DisconnectReason::TransportError);
@@ -75,11 +79,19 @@ pub(super) async fn post<H: EngineHandler>(engine: &Engine<H>, entry: &Entry<H::
     response
 }
 
-async fn read_and_dispatch<H: EngineHandler>(engine: &Engine<H>, entry: &Entry<H::Conn>, body: Body) -> Response {
+async fn read_and_dispatch<H: EngineHandler>(
+    engine: &Engine<H>,
+    entry: &Entry<H::Conn>,
+    body: Body,
+) -> Response {
     let session = &entry.session;
     let max = engine.0.config.max_payload;
     let Ok(bytes) = axum::body::to_bytes(body, max).await else {
-        tracing::debug!(sid = session.id(), max, "polling body over max payload (or unreadable)");
+        tracing::debug!(
+            sid = session.id(),
+            max,
+            "polling body over max payload (or unreadable)"
+        );
         session.close(DisconnectReason::TransportError);
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
@@ -117,7 +129,10 @@ fn frames_response(frames: &[Frame]) -> Response {
 pub(super) fn payload_response(body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=UTF-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

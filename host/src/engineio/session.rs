@@ -41,7 +41,9 @@ struct Inner {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("id", &self.0.id).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("id", &self.0.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,11 +72,17 @@ impl Session {
 
     /// The transport currently carrying the session.
     pub fn transport(&self) -> Transport {
-        if self.0.transport.load(Ordering::Acquire) == 0 { Transport::Polling } else { Transport::Websocket }
+        if self.0.transport.load(Ordering::Acquire) == 0 {
+            Transport::Polling
+        } else {
+            Transport::Websocket
+        }
     }
 
     pub(super) fn set_transport(&self, transport: Transport) {
-        self.0.transport.store(transport_code(transport), Ordering::Release);
+        self.0
+            .transport
+            .store(transport_code(transport), Ordering::Release);
     }
 
     /// Claims the single upgrade slot; false if a probe is already running.

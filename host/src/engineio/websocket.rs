@@ -13,7 +13,12 @@ use crate::wsio::{self, Incoming, WsReader, WsStream};
 
 /// Runs a session's WebSocket until it closes. With `upgrade`, the session is on
 /// polling and this socket must first complete the probe.
-pub(super) async fn run<H: EngineHandler>(engine: Engine<H>, entry: Entry<H::Conn>, upgrade: UpgradeFut, probe: bool) {
+pub(super) async fn run<H: EngineHandler>(
+    engine: Engine<H>,
+    entry: Entry<H::Conn>,
+    upgrade: UpgradeFut,
+    probe: bool,
+) {
     let session = entry.session.clone();
     let stream = match upgrade.await {
         Ok(ws) => ws.into_inner(),
@@ -29,7 +34,12 @@ pub(super) async fn run<H: EngineHandler>(engine: Engine<H>, entry: Entry<H::Con
     };
     let (mut reader, mut write, mut control) = wsio::split(stream, engine.0.config.max_payload);
     if probe {
-        match tokio::time::timeout(engine.0.config.upgrade_timeout, probe_upgrade(&entry, &mut reader, &mut write)).await {
+        match tokio::time::timeout(
+            engine.0.config.upgrade_timeout,
+            probe_upgrade(&entry, &mut reader, &mut write),
+        )
+        .await
+        {
             Ok(true) => {}
             _ => {
                 // The session goes on over polling; only this socket closes.
@@ -45,12 +55,18 @@ pub(super) async fn run<H: EngineHandler>(engine: Engine<H>, entry: Entry<H::Con
         session.interrupt_poll().notify_one();
     }
 
-    let mut rx = session.receiver().lock_owned().await;
+    // After an upgrade a pending poll may still hold the queue for a moment.
+    let mut rx = tokio::select! {
+        rx = session.receiver().lock_owned() => rx,
+        () = session.closed().cancelled() => return,
+    };
     let writer_session = session.clone();
     let writer = tokio::spawn(async move {
         let closed = writer_session.closed().clone();
         let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || {
-            writer_session.close_reason().unwrap_or(DisconnectReason::ForcedClose)
+            writer_session
+                .close_reason()
+                .unwrap_or(DisconnectReason::ForcedClose)
         })
         .await;
         writer_session.close(reason);
@@ -97,7 +113,9 @@ async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut W
         };
         match proto::decode_text(&text) {
             Ok(proto::Packet::Ping(data)) if data == "probe" => {
-                let Frame::Text(pong) = Frame::pong_probe() else { return false };
+                let Frame::Text(pong) = Frame::pong_probe() else {
+                    return false;
+                };
                 let mut buf = Vec::with_capacity(8);
                 wsframe::encode(OpCode::Text, &pong, &mut buf);
                 if write.write_all(&buf).await.is_err() {

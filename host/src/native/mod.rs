@@ -74,7 +74,10 @@ impl Connection for NativeConn {
 
 impl NativeConn {
     fn reason(&self) -> DisconnectReason {
-        self.reason.get().copied().unwrap_or(DisconnectReason::ForcedClose)
+        self.reason
+            .get()
+            .copied()
+            .unwrap_or(DisconnectReason::ForcedClose)
     }
 }
 
@@ -87,19 +90,33 @@ impl NativeEndpoint {
     /// Upgrades a request for namespace `nsp` and runs the connection in a task.
     pub fn handle(&self, nsp: &str, mut req: Request<Body>) -> Response {
         let Some(ns) = self.namespaces.get(nsp).cloned() else {
-            return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Invalid namespace" }))).into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({ "message": "Invalid namespace" })),
+            )
+                .into_response();
         };
         if !fastwebsockets::upgrade::is_upgrade_request(&req) {
-            return (StatusCode::BAD_REQUEST, axum::Json(json!({ "message": "Expected a WebSocket upgrade" })))
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "message": "Expected a WebSocket upgrade" })),
+            )
                 .into_response();
         }
         let (response, upgrade) = match fastwebsockets::upgrade::upgrade(&mut req) {
             Ok(parts) => parts,
             Err(err) => {
-                return (StatusCode::BAD_REQUEST, axum::Json(json!({ "message": err.to_string() }))).into_response();
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({ "message": err.to_string() })),
+                )
+                    .into_response();
             }
         };
-        let request = RequestInfo { headers: req.headers().clone(), query: req.uri().query().unwrap_or("").to_owned() };
+        let request = RequestInfo {
+            headers: req.headers().clone(),
+            query: req.uri().query().unwrap_or("").to_owned(),
+        };
         let config = self.config.clone();
         tokio::spawn(async move {
             match upgrade.await {
@@ -111,14 +128,26 @@ impl NativeEndpoint {
     }
 }
 
-async fn run(config: NativeConfig, ns: Arc<crate::router::Namespace>, request: RequestInfo, stream: WsStream) {
+async fn run(
+    config: NativeConfig,
+    ns: Arc<crate::router::Namespace>,
+    request: RequestInfo,
+    stream: WsStream,
+) {
     let (tx, mut rx) = outbound::channel(config.queue_capacity);
-    let conn = Arc::new(NativeConn { tx, closed: CancellationToken::new(), reason: OnceLock::new() });
+    let conn = Arc::new(NativeConn {
+        tx,
+        closed: CancellationToken::new(),
+        reason: OnceLock::new(),
+    });
     let (mut reader, write, mut control) = wsio::split(stream, config.max_payload);
     inc(&METRICS.connections_total);
     METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
 
-    let handshake = Handshake { auth: json!({}), request };
+    let handshake = Handshake {
+        auth: json!({}),
+        request,
+    };
     let socket = Socket::new(ns.clone(), conn.clone(), Framing::Native, handshake);
     ns.add(&socket);
 
@@ -129,7 +158,12 @@ async fn run(config: NativeConfig, ns: Arc<crate::router::Namespace>, request: R
         writer_conn.close(reason);
     });
     let pong = Arc::new(Notify::new());
-    tokio::spawn(heartbeat(conn.clone(), pong.clone(), config.ping_interval, config.ping_timeout));
+    tokio::spawn(heartbeat(
+        conn.clone(),
+        pong.clone(),
+        config.ping_interval,
+        config.ping_timeout,
+    ));
 
     ns.handler().on_connect(&socket).await;
     loop {
@@ -176,7 +210,10 @@ async fn on_text(socket: &Socket, text: &str) {
 
 /// Tells the client its frame was refused; the connection stays open.
 fn reply_error(socket: &Socket, err: &native::DecodeError) {
-    let _ = socket.emit("error", Payload::json(vec![json!({ "message": err.to_string(), "code": "BAD_REQUEST" })]));
+    let _ = socket.emit(
+        "error",
+        Payload::json(vec![json!({ "message": err.to_string(), "code": "BAD_REQUEST" })]),
+    );
 }
 
 /// Pings every interval; closes the connection when a pong is late.
@@ -199,4 +236,3 @@ async fn heartbeat(conn: Arc<NativeConn>, pong: Arc<Notify>, interval: Duration,
         }
     }
 }
-

@@ -42,7 +42,9 @@ impl LocalAdapter {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
-        self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -70,7 +72,9 @@ impl Adapter for LocalAdapter {
 
     fn leave_all(&self, sid: &SocketId) {
         let mut index = self.write();
-        let Some(rooms) = index.rooms.remove(sid) else { return };
+        let Some(rooms) = index.rooms.remove(sid) else {
+            return;
+        };
         for room in rooms {
             if let Some(members) = index.members.get_mut(&room) {
                 members.remove(sid);
@@ -82,7 +86,11 @@ impl Adapter for LocalAdapter {
     }
 
     fn rooms_of(&self, sid: &str) -> Vec<Room> {
-        self.read().rooms.get(sid).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+        self.read()
+            .rooms
+            .get(sid)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn select(&self, targets: &Targets, all: &mut dyn Iterator<Item = SocketId>) -> Vec<SocketId> {
@@ -140,12 +148,20 @@ mod tests {
         let sel = |t: Targets| sorted(a.select(&t, &mut all()));
         assert_eq!(sel(Targets::default()), ["a", "b", "c"]);
         assert_eq!(sel(Targets::default().to("red")), ["a", "b"]);
-        assert_eq!(sel(Targets::default().to("red").to("blue")), ["a", "b", "c"], "a union, each once");
+        assert_eq!(
+            sel(Targets::default().to("red").to("blue")),
+            ["a", "b", "c"],
+            "a union, each once"
+        );
         assert_eq!(sel(Targets::default().to("red").except("blue")), ["a"]);
         assert_eq!(sel(Targets::default().except("red")), ["c"]);
         assert_eq!(sel(Targets::default().to("blue").except_socket(sid("c"))), ["b"]);
         assert_eq!(sel(Targets::default().to("nobody")), Vec::<String>::new());
-        assert_eq!(sel(Targets::default().to("c")), ["c"], "the own-id room addresses one socket");
+        assert_eq!(
+            sel(Targets::default().to("c")),
+            ["c"],
+            "the own-id room addresses one socket"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use super::socket::Framing;
 use super::{Room, SocketId};
 use crate::outbound::Outbound;
 use crate::protocol::engineio::Frame;
-use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
 use crate::protocol::native;
+use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
 
 /// Recipients of a broadcast: Socket.IO's `to` / `except` operators.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,7 +77,11 @@ impl OutgoingEvent {
     fn encode_socketio(&self) -> Outbound {
         let packet = Packet::new(
             self.nsp.clone(),
-            PacketKind::Event(Event { name: self.name.clone(), payload: self.payload.clone(), id: None }),
+            PacketKind::Event(Event {
+                name: self.name.clone(),
+                payload: self.payload.clone(),
+                id: None,
+            }),
         );
         frames_item(packet.encode())
     }
@@ -85,10 +89,10 @@ impl OutgoingEvent {
 
 /// One queue item for a packet's frames: a single frame, or all of them together.
 pub fn frames_item(mut frames: Vec<Frame>) -> Outbound {
-    if frames.len() == 1 {
-        if let Some(frame) = frames.pop() {
-            return Outbound::Frame(frame);
-        }
+    if frames.len() == 1
+        && let Some(frame) = frames.pop()
+    {
+        return Outbound::Frame(frame);
     }
     Outbound::Frames(Arc::from(frames))
 }
@@ -109,7 +113,9 @@ mod tests {
         };
         assert_eq!(&a[..], br#"42/chat,["news",{"a":1}]"#);
         assert_eq!(a.as_ptr(), b.as_ptr(), "recipients share one buffer");
-        let Outbound::Frame(Frame::Text(n)) = event.item(Framing::Native) else { panic!("text") };
+        let Outbound::Frame(Frame::Text(n)) = event.item(Framing::Native) else {
+            panic!("text")
+        };
         assert_eq!(&n[..], br#"{"event":"news","data":{"a":1}}"#);
     }
 
@@ -120,7 +126,9 @@ mod tests {
             attachments: vec![Bytes::from_static(b"\x01")],
         };
         let event = OutgoingEvent::new("/", "file", payload);
-        let Outbound::Frames(frames) = event.item(Framing::SocketIo) else { panic!("frames") };
+        let Outbound::Frames(frames) = event.item(Framing::SocketIo) else {
+            panic!("frames")
+        };
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[1], Frame::Binary(Bytes::from_static(b"\x01")));
     }

@@ -24,7 +24,9 @@ pub struct Namespace {
 
 impl std::fmt::Debug for Namespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Namespace").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,11 +106,15 @@ impl Namespace {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SocketId, Socket>> {
-        self.sockets.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.sockets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SocketId, Socket>> {
-        self.sockets.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.sockets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -119,7 +125,12 @@ pub struct Namespaces(Arc<HashMap<String, Arc<Namespace>>>);
 impl Namespaces {
     /// The registry of `namespaces`.
     pub fn new(namespaces: impl IntoIterator<Item = Arc<Namespace>>) -> Namespaces {
-        Namespaces(Arc::new(namespaces.into_iter().map(|ns| (ns.name().to_owned(), ns)).collect()))
+        Namespaces(Arc::new(
+            namespaces
+                .into_iter()
+                .map(|ns| (ns.name().to_owned(), ns))
+                .collect(),
+        ))
     }
 
     /// A namespace by name.

@@ -69,13 +69,21 @@ struct Inner {
 
 impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Socket").field("id", &self.0.id).field("nsp", &self.0.ns.name()).finish()
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.ns.name())
+            .finish()
     }
 }
 
 impl Socket {
     /// A socket in `ns` sending through `conn`; not yet registered in the namespace.
-    pub fn new(ns: Arc<Namespace>, conn: Arc<dyn Connection>, framing: Framing, handshake: Handshake) -> Socket {
+    pub fn new(
+        ns: Arc<Namespace>,
+        conn: Arc<dyn Connection>,
+        framing: Framing,
+        handshake: Handshake,
+    ) -> Socket {
         Socket(Arc::new(Inner {
             id: crate::id::random_id().into(),
             ns,
@@ -120,14 +128,23 @@ impl Socket {
     }
 
     /// Sends an event and waits up to `timeout` for the client's acknowledgement.
-    pub async fn emit_with_ack(&self, name: &str, payload: Payload, timeout: Duration) -> Result<Payload, AckError> {
+    pub async fn emit_with_ack(
+        &self,
+        name: &str,
+        payload: Payload,
+        timeout: Duration,
+    ) -> Result<Payload, AckError> {
         if self.0.framing == Framing::Native {
             return Err(AckError::Unsupported);
         }
         let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.acks().insert(id, tx);
-        let event = Event { name: name.to_owned(), payload, id: Some(id) };
+        let event = Event {
+            name: name.to_owned(),
+            payload,
+            id: Some(id),
+        };
         if let Err(err) = self.send_packet(PacketKind::Event(event)) {
             self.acks().remove(&id);
             return Err(err.into());
@@ -151,7 +168,9 @@ impl Socket {
 
     /// Sends a Socket.IO packet of this namespace to the client.
     pub fn send_packet(&self, kind: PacketKind) -> Result<(), SendError> {
-        self.0.conn.send(frames_item(Packet::new(self.0.ns.name(), kind).encode()))
+        self.0
+            .conn
+            .send(frames_item(Packet::new(self.0.ns.name(), kind).encode()))
     }
 
     /// Joins rooms.
@@ -185,9 +204,13 @@ impl Socket {
         if self.0.framing == Framing::SocketIo {
             let _ = self.send_packet(PacketKind::Disconnect);
         } else {
-            self.0.conn.close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
+            self.0
+                .conn
+                .close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
         }
-        self.0.ns.remove(self, DisconnectReason::ServerNamespaceDisconnect);
+        self.0
+            .ns
+            .remove(self, DisconnectReason::ServerNamespaceDisconnect);
     }
 
     /// Closes the whole underlying connection (every namespace on it).
@@ -205,6 +228,9 @@ impl Socket {
     }
 
     fn acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Payload>>> {
-        self.0.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .acks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -56,16 +56,26 @@ impl SocketIo {
 
     async fn on_packet(&self, client: &Client, packet: Packet) {
         // A socket the server disconnected is gone even if the client has not noticed yet.
-        let socket = client.sockets().get(&packet.nsp).filter(|s| s.connected()).cloned();
+        let socket = client
+            .sockets()
+            .get(&packet.nsp)
+            .filter(|s| s.connected())
+            .cloned();
         match (packet.kind, socket) {
             (PacketKind::Connect(auth), None) => self.connect(client, packet.nsp, auth).await,
             (PacketKind::Disconnect, Some(socket)) => {
                 client.sockets().remove(&packet.nsp);
-                socket.namespace().remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
+                socket
+                    .namespace()
+                    .remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
             }
             (PacketKind::Event(event), Some(socket)) => {
                 let ack_id = event.id;
-                let incoming = IncomingEvent { name: event.name, payload: event.payload, wants_ack: ack_id.is_some() };
+                let incoming = IncomingEvent {
+                    name: event.name,
+                    payload: event.payload,
+                    wants_ack: ack_id.is_some(),
+                };
                 let handler = socket.namespace().handler().clone();
                 let reply = handler.on_event(&socket, incoming).await;
                 if let (Some(id), Some(payload)) = (ack_id, reply) {
@@ -90,10 +100,15 @@ impl SocketIo {
     async fn connect(&self, client: &Client, nsp: String, auth: Option<Value>) {
         let Some(ns) = self.namespaces.get(&nsp) else {
             let error = PacketKind::ConnectError(json!({ "message": "Invalid namespace" }));
-            let _ = client.session.send(crate::router::broadcast::frames_item(Packet::new(nsp, error).encode()));
+            let _ = client.session.send(crate::router::broadcast::frames_item(
+                Packet::new(nsp, error).encode(),
+            ));
             return;
         };
-        let handshake = Handshake { auth: auth.unwrap_or_else(|| json!({})), request: client.request.clone() };
+        let handshake = Handshake {
+            auth: auth.unwrap_or_else(|| json!({})),
+            request: client.request.clone(),
+        };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
         let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
         client.sockets().insert(nsp, socket.clone());
@@ -106,7 +121,9 @@ impl SocketIo {
 
 impl Client {
     fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Socket>> {
-        self.sockets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.sockets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -135,7 +152,10 @@ impl EngineHandler for SocketIo {
 
     async fn on_message(&self, client: &Client, message: Message) {
         let decoded = {
-            let mut decoder = client.decoder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut decoder = client
+                .decoder
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             match message {
                 Message::Text(text) => decoder.decode_text(&text),
                 Message::Binary(bytes) => decoder.decode_binary(bytes),

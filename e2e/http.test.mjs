@@ -1,0 +1,113 @@
+// The HTTP surface around the protocols: CORS, health and metrics endpoints, and the
+// command line refusing bad configs with the key named.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, BIN } from "./lib/server.mjs";
+
+const handshake = "/socket.io/?EIO=4&transport=polling";
+
+describe("CORS with an origin allow-list and credentials", () => {
+  let server;
+  before(async () => {
+    server = await startServer(`
+[cors]
+origins = ["https://app.example.com"]
+credentials = true
+`);
+  });
+  after(() => server.stop());
+
+  it("answers a preflight from an allowed origin", async () => {
+    const res = await fetch(server.url + handshake, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example.com");
+    assert.equal(res.headers.get("access-control-allow-credentials"), "true");
+    assert.match(res.headers.get("access-control-allow-methods"), /POST/);
+    assert.match(res.headers.get("access-control-allow-headers"), /content-type/i);
+  });
+
+  it("adds the headers to handshakes and to error responses", async () => {
+    const ok = await fetch(server.url + handshake, { headers: { Origin: "https://app.example.com" } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("access-control-allow-origin"), "https://app.example.com");
+    const bad = await fetch(server.url + "/socket.io/?EIO=4&transport=tobi", {
+      headers: { Origin: "https://app.example.com" },
+    });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { code: 0, message: "Transport unknown" });
+    assert.equal(bad.headers.get("access-control-allow-origin"), "https://app.example.com");
+  });
+
+  it("gives other origins no CORS headers", async () => {
+    const res = await fetch(server.url + handshake, { headers: { Origin: "https://evil.example" } });
+    assert.equal(res.headers.get("access-control-allow-origin"), null);
+  });
+});
+
+describe("no CORS by default", () => {
+  let server;
+  before(async () => {
+    server = await startServer("");
+  });
+  after(() => server.stop());
+
+  it("sends no CORS headers when no origin is configured", async () => {
+    const res = await fetch(server.url + handshake, { headers: { Origin: "https://app.example.com" } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), null);
+  });
+
+  it("serves /healthz and Prometheus /metrics", async () => {
+    const health = await fetch(server.url + "/healthz");
+    assert.equal(await health.text(), "ok");
+    await fetch(server.url + "/socket.io/?EIO=9&transport=polling");
+    const metrics = await (await fetch(server.url + "/metrics")).text();
+    assert.match(metrics, /^# TYPE portico_connections_open gauge$/m);
+    assert.ok(Number(metrics.match(/^portico_rejected_requests_total (\d+)$/m)[1]) >= 1);
+  });
+});
+
+describe("command line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "portico-cli-"));
+  const run = (toml, env = {}) => {
+    const file = join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
+    writeFileSync(file, toml);
+    return spawnSync(BIN, ["check", file], { encoding: "utf8", env: { ...process.env, ...env } });
+  };
+
+  it("accepts a valid file and expands ${VAR}", () => {
+    const res = run('[server]\nlisten = "127.0.0.1:${E2E_PORT}"\n', { E2E_PORT: "4567" });
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /127\.0\.0\.1:4567/);
+  });
+
+  it("names the bad key and why", () => {
+    const res = run('[engineio]\nping_interval_ms = "fast"\n');
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /engineio\.ping_interval_ms/);
+    assert.match(res.stderr, /expected u64/);
+  });
+
+  it("names a missing environment variable", () => {
+    const res = run('[server]\nlisten = "${E2E_SURELY_UNSET}"\n');
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /server\.listen.*E2E_SURELY_UNSET/);
+  });
+
+  it("refuses an unknown key", () => {
+    const res = run("[limits]\noutbound_queu = 3\n");
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /outbound_queu/);
+  });
+});
