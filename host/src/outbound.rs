@@ -4,10 +4,11 @@
 //! connection is closed with [`DisconnectReason::SlowConsumer`] instead of slowing
 //! the broadcaster or dropping messages silently.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{METRICS, inc};
 use crate::protocol::engineio::Frame;
@@ -71,6 +72,58 @@ pub trait Connection: Send + Sync + 'static {
     fn close_after_flush(&self, reason: DisconnectReason) {
         if self.send(Outbound::Close(reason)).is_err() {
             self.close(reason);
+        }
+    }
+}
+
+/// The sending half of a connection's queue and its close state: the body of every
+/// [`Connection`].
+#[derive(Debug)]
+pub struct Outbox {
+    tx: Sender,
+    /// Cancelled once, when the connection closes.
+    closed: CancellationToken,
+    /// Why it closed; set exactly once, before `closed` is cancelled.
+    reason: OnceLock<DisconnectReason>,
+}
+
+impl Outbox {
+    /// An open outbox with a queue of `capacity` items, and the queue's receiver.
+    pub fn new(capacity: usize) -> (Outbox, Receiver) {
+        let (tx, rx) = channel(capacity);
+        (
+            Outbox {
+                tx,
+                closed: CancellationToken::new(),
+                reason: OnceLock::new(),
+            },
+            rx,
+        )
+    }
+
+    /// Cancelled when the connection closes.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn reason(&self) -> Option<DisconnectReason> {
+        self.reason.get().copied()
+    }
+}
+
+impl Connection for Outbox {
+    fn send(&self, item: Outbound) -> Result<(), SendError> {
+        let result = try_send(&self.tx, item);
+        if result == Err(SendError::Full) {
+            self.close(DisconnectReason::SlowConsumer);
+        }
+        result
+    }
+
+    fn close(&self, reason: DisconnectReason) {
+        if self.reason.set(reason).is_ok() {
+            self.closed.cancel();
         }
     }
 }

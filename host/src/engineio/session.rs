@@ -1,12 +1,12 @@
 //! One Engine.IO session: its outbound queue, current transport and close state.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::outbound::{self, Connection, Outbound, Receiver, SendError, Sender};
+use crate::outbound::{Connection, Outbound, Outbox, Receiver, SendError};
 use crate::protocol::engineio::Transport;
 use crate::reason::DisconnectReason;
 
@@ -18,8 +18,8 @@ pub struct Session(Arc<Inner>);
 struct Inner {
     /// The session id the client sends back as `sid`.
     id: Arc<str>,
-    /// Producers queue here.
-    tx: Sender,
+    /// Producers queue here; it also holds the close state.
+    outbox: Outbox,
     /// The queue's receiving end, held by whichever transport is writing: a pending
     /// poll, or the WebSocket writer after an upgrade.
     rx: Arc<Mutex<Receiver>>,
@@ -33,10 +33,6 @@ struct Inner {
     interrupt_poll: Notify,
     /// Signalled when the client answers a ping.
     pong: Notify,
-    /// Cancelled once, when the session closes.
-    closed: CancellationToken,
-    /// Why it closed; set exactly once, before `closed` is cancelled.
-    reason: OnceLock<DisconnectReason>,
 }
 
 impl std::fmt::Debug for Session {
@@ -50,18 +46,16 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A new open session on `transport` with a queue of `capacity` items.
     pub(super) fn new(id: String, transport: Transport, capacity: usize) -> Session {
-        let (tx, rx) = outbound::channel(capacity);
+        let (outbox, rx) = Outbox::new(capacity);
         Session(Arc::new(Inner {
             id: id.into(),
-            tx,
+            outbox,
             rx: Arc::new(Mutex::new(rx)),
             transport: AtomicU8::new(transport_code(transport)),
             upgrading: AtomicBool::new(false),
             posting: AtomicBool::new(false),
             interrupt_poll: Notify::new(),
             pong: Notify::new(),
-            closed: CancellationToken::new(),
-            reason: OnceLock::new(),
         }))
     }
 
@@ -117,28 +111,22 @@ impl Session {
 
     /// Cancelled when the session closes.
     pub fn closed(&self) -> &CancellationToken {
-        &self.0.closed
+        self.0.outbox.closed()
     }
 
     /// Why the session closed, once it has.
     pub fn close_reason(&self) -> Option<DisconnectReason> {
-        self.0.reason.get().copied()
+        self.0.outbox.reason()
     }
 }
 
 impl Connection for Session {
     fn send(&self, item: Outbound) -> Result<(), SendError> {
-        let result = outbound::try_send(&self.0.tx, item);
-        if result == Err(SendError::Full) {
-            self.close(DisconnectReason::SlowConsumer);
-        }
-        result
+        self.0.outbox.send(item)
     }
 
     fn close(&self, reason: DisconnectReason) {
-        if self.0.reason.set(reason).is_ok() {
-            self.0.closed.cancel();
-        }
+        self.0.outbox.close(reason);
     }
 }
 

@@ -6,8 +6,8 @@
 //! emits use the same shape. A malformed frame is answered with an `error` event and
 //! the connection stays open. WebSocket pings detect dead peers.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,11 +16,10 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use serde_json::json;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::engineio::RequestInfo;
 use crate::metrics::{METRICS, inc, record_close};
-use crate::outbound::{self, Connection, Outbound, SendError, Sender};
+use crate::outbound::{Connection, Outbound, Outbox};
 use crate::protocol::native;
 use crate::protocol::socketio::Payload;
 use crate::protocol::wsframe::{self, OpCode};
@@ -47,38 +46,6 @@ pub struct NativeConfig {
 pub struct NativeEndpoint {
     config: NativeConfig,
     namespaces: Namespaces,
-}
-
-/// A native connection as sockets see it.
-struct NativeConn {
-    tx: Sender,
-    closed: CancellationToken,
-    reason: OnceLock<DisconnectReason>,
-}
-
-impl Connection for NativeConn {
-    fn send(&self, item: Outbound) -> Result<(), SendError> {
-        let result = outbound::try_send(&self.tx, item);
-        if result == Err(SendError::Full) {
-            self.close(DisconnectReason::SlowConsumer);
-        }
-        result
-    }
-
-    fn close(&self, reason: DisconnectReason) {
-        if self.reason.set(reason).is_ok() {
-            self.closed.cancel();
-        }
-    }
-}
-
-impl NativeConn {
-    fn reason(&self) -> DisconnectReason {
-        self.reason
-            .get()
-            .copied()
-            .unwrap_or(DisconnectReason::ForcedClose)
-    }
 }
 
 impl NativeEndpoint {
@@ -134,12 +101,8 @@ async fn run(
     request: RequestInfo,
     stream: WsStream,
 ) {
-    let (tx, mut rx) = outbound::channel(config.queue_capacity);
-    let conn = Arc::new(NativeConn {
-        tx,
-        closed: CancellationToken::new(),
-        reason: OnceLock::new(),
-    });
+    let (outbox, mut rx) = Outbox::new(config.queue_capacity);
+    let conn = Arc::new(outbox);
     let (mut reader, write, mut control) = wsio::split(stream, config.max_payload);
     inc(&METRICS.connections_total);
     METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
@@ -153,8 +116,11 @@ async fn run(
 
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move {
-        let closed = writer_conn.closed.clone();
-        let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || writer_conn.reason()).await;
+        let closed = writer_conn.closed().clone();
+        let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || {
+            closed_reason(&writer_conn)
+        })
+        .await;
         writer_conn.close(reason);
     });
     let pong = Arc::new(Notify::new());
@@ -168,7 +134,7 @@ async fn run(
     ns.handler().on_connect(&socket).await;
     loop {
         let incoming = tokio::select! {
-            () = conn.closed.cancelled() => break,
+            () = conn.closed().cancelled() => break,
             incoming = reader.next() => incoming,
         };
         match incoming {
@@ -186,10 +152,15 @@ async fn run(
         }
     }
     let _ = writer.await;
-    let reason = conn.reason();
+    let reason = closed_reason(&conn);
     ns.remove(&socket, reason);
     record_close(reason);
     METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Why the connection closed; a writer that stopped on its own reports a forced close.
+fn closed_reason(conn: &Outbox) -> DisconnectReason {
+    conn.reason().unwrap_or(DisconnectReason::ForcedClose)
 }
 
 async fn on_text(socket: &Socket, text: &str) {
@@ -217,20 +188,20 @@ fn reply_error(socket: &Socket, err: &native::DecodeError) {
 }
 
 /// Pings every interval; closes the connection when a pong is late.
-async fn heartbeat(conn: Arc<NativeConn>, pong: Arc<Notify>, interval: Duration, timeout: Duration) {
+async fn heartbeat(conn: Arc<Outbox>, pong: Arc<Notify>, interval: Duration, timeout: Duration) {
     let mut ping = Vec::with_capacity(2);
     wsframe::encode(OpCode::Ping, &[], &mut ping);
     let ping = Bytes::from(ping);
     loop {
         tokio::select! {
-            () = conn.closed.cancelled() => return,
+            () = conn.closed().cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
         if conn.send(Outbound::WsControl(ping.clone())).is_err() {
             return;
         }
         tokio::select! {
-            () = conn.closed.cancelled() => return,
+            () = conn.closed().cancelled() => return,
             () = pong.notified() => {}
             () = tokio::time::sleep(timeout) => return conn.close(DisconnectReason::PingTimeout),
         }
