@@ -111,3 +111,31 @@ describe("command line", () => {
     assert.match(res.stderr, /outbound_queu/);
   });
 });
+
+describe("graceful shutdown", () => {
+  it("closes every client and exits 0 on SIGTERM", async () => {
+    const { io } = await import("socket.io-client");
+    const { default: WebSocket } = await import("ws");
+    const server = await startServer("");
+    const polling = io(server.url, { transports: ["polling"], reconnection: false });
+    const websocket = io(server.url, { transports: ["websocket"], reconnection: false });
+    const native = new WebSocket(`${server.wsUrl}/ws`);
+    await Promise.all([
+      new Promise((r) => polling.once("connect", r)),
+      new Promise((r) => websocket.once("connect", r)),
+      new Promise((r) => native.once("open", r)),
+    ]);
+    const closed = Promise.all([
+      new Promise((r) => polling.once("disconnect", r)),
+      new Promise((r) => websocket.once("disconnect", r)),
+      new Promise((r) => native.once("close", (code) => r(code))),
+    ]);
+    const exited = new Promise((r) => server.proc.once("exit", (code, signal) => r({ code, signal })));
+    const started = Date.now();
+    server.proc.kill("SIGTERM");
+    const [, , nativeCode] = await closed;
+    assert.equal(nativeCode, 1001, "native clients get 'going away'");
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    assert.ok(Date.now() - started < 5000, "shutdown is prompt");
+  });
+});

@@ -19,9 +19,11 @@ use crate::config::{Config, CorsConfig};
 use crate::engineio::{Engine, EngineConfig};
 use crate::metrics::METRICS;
 use crate::native::{NativeConfig, NativeEndpoint};
-use crate::reason::DisconnectReason;
 use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
+
+/// How long shutdown waits for connections to send their close frames.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The running gateway's shared parts.
 #[derive(Clone)]
@@ -62,6 +64,14 @@ impl Gateway {
             native,
             namespaces,
         }
+    }
+
+    /// Closes every connection, giving their tasks a moment to say goodbye.
+    pub async fn shutdown(&self) {
+        tokio::join!(
+            self.engine.shutdown(SHUTDOWN_GRACE),
+            self.native.shutdown(SHUTDOWN_GRACE)
+        );
     }
 
     /// The namespaces served.
@@ -167,13 +177,17 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let gateway = Gateway::new(&config);
     let app = gateway.router(&config);
-    let engine = gateway.engine.clone();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        engine.close_all(DisconnectReason::ServerShutdown);
-    });
+    // Close connections first, so pending long-polls return and axum can finish.
+    let closer = {
+        let (gateway, stop) = (gateway.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            gateway.shutdown().await;
+        })
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    let _ = closer.await;
+    Ok(())
 }

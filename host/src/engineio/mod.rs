@@ -23,6 +23,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderMap, Method, Request, StatusCode, header};
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::metrics::{METRICS, inc};
@@ -94,6 +95,8 @@ impl<H: EngineHandler> Clone for Engine<H> {
 struct Shared<H: EngineHandler> {
     config: EngineConfig,
     handler: H,
+    /// Every session task, so shutdown can wait for them.
+    tasks: TaskTracker,
     /// Open sessions by id. A std mutex: lookups and inserts only, never across an await.
     sessions: Mutex<HashMap<Arc<str>, Entry<H::Conn>>>,
 }
@@ -119,6 +122,7 @@ impl<H: EngineHandler> Engine<H> {
         Engine(Arc::new(Shared {
             config,
             handler,
+            tasks: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
         }))
     }
@@ -133,7 +137,14 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions().len()
     }
 
-    /// Closes every session (server shutdown).
+    /// Closes every session and waits up to `grace` for their tasks to finish.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.close_all(DisconnectReason::ServerShutdown);
+        self.0.tasks.close();
+        let _ = tokio::time::timeout(grace, self.0.tasks.wait()).await;
+    }
+
+    /// Closes every session.
     pub fn close_all(&self, reason: DisconnectReason) {
         let sessions: Vec<Session> = self.sessions().values().map(|e| e.session.clone()).collect();
         for session in sessions {
@@ -209,7 +220,7 @@ impl<H: EngineHandler> Engine<H> {
         METRICS
             .connections_open
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::spawn(heartbeat::run(self.clone(), entry.clone()));
+        self.0.tasks.spawn(heartbeat::run(self.clone(), entry.clone()));
         entry
     }
 
@@ -236,7 +247,9 @@ impl<H: EngineHandler> Engine<H> {
     fn open_websocket(&self, req: &mut Request<Body>) -> Result<Response, RequestError> {
         let (response, upgrade) = websocket_upgrade(req)?;
         let entry = self.open(Transport::Websocket, req);
-        tokio::spawn(websocket::run(self.clone(), entry, upgrade, false));
+        self.0
+            .tasks
+            .spawn(websocket::run(self.clone(), entry, upgrade, false));
         Ok(response)
     }
 
@@ -248,7 +261,9 @@ impl<H: EngineHandler> Engine<H> {
         if !entry.session.begin_upgrade() {
             return Err(RequestError::BadRequest);
         }
-        tokio::spawn(websocket::run(self.clone(), entry, upgrade, true));
+        self.0
+            .tasks
+            .spawn(websocket::run(self.clone(), entry, upgrade, true));
         Ok(response)
     }
 

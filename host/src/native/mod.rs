@@ -16,6 +16,8 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use serde_json::json;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::engineio::RequestInfo;
 use crate::metrics::{METRICS, inc, record_close};
@@ -46,12 +48,28 @@ pub struct NativeConfig {
 pub struct NativeEndpoint {
     config: NativeConfig,
     namespaces: Namespaces,
+    /// Cancelled at server shutdown; every connection closes.
+    shutdown: CancellationToken,
+    /// Every connection task, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl NativeEndpoint {
     /// The endpoint serving `namespaces`.
     pub fn new(config: NativeConfig, namespaces: Namespaces) -> NativeEndpoint {
-        NativeEndpoint { config, namespaces }
+        NativeEndpoint {
+            config,
+            namespaces,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Closes every connection and waits up to `grace` for their tasks to finish.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        let _ = tokio::time::timeout(grace, self.tasks.wait()).await;
     }
 
     /// Upgrades a request for namespace `nsp` and runs the connection in a task.
@@ -85,9 +103,10 @@ impl NativeEndpoint {
             query: req.uri().query().unwrap_or("").to_owned(),
         };
         let config = self.config.clone();
-        tokio::spawn(async move {
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
             match upgrade.await {
-                Ok(ws) => run(config, ns, request, ws.into_inner()).await,
+                Ok(ws) => run(config, ns, request, ws.into_inner(), shutdown).await,
                 Err(err) => tracing::debug!(%err, "native websocket upgrade failed"),
             }
         });
@@ -100,6 +119,7 @@ async fn run(
     ns: Arc<crate::router::Namespace>,
     request: RequestInfo,
     stream: WsStream,
+    shutdown: CancellationToken,
 ) {
     let (outbox, mut rx) = Outbox::new(config.queue_capacity);
     let conn = Arc::new(outbox);
@@ -135,6 +155,10 @@ async fn run(
     loop {
         let incoming = tokio::select! {
             () = conn.closed().cancelled() => break,
+            () = shutdown.cancelled() => {
+                conn.close(DisconnectReason::ServerShutdown);
+                break;
+            }
             incoming = reader.next() => incoming,
         };
         match incoming {
