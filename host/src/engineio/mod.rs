@@ -273,6 +273,10 @@ impl<H: EngineHandler> Engine<H> {
             proto::Packet::Message(message) => {
                 inc(&METRICS.messages_in);
                 self.0.handler.on_message(&entry.conn, message).await;
+                // A burst of buffered messages (each maybe a broadcast) is parsed without
+                // touching the socket, so without this the reader never yields and the
+                // recipients' writers on this worker cannot drain their queues.
+                tokio::task::consume_budget().await;
             }
             proto::Packet::Pong(_) => entry.session.pong().notify_one(),
             proto::Packet::Close => {

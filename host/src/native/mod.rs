@@ -165,6 +165,8 @@ async fn run(
             Ok(Incoming::Text(text)) => {
                 inc(&METRICS.messages_in);
                 on_text(&socket, &text).await;
+                // Let writers drain between buffered messages (see `Engine::dispatch`).
+                tokio::task::consume_budget().await;
             }
             Ok(Incoming::Binary(_)) => reply_error(&socket, &native::DecodeError::Binary),
             Ok(Incoming::Pong) => pong.notify_one(),
