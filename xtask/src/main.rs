@@ -8,6 +8,7 @@
 //!   (npm install as needed) against the release binary, then a short run of every
 //!   fuzz target (cargo-fuzz installed on nightly as needed).
 //! - `cargo xtask fuzz [TARGET] [SECONDS]`: fuzz one or all decoders.
+//! - `cargo xtask bench [ARGS]`: the fan-out benchmark against Node socket.io (bench/).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         Some("build") => build(&root),
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
         Some("fuzz") => {
             let secs = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(60);
             match args.get(1) {
@@ -34,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [-- ARGS] | build | test [--skip-lint] [--skip-e2e] [--skip-fuzz] | fuzz [TARGET] [SECONDS]>"
+                "usage: cargo xtask <run [-- ARGS] | build | bench [ARGS] | test [--skip-lint] [--skip-e2e] [--skip-fuzz] | fuzz [TARGET] [SECONDS]>"
             );
             std::process::exit(2);
         }
