@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
         Some("build") => build(&root),
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
-        Some("bench") => bench(&root, &args[1..]),
+        Some("bench") => run_bench(&root, &args[1..]),
         Some("fuzz") => {
             let secs = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(60);
             match args.get(1) {
