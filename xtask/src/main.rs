@@ -101,18 +101,33 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs a node folder's locked packages unless they are there.
+fn npm_ci(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("node_modules/socket.io-client").exists() {
+        return Ok(());
+    }
+    sh(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir))
+}
+
+fn run_bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    build(root)?;
+    let dir = root.join("bench");
+    npm_ci(&dir)?;
+    sh(Command::new("node")
+        .arg("fanout.mjs")
+        .args(args)
+        .current_dir(&dir))
+}
+
 fn e2e(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("e2e");
-    if !dir.join("node_modules/socket.io-client").exists() {
-        sh(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir))?;
-    }
-    let tests: Vec<String> = std::fs::read_dir(&dir)?
+    npm_ci(&dir)?;
+    let mut tests: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .filter(|name| name.ends_with(".test.mjs"))
         .collect();
-    let mut tests = tests;
     tests.sort();
     sh(Command::new("node")
         .args(["--test", "--test-concurrency=1", "--test-timeout=180000"])
