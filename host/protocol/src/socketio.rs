@@ -607,6 +607,19 @@ mod tests {
     }
 
     #[test]
+    fn numbers_survive_a_relay_unchanged() {
+        // Found by the fuzzer: without correctly rounded float parsing, a number that
+        // is relayed (decoded, then encoded) could come out as a different number.
+        let wire = "38[222222222222222222222222222222222222222222222222225,222222222222222222222225,5]";
+        let packet = decode(wire).expect("valid").expect("complete");
+        let frames = packet.encode();
+        let again = Decoder::new(10)
+            .decode_text(&text_of(&frames)[1..])
+            .expect("valid");
+        assert_eq!(again, Some(packet));
+    }
+
+    #[test]
     fn placeholders_are_recognised() {
         assert_eq!(placeholder_num(&placeholder(3)), Some(3));
         assert_eq!(placeholder_num(&json!({"_placeholder": false, "num": 1})), None);
