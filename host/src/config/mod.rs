@@ -76,6 +76,8 @@ pub struct Config {
     pub native: NativeConfig,
     /// Per-connection resource limits.
     pub limits: LimitsConfig,
+    /// WebAssembly plugins: where they live and their default limits.
+    pub plugins: PluginsConfig,
     /// Namespaces by name (`"/"`, `"/chat"`). Defaults to `/` with the `echo` handler.
     pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
@@ -89,6 +91,7 @@ impl Default for Config {
             cors: CorsConfig::default(),
             native: NativeConfig::default(),
             limits: LimitsConfig::default(),
+            plugins: PluginsConfig::default(),
             namespaces: BTreeMap::from([("/".to_owned(), NamespaceConfig::default())]),
         }
     }
@@ -229,12 +232,119 @@ impl Default for LimitsConfig {
     }
 }
 
+/// WebAssembly plugins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// The folder watched for `NAME.wasm` (and optional `NAME.toml` manifests).
+    /// Defaults to `plugins`.
+    pub dir: PathBuf,
+    /// Where compiled components are cached. Defaults to `$XDG_CACHE_HOME/portico`
+    /// (or `~/.cache/portico`, or the temp dir).
+    pub cache_dir: Option<PathBuf>,
+    /// Whether the folder is watched and changed plugins reloaded. Defaults to `true`.
+    pub watch: bool,
+    /// Limits for plugins that set none of their own (`[plugins.limits]`).
+    pub limits: PluginLimits,
+    /// Per-plugin settings by plugin name; they override the plugin's manifest.
+    pub settings: BTreeMap<String, PluginSettings>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> PluginsConfig {
+        PluginsConfig {
+            dir: PathBuf::from("plugins"),
+            cache_dir: None,
+            watch: true,
+            limits: PluginLimits::default(),
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+/// Resource limits of one plugin's calls.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Guest running time allowed per call, in milliseconds. Defaults to 50.
+    pub deadline_ms: u64,
+    /// Linear memory one instance may use, in MiB. Defaults to 64.
+    pub memory_mb: u64,
+    /// Warm instances kept per plugin version. Defaults to 16.
+    pub pool_size: usize,
+    /// `pooled` reuses warm instances (fast; state may leak between calls);
+    /// `per-call` gives every call a fresh instance. Defaults to `pooled`.
+    pub isolation: Isolation,
+}
+
+impl Default for PluginLimits {
+    fn default() -> PluginLimits {
+        PluginLimits {
+            deadline_ms: 50,
+            memory_mb: 64,
+            pool_size: 16,
+            isolation: Isolation::Pooled,
+        }
+    }
+}
+
+/// How a plugin's calls share instances.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// A bounded pool of warm instances, one call at a time each.
+    #[default]
+    Pooled,
+    /// A fresh instance for every call.
+    PerCall,
+}
+
+/// One plugin's settings, from the gateway config or the plugin's manifest.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginSettings {
+    /// The events a handler plugin handles; empty means every event.
+    pub events: Vec<String>,
+    /// The plugin's own configuration, handed to it as JSON.
+    pub config: Option<toml::Value>,
+    /// Guest running time per call, in milliseconds, overriding the default.
+    pub deadline_ms: Option<u64>,
+    /// Memory per instance, in MiB, overriding the default.
+    pub memory_mb: Option<u64>,
+    /// Warm instances kept, overriding the default.
+    pub pool_size: Option<usize>,
+    /// Instance isolation, overriding the default.
+    pub isolation: Option<Isolation>,
+}
+
 /// One namespace.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NamespaceConfig {
-    /// The built-in behaviour handling its events. Defaults to `echo`.
+    /// The built-in behaviour handling its events when no plugin is listed. Defaults to `echo`.
     pub handler: BuiltinHandler,
+    /// Handler plugins, tried in order for each event (see their `events`). Defaults to none.
+    pub plugins: Vec<String>,
+    /// Guard plugins run before every event, in order. Defaults to none.
+    pub guards: Vec<String>,
+    /// Validator plugins per event name, run in order after the guards. Defaults to none.
+    pub validators: BTreeMap<String, Vec<String>>,
+    /// Exception-filter plugins, tried in order on any error. Defaults to none: the
+    /// client receives `{message, code}` as an `error` event.
+    pub filters: Vec<String>,
+    /// Also answer a failed event's ack with `{error: {message, code}}`. Defaults to `false`
+    /// (NestJS behaviour: the error event only).
+    pub ack_errors: bool,
+}
+
+impl NamespaceConfig {
+    /// Whether plugins serve this namespace (rather than a built-in handler).
+    pub fn uses_plugins(&self) -> bool {
+        !self.plugins.is_empty()
+            || !self.guards.is_empty()
+            || !self.validators.is_empty()
+            || !self.filters.is_empty()
+    }
 }
 
 /// Built-in event handlers, until plugins handle events.
@@ -327,6 +437,31 @@ impl Config {
                 "at least one namespace is needed, e.g. [namespaces.\"/\"]",
             );
         }
+        if self.plugins.limits.deadline_ms == 0 || self.plugins.limits.memory_mb == 0 {
+            return invalid(
+                "plugins.limits.deadline_ms",
+                "plugin deadline and memory must be positive",
+            );
+        }
+        if self.plugins.limits.pool_size == 0 {
+            return invalid("plugins.limits.pool_size", "must be at least 1");
+        }
+        for (name, ns) in &self.namespaces {
+            let lists = ns
+                .plugins
+                .iter()
+                .chain(&ns.guards)
+                .chain(&ns.filters)
+                .chain(ns.validators.values().flatten());
+            for plugin in lists {
+                if !is_plugin_name(plugin) {
+                    return Err(ConfigError::Invalid {
+                        key: format!("namespaces.\"{name}\""),
+                        reason: format!("`{plugin}` is not a plugin name (letters, digits, `-`, `_`)"),
+                    });
+                }
+            }
+        }
         for name in self.namespaces.keys() {
             if !name.starts_with('/') || name.contains(',') || name.contains('?') {
                 return Err(ConfigError::Invalid {
@@ -351,6 +486,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `name` can name a plugin file (`NAME.wasm`).
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -1,0 +1,59 @@
+//! The generated host bindings, one module per world, quarantined here. Shared
+//! interfaces (`types`, `log`, `config`) are generated once, in `handler`, and reused
+//! by the other worlds through `with`, so every world speaks the same Rust types.
+
+#![allow(missing_docs, unsafe_code, clippy::all)]
+
+/// The handler world: exports `handler`, imports everything.
+pub mod handler {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "portico:plugin/handler-plugin",
+        exports: { default: async },
+    });
+}
+
+/// The validator world.
+pub mod validator {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "portico:plugin/validator-plugin",
+        exports: { default: async },
+        with: {
+            "portico:plugin/types": super::handler::portico::plugin::types,
+            "portico:plugin/log": super::handler::portico::plugin::log,
+            "portico:plugin/config": super::handler::portico::plugin::config,
+        },
+    });
+}
+
+/// The guard world.
+pub mod guard {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "portico:plugin/guard-plugin",
+        exports: { default: async },
+        with: {
+            "portico:plugin/types": super::handler::portico::plugin::types,
+            "portico:plugin/log": super::handler::portico::plugin::log,
+            "portico:plugin/config": super::handler::portico::plugin::config,
+        },
+    });
+}
+
+/// The exception-filter world.
+pub mod filter {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "portico:plugin/filter-plugin",
+        exports: { default: async },
+        with: {
+            "portico:plugin/types": super::handler::portico::plugin::types,
+            "portico:plugin/log": super::handler::portico::plugin::log,
+            "portico:plugin/config": super::handler::portico::plugin::config,
+        },
+    });
+}
+
+pub use handler::portico::plugin::types::{ClientError, Error as PluginError, SocketInfo, Violation};
+pub use handler::portico::plugin::{config, log, sockets, store, types};

@@ -1,0 +1,111 @@
+//! The host side of the plugin imports: log, config, sockets (into the call's
+//! outbox), store. Nothing here trusts the guest: sizes and counts are bounded.
+
+use std::time::Duration;
+
+use super::bindings::{config, log, sockets, store, types};
+use super::state::{Effect, HostState, Target};
+
+/// Longest log line kept from a plugin, in bytes.
+const MAX_LOG_LINE: usize = 4096;
+/// Most history entries one read returns.
+const MAX_HISTORY_READ: u32 = 1000;
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let mut message = message;
+        if message.len() > MAX_LOG_LINE {
+            let mut end = MAX_LOG_LINE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        let plugin = &*self.call.plugin;
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, "{message}"),
+            log::Level::Info => tracing::info!(plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, "{message}"),
+            log::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self) -> String {
+        self.call.config_json.to_string()
+    }
+}
+
+impl sockets::Host for HostState {
+    fn emit(
+        &mut self,
+        event: String,
+        payload_json: String,
+        to: sockets::Target,
+        except_rooms: Vec<String>,
+        except_sender: bool,
+    ) {
+        let to = match to {
+            sockets::Target::All => Target::All,
+            sockets::Target::Rooms(rooms) => Target::Rooms(rooms),
+            sockets::Target::Socket(id) => Target::Socket(id),
+            sockets::Target::User(id) => Target::User(id),
+        };
+        self.push_effect(Effect::Emit {
+            event,
+            payload_json,
+            to,
+            except_rooms,
+            except_sender,
+        });
+    }
+
+    fn join(&mut self, room: String, socket: Option<String>) {
+        self.push_effect(Effect::Join { room, socket });
+    }
+
+    fn leave(&mut self, room: String, socket: Option<String>) {
+        self.push_effect(Effect::Leave { room, socket });
+    }
+
+    fn disconnect(&mut self, socket: Option<String>) {
+        self.push_effect(Effect::Disconnect { socket });
+    }
+}
+
+impl store::Host for HostState {
+    fn kv_get(&mut self, key: String) -> Option<String> {
+        self.call.store.get(&self.scoped(&key))
+    }
+
+    fn kv_set(&mut self, key: String, value: String, ttl_ms: Option<u64>) {
+        let key = self.scoped(&key);
+        self.call
+            .store
+            .set(&key, value, ttl_ms.map(Duration::from_millis));
+    }
+
+    fn kv_delete(&mut self, key: String) -> bool {
+        self.call.store.delete(&self.scoped(&key))
+    }
+
+    fn kv_incr(&mut self, key: String, delta: i64) -> i64 {
+        self.call.store.incr(&self.scoped(&key), delta)
+    }
+
+    fn history_append(&mut self, room: String, entry_json: String, max_len: u32) {
+        let list = self.scoped(&format!("history:{room}"));
+        self.call
+            .store
+            .append(&list, entry_json, max_len.min(MAX_HISTORY_READ) as usize);
+    }
+
+    fn history_range(&mut self, room: String, limit: u32) -> Vec<String> {
+        let list = self.scoped(&format!("history:{room}"));
+        self.call.store.range(&list, limit.min(MAX_HISTORY_READ) as usize)
+    }
+}

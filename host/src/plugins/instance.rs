@@ -1,0 +1,407 @@
+//! One loaded plugin version: its pre-linked component and a bounded pool of warm
+//! instances, each used by one call at a time and thrown away after any failure.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wasmtime::component::Component;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::{self, filter, guard, handler, validator};
+use super::runtime::{Runtime, TICK};
+use super::state::{CallContext, Effect, HostState, MemoryLimitExceeded};
+use super::{CallError, Kind, LoadError, Settings};
+use crate::config::Isolation;
+
+/// A component linked for its world, ready to instantiate.
+enum Pre {
+    Handler(handler::HandlerPluginPre<HostState>),
+    Validator(validator::ValidatorPluginPre<HostState>),
+    Guard(guard::GuardPluginPre<HostState>),
+    Filter(filter::FilterPluginPre<HostState>),
+}
+
+/// An instantiated component.
+enum Instance {
+    Handler(handler::HandlerPlugin),
+    Validator(validator::ValidatorPlugin),
+    Guard(guard::GuardPlugin),
+    Filter(filter::FilterPlugin),
+}
+
+/// An instance with the store it lives in.
+struct Warm {
+    store: Store<HostState>,
+    instance: Instance,
+}
+
+/// One version of one plugin.
+pub struct Plugin {
+    name: Arc<str>,
+    kind: Kind,
+    digest: String,
+    settings: Settings,
+    runtime: Runtime,
+    pre: Pre,
+    /// Warm instances not in use. A std mutex: push and pop only.
+    idle: Mutex<Vec<Warm>>,
+    /// Bounds instances alive at once (and so memory) to the pool size.
+    permits: Semaphore,
+    /// Set once a newer version replaced this one: instances are no longer kept.
+    retired: AtomicBool,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+/// What a successful call returned, and what it asked the gateway to do.
+#[derive(Debug)]
+pub struct Outcome<R> {
+    /// The export's return value.
+    pub value: R,
+    /// Effects requested during the call, in order.
+    pub effects: Vec<Effect>,
+}
+
+impl Plugin {
+    /// Links `component` for its world and checks every export's type by
+    /// instantiating it once.
+    pub async fn prepare(
+        runtime: &Runtime,
+        name: &str,
+        digest: String,
+        component: &Component,
+        settings: Settings,
+        probe: CallContext,
+    ) -> Result<Plugin, LoadError> {
+        let kind = runtime.kind_of(component)?;
+        let instance_pre = runtime
+            .linker(kind)
+            .instantiate_pre(component)
+            .map_err(|e| LoadError::World(format!("{e:#}")))?;
+        let world = |e: wasmtime::Error| LoadError::World(format!("{e:#}"));
+        let pre = match kind {
+            Kind::Handler => Pre::Handler(handler::HandlerPluginPre::new(instance_pre).map_err(world)?),
+            Kind::Validator => {
+                Pre::Validator(validator::ValidatorPluginPre::new(instance_pre).map_err(world)?)
+            }
+            Kind::Guard => Pre::Guard(guard::GuardPluginPre::new(instance_pre).map_err(world)?),
+            Kind::Filter => Pre::Filter(filter::FilterPluginPre::new(instance_pre).map_err(world)?),
+        };
+        let plugin = Plugin {
+            name: name.into(),
+            kind,
+            digest,
+            permits: Semaphore::new(settings.pool_size),
+            settings,
+            runtime: runtime.clone(),
+            pre,
+            idle: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
+        };
+        // Instantiating type-checks every export against the world.
+        let warm = plugin
+            .instantiate(probe)
+            .await
+            .map_err(|e| LoadError::World(e.to_string()))?;
+        plugin.checkin(warm);
+        Ok(plugin)
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The world it implements.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// A short hash of its bytes, identifying the version.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Its resolved settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Stops keeping instances: a newer version replaced this one. Calls in flight
+    /// finish normally.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.idle().clear();
+    }
+
+    /// `handler.on-connect`.
+    pub async fn on_connect(
+        &self,
+        ctx: CallContext,
+        socket: &bindings::SocketInfo,
+    ) -> Result<Outcome<Result<(), bindings::PluginError>>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Handler(p) => p
+                    .portico_plugin_handler()
+                    .call_on_connect(store, socket)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
+    /// `handler.on-event`.
+    pub async fn on_event(
+        &self,
+        ctx: CallContext,
+        socket: &bindings::SocketInfo,
+        event: &str,
+        payload_json: &str,
+    ) -> Result<Outcome<Result<Option<String>, bindings::PluginError>>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Handler(p) => p
+                    .portico_plugin_handler()
+                    .call_on_event(store, socket, event, payload_json)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
+    /// `handler.on-disconnect`.
+    pub async fn on_disconnect(
+        &self,
+        ctx: CallContext,
+        socket: &bindings::SocketInfo,
+        reason: &str,
+    ) -> Result<Outcome<()>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Handler(p) => p
+                    .portico_plugin_handler()
+                    .call_on_disconnect(store, socket, reason)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
+    /// `validator.validate`.
+    pub async fn validate(
+        &self,
+        ctx: CallContext,
+        socket: &bindings::SocketInfo,
+        event: &str,
+        payload_json: &str,
+    ) -> Result<Outcome<Result<String, Vec<bindings::Violation>>>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Validator(p) => p
+                    .portico_plugin_validator()
+                    .call_validate(store, socket, event, payload_json)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
+    /// `guard.authorize`.
+    pub async fn authorize(
+        &self,
+        ctx: CallContext,
+        socket: &bindings::SocketInfo,
+        event: &str,
+        payload_json: &str,
+    ) -> Result<Outcome<Result<(), bindings::PluginError>>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Guard(p) => p
+                    .portico_plugin_guard()
+                    .call_authorize(store, socket, event, payload_json)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
+    /// `filter.catch`.
+    pub async fn catch(
+        &self,
+        ctx: CallContext,
+        socket: &bindings::SocketInfo,
+        event: &str,
+        error: &bindings::PluginError,
+    ) -> Result<Outcome<Option<bindings::ClientError>>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Filter(p) => p
+                    .portico_plugin_filter()
+                    .call_catch(store, socket, event, error)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
+    async fn call<R>(
+        &self,
+        ctx: CallContext,
+        f: impl AsyncFnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<Option<R>>,
+    ) -> Result<Outcome<R>, CallError> {
+        let _permit = self.permits.acquire().await.map_err(|_| CallError::Unavailable)?;
+        let mut warm = match self.take_idle() {
+            Some(warm) => warm,
+            None => self.instantiate(ctx.clone()).await?,
+        };
+        prepare_call(&mut warm.store, ctx, self.max_ticks());
+        let Warm { store, instance } = &mut warm;
+        let result = tokio::time::timeout(self.wall_clock_cap(), f(instance, store)).await;
+        match result {
+            Ok(Ok(Some(value))) => {
+                let data = warm.store.data_mut();
+                let overflowed = data.effects_overflowed;
+                let effects = std::mem::take(&mut data.effects);
+                self.checkin(warm);
+                if overflowed {
+                    return Err(CallError::TooManyEffects);
+                }
+                Ok(Outcome { value, effects })
+            }
+            Ok(Ok(None)) => Err(CallError::WrongKind(self.kind)),
+            Ok(Err(err)) => Err(classify(&err)),
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+
+    async fn instantiate(&self, ctx: CallContext) -> Result<Warm, CallError> {
+        let engine = self.runtime.engine();
+        let max_memory = self.settings.memory_bytes;
+        let mut store = Store::new(engine, HostState::new(ctx, max_memory, self.max_ticks()));
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(|mut cx| {
+            let state = cx.data_mut();
+            state.ticks += 1;
+            if state.ticks > state.max_ticks {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // Yielding lets other tasks run; ticks only count while the guest runs.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        let cap = self.wall_clock_cap();
+        let instance = tokio::time::timeout(cap, async {
+            Ok::<_, wasmtime::Error>(match &self.pre {
+                Pre::Handler(pre) => Instance::Handler(pre.instantiate_async(&mut store).await?),
+                Pre::Validator(pre) => Instance::Validator(pre.instantiate_async(&mut store).await?),
+                Pre::Guard(pre) => Instance::Guard(pre.instantiate_async(&mut store).await?),
+                Pre::Filter(pre) => Instance::Filter(pre.instantiate_async(&mut store).await?),
+            })
+        })
+        .await
+        .map_err(|_| CallError::Timeout)?
+        .map_err(|e| match classify(&e) {
+            CallError::Trap(detail) => CallError::Instantiate(detail),
+            other => other,
+        })?;
+        Ok(Warm { store, instance })
+    }
+
+    fn take_idle(&self) -> Option<Warm> {
+        match self.settings.isolation {
+            Isolation::Pooled => self.idle().pop(),
+            Isolation::PerCall => None,
+        }
+    }
+
+    fn checkin(&self, warm: Warm) {
+        if self.settings.isolation == Isolation::PerCall || self.retired.load(Ordering::Acquire) {
+            return;
+        }
+        let mut idle = self.idle();
+        if idle.len() < self.settings.pool_size {
+            idle.push(warm);
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn max_ticks(&self) -> u64 {
+        (self.settings.deadline.as_micros() / TICK.as_micros()).max(1) as u64
+    }
+
+    /// The hard wall-clock cap: generous, since a call paused on a busy worker is not
+    /// a runaway; the epoch deadline catches guests that really run too long.
+    fn wall_clock_cap(&self) -> Duration {
+        (self.settings.deadline * 20).max(Duration::from_secs(1))
+    }
+}
+
+/// Resets a store for a new call.
+fn prepare_call(store: &mut Store<HostState>, ctx: CallContext, max_ticks: u64) {
+    let data = store.data_mut();
+    data.call = ctx;
+    data.effects.clear();
+    data.effects_overflowed = false;
+    data.ticks = 0;
+    data.max_ticks = max_ticks;
+    store.set_epoch_deadline(1);
+}
+
+/// Names a guest failure.
+fn classify(err: &wasmtime::Error) -> CallError {
+    if err.is::<MemoryLimitExceeded>() {
+        return CallError::OutOfMemory;
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::Timeout,
+        _ => CallError::Trap(format!("{err:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Calls run inside spawned tasks, so their futures must be `Send`.
+    #[allow(dead_code, clippy::diverging_sub_expression, unreachable_code)]
+    fn call_futures_are_send(plugin: &Plugin, ctx: CallContext, socket: &bindings::SocketInfo) {
+        assert_send(&plugin.on_event(ctx.clone(), socket, "e", "null"));
+        assert_send(&plugin.on_connect(ctx.clone(), socket));
+        assert_send(&plugin.validate(ctx.clone(), socket, "e", "null"));
+    }
+}

@@ -1,0 +1,126 @@
+//! WebAssembly plugins: the contract in `wit/` hosted with wasmtime.
+//!
+//! # Layout
+//! - [`bindings`]: generated bindings, one module per world.
+//! - [`runtime`]: the engine, epoch ticker, compile cache and linkers.
+//! - [`state`]: a store's data: limits, deadline ticks, the call's context and outbox.
+//! - `imports`: the host side of `log`, `config`, `sockets`, `store`.
+//! - [`instance`]: one plugin version with its pool of warm instances.
+
+pub mod bindings;
+mod imports;
+pub mod instance;
+pub mod runtime;
+pub mod state;
+
+use std::time::Duration;
+
+use crate::config::Isolation;
+
+/// The four plugin worlds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `handler-plugin`: reacts to connections and events.
+    Handler,
+    /// `validator-plugin`: checks and transforms payloads.
+    Validator,
+    /// `guard-plugin`: allows or refuses events.
+    Guard,
+    /// `filter-plugin`: shapes client errors.
+    Filter,
+}
+
+impl Kind {
+    /// The kind whose interface an export name like `portico:plugin/handler@0.1.0` is.
+    pub fn from_export(name: &str) -> Option<Kind> {
+        let iface = name.strip_prefix("portico:plugin/")?;
+        let iface = iface.split('@').next()?;
+        match iface {
+            "handler" => Some(Kind::Handler),
+            "validator" => Some(Kind::Validator),
+            "guard" => Some(Kind::Guard),
+            "filter" => Some(Kind::Filter),
+            _ => None,
+        }
+    }
+
+    /// The world's name.
+    pub fn world(self) -> &'static str {
+        match self {
+            Kind::Handler => "handler-plugin",
+            Kind::Validator => "validator-plugin",
+            Kind::Guard => "guard-plugin",
+            Kind::Filter => "filter-plugin",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.world())
+    }
+}
+
+/// A plugin's effective settings: config, manifest and defaults merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Events a handler handles; empty means all.
+    pub events: Vec<String>,
+    /// The plugin's configuration as JSON.
+    pub config_json: String,
+    /// Guest running time per call.
+    pub deadline: Duration,
+    /// Linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Warm instances kept (and instances alive at once).
+    pub pool_size: usize,
+    /// Instance sharing.
+    pub isolation: Isolation,
+}
+
+/// Why a `.wasm` file was not loaded. The previous version, if any, keeps serving.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Read(String),
+    /// The manifest beside it is invalid.
+    #[error("invalid manifest: {0}")]
+    Manifest(String),
+    /// The bytes are not a valid component.
+    #[error("not a valid WebAssembly component: {0}")]
+    Compile(String),
+    /// The component does not match a Portico plugin world.
+    #[error("does not match a portico:plugin world: {0}")]
+    World(String),
+    /// The engine itself could not be set up.
+    #[error("plugin engine: {0}")]
+    Engine(String),
+}
+
+/// Why a call into a plugin failed. Every variant reaches the client as
+/// `INTERNAL_ERROR`; the detail is for the log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The guest ran past its deadline (or the wall-clock cap).
+    #[error("deadline exceeded")]
+    Timeout,
+    /// The guest tried to grow its memory past the cap.
+    #[error("memory limit exceeded")]
+    OutOfMemory,
+    /// The guest trapped (a panic, an abort, an invalid operation).
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// A fresh instance could not be created.
+    #[error("instantiation failed: {0}")]
+    Instantiate(String),
+    /// The call asked for more effects (emits, joins) than one call may.
+    #[error("too many emits/joins in one call")]
+    TooManyEffects,
+    /// The plugin is not of the world the call needs.
+    #[error("plugin is a {0}, not usable here")]
+    WrongKind(Kind),
+    /// The plugin is shutting down.
+    #[error("plugin unavailable")]
+    Unavailable,
+}

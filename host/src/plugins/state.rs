@@ -1,0 +1,176 @@
+//! What a plugin's `Store` carries: WASI, limits, the deadline counter, and the
+//! context of the call in progress (who is calling, what it asked the gateway to do).
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::store::Store;
+
+/// A plugin asked for more memory than its cap.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin memory limit exceeded: wanted {desired} bytes, limit is {limit}")]
+pub struct MemoryLimitExceeded {
+    /// Bytes the guest asked for.
+    pub desired: usize,
+    /// The cap.
+    pub limit: usize,
+}
+
+/// Caps an instance's memory and tables, failing with a typed error.
+#[derive(Debug)]
+pub struct Limiter {
+    /// Bytes of linear memory allowed.
+    pub max_memory: usize,
+}
+
+/// Table elements an instance may have (Rust guests need a few hundred).
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            return Err(MemoryLimitExceeded {
+                desired,
+                limit: self.max_memory,
+            }
+            .into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Who an emit goes to, as a plugin named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The caller's whole namespace.
+    All,
+    /// Members of any of these rooms.
+    Rooms(Vec<String>),
+    /// One socket.
+    Socket(String),
+    /// Every socket of a user (room `user:<id>`).
+    User(String),
+}
+
+/// Something a handler asked the gateway to do, applied only if the call succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Emit an event.
+    Emit {
+        /// Event name.
+        event: String,
+        /// One JSON value, as text (validated before it is applied).
+        payload_json: String,
+        /// Recipients.
+        to: Target,
+        /// Rooms left out.
+        except_rooms: Vec<String>,
+        /// Whether the caller is left out.
+        except_sender: bool,
+    },
+    /// Put a socket (the caller when `None`) in a room.
+    Join {
+        /// Room.
+        room: String,
+        /// Socket id, the caller when `None`.
+        socket: Option<String>,
+    },
+    /// Take a socket out of a room.
+    Leave {
+        /// Room.
+        room: String,
+        /// Socket id, the caller when `None`.
+        socket: Option<String>,
+    },
+    /// Disconnect a socket from its namespace.
+    Disconnect {
+        /// Socket id, the caller when `None`.
+        socket: Option<String>,
+    },
+}
+
+/// The context of one call.
+#[derive(Clone)]
+pub struct CallContext {
+    /// The plugin's name (for logs and store scoping).
+    pub plugin: Arc<str>,
+    /// The plugin's configuration as JSON.
+    pub config_json: Arc<str>,
+    /// The store for kv and history.
+    pub store: Arc<dyn Store>,
+    /// Most effects one call may request.
+    pub max_effects: usize,
+}
+
+/// A plugin store's data.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The memory cap.
+    pub limiter: Limiter,
+    /// Epoch ticks the current call has run.
+    pub ticks: u64,
+    /// Ticks allowed per call.
+    pub max_ticks: u64,
+    /// The call in progress.
+    pub call: CallContext,
+    /// What the call asked for so far.
+    pub effects: Vec<Effect>,
+    /// Set when a call asked for more effects than allowed; the call then fails.
+    pub effects_overflowed: bool,
+}
+
+impl HostState {
+    /// State for a new instance: no filesystem, no network, no environment; stderr inherited.
+    pub fn new(call: CallContext, max_memory: usize, max_ticks: u64) -> HostState {
+        HostState {
+            wasi: WasiCtx::builder().inherit_stderr().build(),
+            table: ResourceTable::new(),
+            limiter: Limiter { max_memory },
+            ticks: 0,
+            max_ticks,
+            call,
+            effects: Vec::new(),
+            effects_overflowed: false,
+        }
+    }
+
+    /// Records an effect, or notes the overflow.
+    pub fn push_effect(&mut self, effect: Effect) {
+        if self.effects.len() >= self.call.max_effects {
+            self.effects_overflowed = true;
+        } else {
+            self.effects.push(effect);
+        }
+    }
+
+    /// The store key for a plugin key, scoped by plugin name.
+    pub fn scoped(&self, key: &str) -> String {
+        format!("{}:{key}", self.call.plugin)
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
