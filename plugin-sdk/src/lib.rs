@@ -1,1 +1,226 @@
-//! x
+//! Write Portico plugins in a few lines.
+//!
+//! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements one of four
+//! traits and marks the impl with [`plugin`]:
+//!
+//! ```ignore
+//! use portico_sdk::{plugin, Ctx, Error, Handler, Reply};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Say { text: String }
+//!
+//! struct Shout;
+//!
+//! #[plugin]
+//! impl Handler for Shout {
+//!     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
+//!         let say: Say = ctx.payload()?;
+//!         ctx.broadcast().except_sender().emit("shout", &say.text.to_uppercase())?;
+//!         Reply::ack(&serde_json::json!({ "sent": true }))
+//!     }
+//! }
+//! ```
+//!
+//! Plugins must not rely on state between calls: an instance may be reused or
+//! replaced at any time. Keep state in [`Ctx::store`].
+//!
+//! # Layout
+//! - [`Handler`], [`Validator`], [`Guard`], [`Filter`]: the four plugin kinds.
+//! - [`Ctx`] (handlers) and [`Env`] (the others): what a call can see and do.
+//! - [`Error`], [`Violation`], [`ClientError`], [`SocketInfo`]: the contract's types.
+//! - [`rules`]: class-validator's rules (IsString, IsNotEmpty, MaxLength, …) driven by data.
+//! - [`testing`]: a recording host, to test plugin logic natively with `cargo test`.
+//! - [`Host`]: the seam between the SDK and the generated bindings.
+
+mod ctx;
+mod error;
+pub mod rules;
+pub mod testing;
+
+pub use ctx::{Ctx, Emit, Env, Store};
+pub use error::{ClientError, Error, Violation};
+pub use portico_sdk_macros::plugin;
+pub use serde_json::{self, Value, json};
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// The socket a call is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocketInfo {
+    /// The socket id (also the name of its own room).
+    pub id: String,
+    /// The namespace, like `/chat`.
+    pub namespace: String,
+    /// The verified identity's claims as JSON, when the connection authenticated.
+    pub user_json: Option<String>,
+    /// The CONNECT `auth` payload as JSON.
+    pub auth_json: String,
+}
+
+/// Log severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Very detailed.
+    Trace,
+    /// Debugging.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something odd.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// Who receives an emit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every socket in the namespace.
+    All,
+    /// Members of any of these rooms.
+    Rooms(Vec<String>),
+    /// One socket.
+    Socket(String),
+    /// Every socket of a user.
+    User(String),
+}
+
+/// The gateway's imports as the SDK sees them; the `#[plugin]` expansion implements
+/// it over the generated bindings, and [`testing::MockHost`] implements it natively.
+/// Calls a world does not import are never made by the SDK in that world.
+pub trait Host {
+    /// Writes a log line.
+    fn log(&self, level: Level, message: &str);
+    /// The plugin's configuration as JSON.
+    fn config(&self) -> String;
+    /// Queues an emit.
+    fn emit(
+        &self,
+        event: &str,
+        payload_json: &str,
+        to: &Target,
+        except_rooms: &[String],
+        except_sender: bool,
+    );
+    /// Queues a join.
+    fn join(&self, room: &str, socket: Option<&str>);
+    /// Queues a leave.
+    fn leave(&self, room: &str, socket: Option<&str>);
+    /// Queues a disconnect.
+    fn disconnect(&self, socket: Option<&str>);
+    /// Reads a key.
+    fn kv_get(&self, key: &str) -> Option<String>;
+    /// Writes a key.
+    fn kv_set(&self, key: &str, value: &str, ttl_ms: Option<u64>);
+    /// Deletes a key.
+    fn kv_delete(&self, key: &str) -> bool;
+    /// Adds to a counter.
+    fn kv_incr(&self, key: &str, delta: i64) -> i64;
+    /// Appends to a room's history.
+    fn history_append(&self, room: &str, entry_json: &str, max_len: u32);
+    /// Reads a room's newest history entries, oldest first.
+    fn history_range(&self, room: &str, limit: u32) -> Vec<String>;
+}
+
+/// What a handler answers: the ack the client receives, if it asked for one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply(pub Option<String>);
+
+impl Reply {
+    /// No ack.
+    pub fn none() -> Result<Reply, Error> {
+        Ok(Reply(None))
+    }
+
+    /// Acks with `value`.
+    pub fn ack(value: &impl serde::Serialize) -> Result<Reply, Error> {
+        serde_json::to_string(value)
+            .map(|json| Reply(Some(json)))
+            .map_err(|e| Error::internal(e.to_string()))
+    }
+}
+
+/// Handles a namespace's connections and events (`handler-plugin` world).
+pub trait Handler {
+    /// A socket asks to join; an error refuses it with CONNECT_ERROR.
+    fn on_connect(_ctx: &mut Ctx) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// An event; the reply is the ack.
+    fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error>;
+
+    /// The socket left, with Socket.IO's reason.
+    fn on_disconnect(_ctx: &mut Ctx, _reason: &str) {}
+}
+
+/// Validates and may transform a payload before the handler (`validator-plugin` world).
+pub trait Validator {
+    /// The payload to pass on, or every violation.
+    fn validate(env: &Env, event: &str, payload: Value) -> Result<Value, Vec<Violation>>;
+}
+
+/// Allows or refuses events (`guard-plugin` world).
+pub trait Guard {
+    /// `Ok` lets the event through.
+    fn authorize(env: &Env, event: &str, payload: &Value) -> Result<(), Error>;
+}
+
+/// Shapes the errors clients receive (`filter-plugin` world).
+pub trait Filter {
+    /// The client's `error` event, or `None` to send nothing.
+    fn catch(env: &Env, event: &str, error: Error) -> Option<ClientError>;
+}
+
+#[doc(hidden)]
+pub mod __rt {
+    //! Glue called by the `#[plugin]` expansion; not a public API.
+    use super::*;
+
+    pub fn on_connect<H: Handler>(host: &dyn Host, socket: SocketInfo) -> Result<(), Error> {
+        H::on_connect(&mut Ctx::new(host, socket, "null".to_owned()))
+    }
+
+    pub fn on_event<H: Handler>(
+        host: &dyn Host,
+        socket: SocketInfo,
+        event: &str,
+        payload_json: String,
+    ) -> Result<Option<String>, Error> {
+        H::on_event(&mut Ctx::new(host, socket, payload_json), event).map(|reply| reply.0)
+    }
+
+    pub fn on_disconnect<H: Handler>(host: &dyn Host, socket: SocketInfo, reason: &str) {
+        H::on_disconnect(&mut Ctx::new(host, socket, "null".to_owned()), reason)
+    }
+
+    pub fn validate<V: Validator>(
+        host: &dyn Host,
+        socket: SocketInfo,
+        event: &str,
+        payload_json: &str,
+    ) -> Result<String, Vec<Violation>> {
+        let payload = serde_json::from_str(payload_json).unwrap_or(Value::Null);
+        V::validate(&Env::new(host, socket), event, payload).map(|v| v.to_string())
+    }
+
+    pub fn authorize<G: Guard>(
+        host: &dyn Host,
+        socket: SocketInfo,
+        event: &str,
+        payload_json: &str,
+    ) -> Result<(), Error> {
+        let payload = serde_json::from_str(payload_json).unwrap_or(Value::Null);
+        G::authorize(&Env::new(host, socket), event, &payload)
+    }
+
+    pub fn catch<F: Filter>(
+        host: &dyn Host,
+        socket: SocketInfo,
+        event: &str,
+        error: Error,
+    ) -> Option<ClientError> {
+        F::catch(&Env::new(host, socket), event, error)
+    }
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
 use crate::reason::DisconnectReason;
+use crate::router::handler::{AfterConnect, ConnectResult};
 
 /// How long `emit-with-ack` waits for the client's answer.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,9 +18,13 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Conformance;
 
 impl EventHandler for Conformance {
-    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ()> {
+    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+        let socket = socket.clone();
         Box::pin(async move {
-            let _ = socket.emit("auth", Payload::json(vec![socket.handshake().auth.clone()]));
+            let after: AfterConnect = Box::new(move || {
+                let _ = socket.emit("auth", Payload::json(vec![socket.handshake().auth.clone()]));
+            });
+            Ok(Some(after))
         })
     }
 

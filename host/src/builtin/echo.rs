@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
 use crate::reason::DisconnectReason;
+use crate::router::handler::ConnectResult;
 use crate::router::{Room, Targets};
 
 /// Longest `request-ack` wait a client may ask for.
@@ -29,8 +30,8 @@ const MAX_ACK_WAIT: Duration = Duration::from_secs(60);
 pub struct Echo;
 
 impl EventHandler for Echo {
-    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
+    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+        Box::pin(async { Ok(None) })
     }
 
     fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::config::BuiltinHandler;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
-use crate::router::handler::{BoxFuture, IncomingEvent};
+use crate::router::handler::{BoxFuture, ConnectResult, IncomingEvent};
 use crate::router::{EventHandler, Socket};
 
 /// The handler object for a configured built-in.
@@ -30,8 +30,8 @@ pub fn handler(kind: BuiltinHandler) -> Arc<dyn EventHandler> {
 pub struct Silent;
 
 impl EventHandler for Silent {
-    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
+    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+        Box::pin(async { Ok(None) })
     }
 
     fn on_event<'a>(&'a self, _: &'a Socket, _: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {

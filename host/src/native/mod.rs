@@ -151,7 +151,15 @@ async fn run(
         config.ping_timeout,
     ));
 
-    ns.handler().on_connect(&socket).await;
+    match ns.handler().on_connect(&socket).await {
+        Ok(Some(after)) => after(),
+        Ok(None) => {}
+        Err(refusal) => {
+            let _ = socket.emit("error", Payload::json(vec![refusal.to_json()]));
+            ns.discard(&socket);
+            conn.close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
     loop {
         let incoming = tokio::select! {
             () = conn.closed().cancelled() => break,

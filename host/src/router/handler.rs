@@ -25,13 +25,45 @@ pub struct IncomingEvent {
     pub wants_ack: bool,
 }
 
+/// Work to do once the client has its CONNECT reply (emits made while connecting).
+pub type AfterConnect = Box<dyn FnOnce() + Send>;
+
+/// A refused connection: the client receives CONNECT_ERROR `{message, code?, data?}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectRefusal {
+    /// The message shown to the client.
+    pub message: String,
+    /// A stable code, when there is one.
+    pub code: Option<String>,
+    /// Extra data for the client.
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectRefusal {
+    /// The CONNECT_ERROR payload.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "message": self.message });
+        if let Some(code) = &self.code {
+            body["code"] = serde_json::Value::String(code.clone());
+        }
+        if let Some(data) = &self.data {
+            body["data"] = data.clone();
+        }
+        body
+    }
+}
+
+/// The result of [`EventHandler::on_connect`].
+pub type ConnectResult = Result<Option<AfterConnect>, ConnectRefusal>;
+
 /// Handles a namespace's connections and events.
 ///
 /// Calls for one socket are made in order, one at a time: a handler that awaits
 /// something slow (a client's ack) should spawn a task instead of holding the socket.
 pub trait EventHandler: Send + Sync + 'static {
-    /// A socket joined the namespace; its CONNECT reply is already sent.
-    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ()>;
+    /// A socket asks to join. `Err` refuses it with CONNECT_ERROR; `Ok` sends the
+    /// CONNECT reply, then runs the returned work (so emits reach the client after it).
+    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ConnectResult>;
 
     /// An event arrived; `Some` is sent back as the ack when the client asked for one.
     fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>>;

@@ -92,6 +92,16 @@ impl Namespace {
         tokio::spawn(async move { handler.on_disconnect(&socket, reason).await });
     }
 
+    /// Removes a socket whose connection was refused; the handler is not told.
+    pub fn discard(&self, socket: &Socket) {
+        if !socket.mark_disconnected() {
+            return;
+        }
+        self.adapter.leave_all(socket.id());
+        self.write().remove(socket.id());
+        METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// Emits `name` to the sockets matching `targets`, encoding it once.
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
         let event = OutgoingEvent::new(&self.name, name, payload);

@@ -111,11 +111,21 @@ impl SocketIo {
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
         let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
-        client.sockets().insert(nsp, socket.clone());
         ns.add(&socket);
-        client.joined.cancel();
-        let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
-        ns.handler().on_connect(&socket).await;
+        match ns.handler().on_connect(&socket).await {
+            Ok(after) => {
+                client.sockets().insert(nsp, socket.clone());
+                client.joined.cancel();
+                let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
+                if let Some(after) = after {
+                    after();
+                }
+            }
+            Err(refusal) => {
+                ns.discard(&socket);
+                let _ = socket.send_packet(PacketKind::ConnectError(refusal.to_json()));
+            }
+        }
     }
 }
 

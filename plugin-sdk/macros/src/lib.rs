@@ -1,0 +1,240 @@
+//! `#[portico_sdk::plugin]`: turns an `impl Handler | Validator | Guard | Filter for T`
+//! into a WebAssembly component export.
+//!
+//! The attribute keeps the impl as written (so it stays testable natively) and adds a
+//! hidden module that generates the world's bindings with the SDK's re-exported
+//! `wit_bindgen`, implements the generated `Guest` trait by calling the SDK's glue,
+//! and exports it. Plugin crates therefore depend on `portico-sdk` alone.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as Tokens;
+use quote::{format_ident, quote};
+use syn::{ItemImpl, Type, parse_macro_input};
+
+/// The WIT package, resolved when this macro crate is built.
+const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit");
+
+/// Exports the annotated trait impl as this crate's plugin component.
+///
+/// ```ignore
+/// #[portico_sdk::plugin]
+/// impl portico_sdk::Handler for Chat { /* ... */ }
+/// ```
+#[proc_macro_attribute]
+pub fn plugin(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        let attr = Tokens::from(attr);
+        return syn::Error::new_spanned(attr, "#[plugin] takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let item = parse_macro_input!(item as ItemImpl);
+    match expand(&item) {
+        Ok(glue) => quote!(#item #glue).into(),
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#item #err).into()
+        }
+    }
+}
+
+fn expand(item: &ItemImpl) -> syn::Result<Tokens> {
+    let Some((_, trait_path, _)) = &item.trait_ else {
+        return Err(syn::Error::new_spanned(
+            &item.self_ty,
+            "#[plugin] goes on `impl Handler for T` (or Validator, Guard, Filter)",
+        ));
+    };
+    let Some(last) = trait_path.segments.last() else {
+        return Err(syn::Error::new_spanned(trait_path, "expected a trait name"));
+    };
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            "a plugin type cannot be generic",
+        ));
+    }
+    let ty: &Type = &item.self_ty;
+    let (world, guest) = match last.ident.to_string().as_str() {
+        "Handler" => ("handler-plugin", handler_guest(ty)),
+        "Validator" => ("validator-plugin", validator_guest(ty)),
+        "Guard" => ("guard-plugin", guard_guest(ty)),
+        "Filter" => ("filter-plugin", filter_guest(ty)),
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &last.ident,
+                "#[plugin] works on impls of portico_sdk::Handler, Validator, Guard or Filter",
+            ));
+        }
+    };
+    let world = format!("portico:plugin/{world}");
+    let host = host_impl(world.starts_with("portico:plugin/handler"));
+    let module = format_ident!("__portico_plugin_export");
+    Ok(quote! {
+        // Only a WebAssembly build exports anything; natively the impl is plain Rust
+        // for `cargo test`.
+        #[cfg(target_family = "wasm")]
+        #[doc(hidden)]
+        #[allow(missing_docs, unsafe_code, unused, clippy::all)]
+        mod #module {
+            ::portico_sdk::__wit_bindgen::generate!({
+                path: #WIT_DIR,
+                world: #world,
+                runtime_path: "::portico_sdk::__wit_bindgen::rt",
+            });
+
+            use portico::plugin::types;
+
+            fn socket_in(s: types::SocketInfo) -> ::portico_sdk::SocketInfo {
+                ::portico_sdk::SocketInfo { id: s.id, namespace: s.namespace, user_json: s.user_json, auth_json: s.auth_json }
+            }
+
+            fn data_out(data: ::core::option::Option<::portico_sdk::Value>) -> ::core::option::Option<::std::string::String> {
+                data.map(|d| d.to_string())
+            }
+
+            fn error_out(e: ::portico_sdk::Error) -> types::Error {
+                types::Error { code: e.code, message: e.message, data_json: data_out(e.data) }
+            }
+
+            fn error_in(e: types::Error) -> ::portico_sdk::Error {
+                ::portico_sdk::Error {
+                    code: e.code,
+                    message: e.message,
+                    data: e.data_json.and_then(|d| ::portico_sdk::serde_json::from_str(&d).ok()),
+                }
+            }
+
+            #host
+
+            struct __Export;
+            #guest
+            export!(__Export);
+        }
+    })
+}
+
+fn handler_guest(ty: &Type) -> Tokens {
+    quote! {
+        impl exports::portico::plugin::handler::Guest for __Export {
+            fn on_connect(socket: types::SocketInfo) -> ::core::result::Result<(), types::Error> {
+                ::portico_sdk::__rt::on_connect::<super::#ty>(&__Host, socket_in(socket)).map_err(error_out)
+            }
+            fn on_event(
+                socket: types::SocketInfo,
+                event: ::std::string::String,
+                payload_json: ::std::string::String,
+            ) -> ::core::result::Result<::core::option::Option<::std::string::String>, types::Error> {
+                ::portico_sdk::__rt::on_event::<super::#ty>(&__Host, socket_in(socket), &event, payload_json).map_err(error_out)
+            }
+            fn on_disconnect(socket: types::SocketInfo, reason: ::std::string::String) {
+                ::portico_sdk::__rt::on_disconnect::<super::#ty>(&__Host, socket_in(socket), &reason)
+            }
+        }
+    }
+}
+
+fn validator_guest(ty: &Type) -> Tokens {
+    quote! {
+        impl exports::portico::plugin::validator::Guest for __Export {
+            fn validate(
+                socket: types::SocketInfo,
+                event: ::std::string::String,
+                payload_json: ::std::string::String,
+            ) -> ::core::result::Result<::std::string::String, ::std::vec::Vec<types::Violation>> {
+                ::portico_sdk::__rt::validate::<super::#ty>(&__Host, socket_in(socket), &event, &payload_json).map_err(|vs| {
+                    vs.into_iter().map(|v| types::Violation { property: v.property, message: v.message }).collect()
+                })
+            }
+        }
+    }
+}
+
+fn guard_guest(ty: &Type) -> Tokens {
+    quote! {
+        impl exports::portico::plugin::guard::Guest for __Export {
+            fn authorize(
+                socket: types::SocketInfo,
+                event: ::std::string::String,
+                payload_json: ::std::string::String,
+            ) -> ::core::result::Result<(), types::Error> {
+                ::portico_sdk::__rt::authorize::<super::#ty>(&__Host, socket_in(socket), &event, &payload_json).map_err(error_out)
+            }
+        }
+    }
+}
+
+fn filter_guest(ty: &Type) -> Tokens {
+    quote! {
+        impl exports::portico::plugin::filter::Guest for __Export {
+            fn catch(
+                socket: types::SocketInfo,
+                event: ::std::string::String,
+                error: types::Error,
+            ) -> ::core::option::Option<types::ClientError> {
+                ::portico_sdk::__rt::catch::<super::#ty>(&__Host, socket_in(socket), &event, error_in(error)).map(|c| {
+                    types::ClientError { message: c.message, code: c.code, data_json: data_out(c.data) }
+                })
+            }
+        }
+    }
+}
+
+/// The SDK's `Host` over the generated imports; worlds without `sockets` and `store`
+/// get inert versions the SDK never calls there.
+fn host_impl(full: bool) -> Tokens {
+    let handler_imports = if full {
+        quote! {
+            fn emit(&self, event: &str, payload_json: &str, to: &::portico_sdk::Target, except_rooms: &[::std::string::String], except_sender: bool) {
+                use portico::plugin::sockets::Target as T;
+                let to = match to {
+                    ::portico_sdk::Target::All => T::All,
+                    ::portico_sdk::Target::Rooms(rooms) => T::Rooms(rooms.clone()),
+                    ::portico_sdk::Target::Socket(id) => T::Socket(id.clone()),
+                    ::portico_sdk::Target::User(id) => T::User(id.clone()),
+                };
+                portico::plugin::sockets::emit(event, payload_json, &to, except_rooms, except_sender)
+            }
+            fn join(&self, room: &str, socket: ::core::option::Option<&str>) { portico::plugin::sockets::join(room, socket) }
+            fn leave(&self, room: &str, socket: ::core::option::Option<&str>) { portico::plugin::sockets::leave(room, socket) }
+            fn disconnect(&self, socket: ::core::option::Option<&str>) { portico::plugin::sockets::disconnect(socket) }
+            fn kv_get(&self, key: &str) -> ::core::option::Option<::std::string::String> { portico::plugin::store::kv_get(key) }
+            fn kv_set(&self, key: &str, value: &str, ttl_ms: ::core::option::Option<u64>) { portico::plugin::store::kv_set(key, value, ttl_ms) }
+            fn kv_delete(&self, key: &str) -> bool { portico::plugin::store::kv_delete(key) }
+            fn kv_incr(&self, key: &str, delta: i64) -> i64 { portico::plugin::store::kv_incr(key, delta) }
+            fn history_append(&self, room: &str, entry_json: &str, max_len: u32) { portico::plugin::store::history_append(room, entry_json, max_len) }
+            fn history_range(&self, room: &str, limit: u32) -> ::std::vec::Vec<::std::string::String> { portico::plugin::store::history_range(room, limit) }
+        }
+    } else {
+        quote! {
+            fn emit(&self, _: &str, _: &str, _: &::portico_sdk::Target, _: &[::std::string::String], _: bool) {}
+            fn join(&self, _: &str, _: ::core::option::Option<&str>) {}
+            fn leave(&self, _: &str, _: ::core::option::Option<&str>) {}
+            fn disconnect(&self, _: ::core::option::Option<&str>) {}
+            fn kv_get(&self, _: &str) -> ::core::option::Option<::std::string::String> { None }
+            fn kv_set(&self, _: &str, _: &str, _: ::core::option::Option<u64>) {}
+            fn kv_delete(&self, _: &str) -> bool { false }
+            fn kv_incr(&self, _: &str, _: i64) -> i64 { 0 }
+            fn history_append(&self, _: &str, _: &str, _: u32) {}
+            fn history_range(&self, _: &str, _: u32) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
+        }
+    };
+    quote! {
+        struct __Host;
+        impl ::portico_sdk::Host for __Host {
+            fn log(&self, level: ::portico_sdk::Level, message: &str) {
+                use portico::plugin::log::Level as L;
+                let level = match level {
+                    ::portico_sdk::Level::Trace => L::Trace,
+                    ::portico_sdk::Level::Debug => L::Debug,
+                    ::portico_sdk::Level::Info => L::Info,
+                    ::portico_sdk::Level::Warn => L::Warn,
+                    ::portico_sdk::Level::Error => L::Error,
+                };
+                portico::plugin::log::log(level, message)
+            }
+            fn config(&self) -> ::std::string::String { portico::plugin::config::get() }
+            #handler_imports
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! What a call can see and do: [`Ctx`] for handlers, [`Env`] for the other kinds.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Error, Host, Level, SocketInfo, Target};
+
+/// Log and config, for every kind of plugin.
+pub struct Env<'a> {
+    host: &'a dyn Host,
+    socket: SocketInfo,
+}
+
+impl<'a> Env<'a> {
+    /// An environment over `host` for a call about `socket`.
+    pub fn new(host: &'a dyn Host, socket: SocketInfo) -> Env<'a> {
+        Env { host, socket }
+    }
+
+    /// The socket the call is about.
+    pub fn socket(&self) -> &SocketInfo {
+        &self.socket
+    }
+
+    /// The verified identity's claims, when the connection authenticated.
+    pub fn user<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self.socket.user_json.as_deref()?).ok()
+    }
+
+    /// The plugin's configuration, deserialized.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_str(&self.host.config())
+            .map_err(|e| Error::internal(format!("plugin config does not match its type: {e}")))
+    }
+
+    /// Writes a log line at `level`.
+    pub fn log(&self, level: Level, message: &str) {
+        self.host.log(level, message);
+    }
+}
+
+/// Everything a handler call can do.
+pub struct Ctx<'a> {
+    env: Env<'a>,
+    payload_json: String,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context over `host` for an event from `socket` carrying `payload_json`.
+    pub fn new(host: &'a dyn Host, socket: SocketInfo, payload_json: String) -> Ctx<'a> {
+        Ctx {
+            env: Env::new(host, socket),
+            payload_json,
+        }
+    }
+
+    /// The socket that sent the event.
+    pub fn socket(&self) -> &SocketInfo {
+        self.env.socket()
+    }
+
+    /// The verified identity's claims, when the connection authenticated.
+    pub fn user<T: DeserializeOwned>(&self) -> Option<T> {
+        self.env.user()
+    }
+
+    /// The plugin's configuration, deserialized.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.env.config()
+    }
+
+    /// Writes a log line at `level`.
+    pub fn log(&self, level: Level, message: &str) {
+        self.env.log(level, message);
+    }
+
+    /// The payload (the event's first argument), deserialized; a mismatch is a
+    /// `VALIDATION_ERROR` naming what serde found wrong.
+    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_str(&self.payload_json).map_err(|e| Error::validation(e.to_string()))
+    }
+
+    /// The payload as JSON text.
+    pub fn payload_json(&self) -> &str {
+        &self.payload_json
+    }
+
+    /// Emits to the sender only.
+    pub fn emit(&self, event: &str, data: &impl Serialize) -> Result<(), Error> {
+        self.to_socket(&self.socket().id.clone()).emit(event, data)
+    }
+
+    /// Emits to everyone in the namespace (chain `.except_sender()` to leave the sender out).
+    pub fn broadcast(&self) -> Emit<'_> {
+        Emit::new(self.env.host, Target::All)
+    }
+
+    /// Emits to the members of a room.
+    pub fn to_room(&self, room: &str) -> Emit<'_> {
+        Emit::new(self.env.host, Target::Rooms(vec![room.to_owned()]))
+    }
+
+    /// Emits to the members of any of these rooms (each once).
+    pub fn to_rooms<I: IntoIterator<Item = S>, S: Into<String>>(&self, rooms: I) -> Emit<'_> {
+        Emit::new(
+            self.env.host,
+            Target::Rooms(rooms.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// Emits to one socket.
+    pub fn to_socket(&self, id: &str) -> Emit<'_> {
+        Emit::new(self.env.host, Target::Socket(id.to_owned()))
+    }
+
+    /// Emits to every socket of a user (room `user:<id>`).
+    pub fn to_user(&self, id: &str) -> Emit<'_> {
+        Emit::new(self.env.host, Target::User(id.to_owned()))
+    }
+
+    /// Puts the sender in a room (after the call succeeds).
+    pub fn join(&self, room: &str) {
+        self.env.host.join(room, None);
+    }
+
+    /// Takes the sender out of a room (after the call succeeds).
+    pub fn leave(&self, room: &str) {
+        self.env.host.leave(room, None);
+    }
+
+    /// Disconnects the sender from the namespace (after the call succeeds).
+    pub fn disconnect(&self) {
+        self.env.host.disconnect(None);
+    }
+
+    /// The plugin's key/value store and room history.
+    pub fn store(&self) -> Store<'_> {
+        Store { host: self.env.host }
+    }
+}
+
+/// An emit being addressed; `emit` sends it (after the call succeeds).
+#[must_use = "an Emit does nothing until .emit(..) is called"]
+pub struct Emit<'a> {
+    host: &'a dyn Host,
+    to: Target,
+    except_rooms: Vec<String>,
+    except_sender: bool,
+}
+
+impl<'a> Emit<'a> {
+    fn new(host: &'a dyn Host, to: Target) -> Emit<'a> {
+        Emit {
+            host,
+            to,
+            except_rooms: Vec::new(),
+            except_sender: false,
+        }
+    }
+
+    /// Leaves out the sender.
+    pub fn except_sender(mut self) -> Emit<'a> {
+        self.except_sender = true;
+        self
+    }
+
+    /// Leaves out the members of `room`.
+    pub fn except(mut self, room: &str) -> Emit<'a> {
+        self.except_rooms.push(room.to_owned());
+        self
+    }
+
+    /// Sends `event` with `data`.
+    pub fn emit(self, event: &str, data: &impl Serialize) -> Result<(), Error> {
+        let json = serde_json::to_string(data).map_err(|e| Error::internal(e.to_string()))?;
+        self.host
+            .emit(event, &json, &self.to, &self.except_rooms, self.except_sender);
+        Ok(())
+    }
+}
+
+/// Key/value and history, kept by the gateway and scoped to this plugin.
+pub struct Store<'a> {
+    host: &'a dyn Host,
+}
+
+impl Store<'_> {
+    /// A value, if set and not expired.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.host.kv_get(key)
+    }
+
+    /// Sets a value, expiring after `ttl_ms` when given.
+    pub fn set(&self, key: &str, value: &str, ttl_ms: Option<u64>) {
+        self.host.kv_set(key, value, ttl_ms);
+    }
+
+    /// Deletes a value; true if it existed.
+    pub fn delete(&self, key: &str) -> bool {
+        self.host.kv_delete(key)
+    }
+
+    /// Adds `delta` to a counter and returns the new value (ids that only go up).
+    pub fn incr(&self, key: &str, delta: i64) -> i64 {
+        self.host.kv_incr(key, delta)
+    }
+
+    /// Appends an entry to a room's history, keeping the newest `max_len`.
+    pub fn append(&self, room: &str, entry: &impl Serialize, max_len: u32) -> Result<(), Error> {
+        let json = serde_json::to_string(entry).map_err(|e| Error::internal(e.to_string()))?;
+        self.host.history_append(room, &json, max_len);
+        Ok(())
+    }
+
+    /// The newest `limit` entries of a room's history, oldest first.
+    pub fn history<T: DeserializeOwned>(&self, room: &str, limit: u32) -> Vec<T> {
+        self.host
+            .history_range(room, limit)
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect()
+    }
+}

@@ -1,0 +1,184 @@
+//! A native [`Host`] that records what a plugin asked for, so plugin logic is tested
+//! with plain `cargo test`:
+//!
+//! ```
+//! use portico_sdk::testing::{MockHost, Recorded};
+//! use portico_sdk::{Ctx, SocketInfo};
+//!
+//! let host = MockHost::new();
+//! let ctx = Ctx::new(&host, SocketInfo { id: "s1".into(), ..Default::default() }, "{}".into());
+//! ctx.join("lobby");
+//! assert_eq!(host.recorded(), vec![Recorded::Join { room: "lobby".into(), socket: None }]);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
+use crate::{Host, Level, Target};
+
+/// Something a plugin asked the host to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// An emit, with its payload parsed.
+    Emit {
+        /// Event name.
+        event: String,
+        /// Payload.
+        data: serde_json::Value,
+        /// Recipients.
+        to: Target,
+        /// Rooms left out.
+        except_rooms: Vec<String>,
+        /// Whether the sender is left out.
+        except_sender: bool,
+    },
+    /// A join.
+    Join {
+        /// Room.
+        room: String,
+        /// Socket, the caller when `None`.
+        socket: Option<String>,
+    },
+    /// A leave.
+    Leave {
+        /// Room.
+        room: String,
+        /// Socket, the caller when `None`.
+        socket: Option<String>,
+    },
+    /// A disconnect.
+    Disconnect {
+        /// Socket, the caller when `None`.
+        socket: Option<String>,
+    },
+}
+
+/// A recording host with an in-memory store.
+#[derive(Debug, Default)]
+pub struct MockHost {
+    config: String,
+    recorded: RefCell<Vec<Recorded>>,
+    logs: RefCell<Vec<(Level, String)>>,
+    kv: RefCell<HashMap<String, String>>,
+    history: RefCell<HashMap<String, VecDeque<String>>>,
+}
+
+impl MockHost {
+    /// A host with config `{}`.
+    pub fn new() -> MockHost {
+        MockHost::with_config(serde_json::json!({}))
+    }
+
+    /// A host whose plugin config is `config`.
+    pub fn with_config(config: serde_json::Value) -> MockHost {
+        MockHost {
+            config: config.to_string(),
+            ..MockHost::default()
+        }
+    }
+
+    /// What was asked so far, in order.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.recorded.borrow().clone()
+    }
+
+    /// Forgets what was recorded (the store is kept).
+    pub fn clear(&self) {
+        self.recorded.borrow_mut().clear();
+    }
+
+    /// Log lines written so far.
+    pub fn logs(&self) -> Vec<(Level, String)> {
+        self.logs.borrow().clone()
+    }
+}
+
+impl Host for MockHost {
+    fn log(&self, level: Level, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    fn config(&self) -> String {
+        self.config.clone()
+    }
+
+    fn emit(
+        &self,
+        event: &str,
+        payload_json: &str,
+        to: &Target,
+        except_rooms: &[String],
+        except_sender: bool,
+    ) {
+        self.recorded.borrow_mut().push(Recorded::Emit {
+            event: event.to_owned(),
+            data: serde_json::from_str(payload_json).unwrap_or(serde_json::Value::Null),
+            to: to.clone(),
+            except_rooms: except_rooms.to_vec(),
+            except_sender,
+        });
+    }
+
+    fn join(&self, room: &str, socket: Option<&str>) {
+        self.recorded.borrow_mut().push(Recorded::Join {
+            room: room.to_owned(),
+            socket: socket.map(str::to_owned),
+        });
+    }
+
+    fn leave(&self, room: &str, socket: Option<&str>) {
+        self.recorded.borrow_mut().push(Recorded::Leave {
+            room: room.to_owned(),
+            socket: socket.map(str::to_owned),
+        });
+    }
+
+    fn disconnect(&self, socket: Option<&str>) {
+        self.recorded.borrow_mut().push(Recorded::Disconnect {
+            socket: socket.map(str::to_owned),
+        });
+    }
+
+    fn kv_get(&self, key: &str) -> Option<String> {
+        self.kv.borrow().get(key).cloned()
+    }
+
+    fn kv_set(&self, key: &str, value: &str, _ttl_ms: Option<u64>) {
+        self.kv.borrow_mut().insert(key.to_owned(), value.to_owned());
+    }
+
+    fn kv_delete(&self, key: &str) -> bool {
+        self.kv.borrow_mut().remove(key).is_some()
+    }
+
+    fn kv_incr(&self, key: &str, delta: i64) -> i64 {
+        let mut kv = self.kv.borrow_mut();
+        let next = kv
+            .get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+            .saturating_add(delta);
+        kv.insert(key.to_owned(), next.to_string());
+        next
+    }
+
+    fn history_append(&self, room: &str, entry_json: &str, max_len: u32) {
+        let mut history = self.history.borrow_mut();
+        let list = history.entry(room.to_owned()).or_default();
+        list.push_back(entry_json.to_owned());
+        while list.len() > max_len as usize {
+            list.pop_front();
+        }
+    }
+
+    fn history_range(&self, room: &str, limit: u32) -> Vec<String> {
+        let history = self.history.borrow();
+        let Some(list) = history.get(room) else {
+            return Vec::new();
+        };
+        list.iter()
+            .skip(list.len().saturating_sub(limit as usize))
+            .cloned()
+            .collect()
+    }
+}
