@@ -27,6 +27,18 @@ enum Command {
         /// The TOML file to check.
         config: PathBuf,
     },
+    /// Work with plugin components.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// Print a component's world, imports and exports, and whether it would load.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -54,7 +66,27 @@ fn main() -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Plugins(PluginsCommand::Check { file }) => check_plugin(&file),
     }
+}
+
+fn check_plugin(file: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let cache = Config::default().plugins.cache_dir();
+        let engine = portico::plugins::runtime::Runtime::new(&cache)?;
+        match portico::plugins::check::check(&engine, file).await {
+            Ok(report) => {
+                print!("{report}");
+                Ok(())
+            }
+            Err((report, err)) => {
+                print!("{report}");
+                println!("would load: no");
+                anyhow::bail!("{}: {err}", file.display())
+            }
+        }
+    })
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -68,17 +100,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = portico::server::bind(addr, config.server.backlog)
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        tracing::info!(
-            %local,
-            path = config.server.path,
-            namespaces = ?config.namespaces.keys().collect::<Vec<_>>(),
-            "portico listening"
-        );
-        // Tests and scripts wait for this line on stdout to learn the port.
-        println!("listening on {local}");
         let shutdown = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(shutdown.clone()));
-        portico::server::serve(Arc::new(config), listener, shutdown).await?;
+        let namespaces: Vec<String> = config.namespaces.keys().cloned().collect();
+        let path = config.server.path.clone();
+        portico::server::serve(Arc::new(config), listener, shutdown, move || {
+            tracing::info!(%local, path, ?namespaces, "portico listening");
+            // Tests and scripts wait for this line on stdout to learn the port.
+            println!("listening on {local}");
+        })
+        .await?;
         Ok(())
     })
 }

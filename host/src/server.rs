@@ -19,8 +19,15 @@ use crate::config::{Config, CorsConfig};
 use crate::engineio::{Engine, EngineConfig};
 use crate::metrics::METRICS;
 use crate::native::{NativeConfig, NativeEndpoint};
+use crate::plugins::LoadError;
+use crate::plugins::pipeline::Pipeline;
+use crate::plugins::registry::Registry;
+use crate::plugins::runtime::Runtime;
+use crate::plugins::watcher;
+use crate::router::EventHandler;
 use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
+use crate::store::MemoryStore;
 
 /// How long shutdown waits for connections to send their close frames.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -31,17 +38,42 @@ pub struct Gateway {
     engine: Engine<SocketIo>,
     native: NativeEndpoint,
     namespaces: Namespaces,
+    registry: Option<Arc<Registry>>,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Listening or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The plugin engine could not be set up.
+    #[error("{0}")]
+    Plugins(#[from] LoadError),
+    /// The plugins folder cannot be watched.
+    #[error("cannot watch the plugins folder: {0}")]
+    Watch(String),
 }
 
 impl Gateway {
-    /// Builds every layer from `config`.
-    pub fn new(config: &Config) -> Gateway {
-        let namespaces = Namespaces::new(
-            config
-                .namespaces
-                .iter()
-                .map(|(name, ns)| Namespace::new(name, builtin::handler(ns.handler))),
-        );
+    /// Builds every layer from `config`; plugins are not loaded yet (see [`Gateway::start`]).
+    pub fn new(config: &Config) -> Result<Gateway, ServeError> {
+        let registry = if config.namespaces.values().any(|ns| ns.uses_plugins()) {
+            let runtime = Runtime::new(&config.plugins.cache_dir())?;
+            let store: Arc<dyn crate::store::Store> = Arc::new(MemoryStore::default());
+            Some(Arc::new(Registry::new(runtime, config.plugins.clone(), store)))
+        } else {
+            None
+        };
+        let namespaces = Namespaces::new(config.namespaces.iter().map(|(name, ns)| {
+            let handler: Arc<dyn EventHandler> = match &registry {
+                Some(registry) if ns.uses_plugins() => {
+                    Arc::new(Pipeline::new(registry.clone(), ns, config.engineio.max_payload))
+                }
+                _ => builtin::handler(ns.handler),
+            };
+            Namespace::new(name, handler)
+        }));
         let socketio = SocketIo::new(
             SocketIoConfig {
                 connect_timeout: config.socketio.connect_timeout(),
@@ -59,11 +91,31 @@ impl Gateway {
             },
             namespaces.clone(),
         );
-        Gateway {
+        Ok(Gateway {
             engine,
             native,
             namespaces,
+            registry,
+        })
+    }
+
+    /// Loads the plugins and starts watching their folder.
+    pub async fn start(&self, config: &Config, shutdown: &CancellationToken) -> Result<(), ServeError> {
+        let Some(registry) = &self.registry else {
+            return Ok(());
+        };
+        registry.load_all().await;
+        tracing::info!(dir = %registry.dir().display(), loaded = ?registry.names(), "plugins ready");
+        if config.plugins.watch {
+            watcher::spawn(registry.clone(), shutdown.clone())
+                .map_err(|e| ServeError::Watch(e.to_string()))?;
         }
+        Ok(())
+    }
+
+    /// The plugin registry, when any namespace uses plugins.
+    pub fn registry(&self) -> Option<&Arc<Registry>> {
+        self.registry.as_ref()
     }
 
     /// Closes every connection, giving their tasks a moment to say goodbye.
@@ -169,13 +221,17 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-/// Serves `config` on `listener` until `shutdown` is cancelled.
+/// Serves `config` on `listener` until `shutdown` is cancelled; `ready` runs once
+/// plugins are loaded and connections are about to be accepted.
 pub async fn serve(
     config: Arc<Config>,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let gateway = Gateway::new(&config);
+    ready: impl FnOnce(),
+) -> Result<(), ServeError> {
+    let gateway = Gateway::new(&config)?;
+    gateway.start(&config, &shutdown).await?;
+    ready();
     let app = gateway.router(&config);
     // Close connections first, so pending long-polls return and axum can finish.
     let closer = {

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask run [-- ARGS]`: build in release and serve (embedded defaults:
 //!   127.0.0.1:3000, namespace `/` with the echo handler).
-//! - `cargo xtask build`: the release binary and the Engine.IO conformance example.
+//! - `cargo xtask build`: the release binary, the Engine.IO conformance example, and
+//!   the example plugins (wasm32-wasip2 components, copied to `target/plugins/`).
 //! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz]`: formatting, clippy,
 //!   unit and integration tests, then the e2e suite with the real socket.io-client
 //!   (npm install as needed) against the release binary, then a short run of every
@@ -68,8 +69,44 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
 }
 
-fn build(_root: &Path) -> anyhow::Result<()> {
-    sh(cargo().args(["build", "--release", "-p", "portico", "--bins", "--examples"]))
+fn build(root: &Path) -> anyhow::Result<()> {
+    sh(cargo().args(["build", "--release", "-p", "portico", "--bins", "--examples"]))?;
+    build_plugins(root)
+}
+
+/// Builds every example plugin for `wasm32-wasip2` and copies the components to
+/// `target/plugins/`.
+fn build_plugins(root: &Path) -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|t| t.trim() == "wasm32-wasip2")
+    {
+        sh(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+    }
+    let plugins = root.join("plugins");
+    sh(cargo()
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .current_dir(&plugins))?;
+    let out = root.join("target/plugins");
+    std::fs::create_dir_all(&out)?;
+    let built = plugins.join("target/wasm32-wasip2/release");
+    for entry in std::fs::read_dir(&built)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().replace('_', "-"))
+                .unwrap_or_default();
+            // Copy then rename, so a running gateway never sees a half-written file.
+            let tmp = out.join(format!(".{name}.tmp"));
+            std::fs::copy(&path, &tmp)?;
+            std::fs::rename(&tmp, out.join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
@@ -89,6 +126,8 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
         sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     }
     sh(cargo().args(["test", "--workspace"]))?;
+    // Plugin logic is plain Rust: test it natively.
+    sh(cargo().args(["test"]).current_dir(root.join("plugins")))?;
     if !skip("e2e") {
         build(root)?;
         e2e(root)?;

@@ -262,6 +262,23 @@ impl Default for PluginsConfig {
     }
 }
 
+impl PluginsConfig {
+    /// The compile cache folder: `cache_dir`, else `$XDG_CACHE_HOME/portico`, else
+    /// `~/.cache/portico`, else the temp dir.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(xdg).join("portico");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(home).join(".cache/portico");
+        }
+        std::env::temp_dir().join("portico-cache")
+    }
+}
+
 /// Resource limits of one plugin's calls.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

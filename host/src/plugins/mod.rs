@@ -6,12 +6,19 @@
 //! - [`state`]: a store's data: limits, deadline ticks, the call's context and outbox.
 //! - `imports`: the host side of `log`, `config`, `sockets`, `store`.
 //! - [`instance`]: one plugin version with its pool of warm instances.
+//! - [`registry`]: the live set, loaded from the folder and swapped atomically.
+//! - [`watcher`]: reloads what changes in the folder, debounced.
+//! - [`pipeline`]: a namespace's guards → validators → handler → filters.
 
 pub mod bindings;
+pub mod check;
 mod imports;
 pub mod instance;
+pub mod pipeline;
+pub mod registry;
 pub mod runtime;
 pub mod state;
+pub mod watcher;
 
 use std::time::Duration;
 

@@ -1,0 +1,235 @@
+//! The live plugin set: loads `NAME.wasm` (with its optional `NAME.toml` manifest)
+//! from the plugins folder, compiles off the async workers, checks it against its
+//! world, and swaps it in atomically. Calls in flight keep the version they started
+//! with; a file that fails to load leaves the previous version serving.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use super::instance::Plugin;
+use super::runtime::Runtime;
+use super::state::CallContext;
+use super::{LoadError, Settings};
+use crate::config::{PluginSettings, PluginsConfig, is_plugin_name};
+use crate::store::Store;
+
+/// Most effects (emits, joins, leaves, disconnects) one call may request.
+const MAX_EFFECTS: usize = 1024;
+
+/// The plugins currently loaded, by name.
+pub struct Registry {
+    runtime: Runtime,
+    config: PluginsConfig,
+    store: Arc<dyn Store>,
+    plugins: ArcSwap<HashMap<String, Arc<Plugin>>>,
+}
+
+impl Registry {
+    /// An empty registry for the folder and limits in `config`.
+    pub fn new(runtime: Runtime, config: PluginsConfig, store: Arc<dyn Store>) -> Registry {
+        Registry {
+            runtime,
+            config,
+            store,
+            plugins: ArcSwap::from_pointee(HashMap::new()),
+        }
+    }
+
+    /// The current version of a plugin.
+    pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.plugins.load().get(name).cloned()
+    }
+
+    /// Names of the loaded plugins.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.plugins.load().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The plugins folder.
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// Loads every `*.wasm` in the folder; failures are logged and skipped.
+    pub async fn load_all(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.config.dir) else {
+            tracing::info!(dir = %self.config.dir.display(), "plugins folder not found; no plugins loaded");
+            return;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| plugin_name(&e.path()))
+            .collect();
+        names.sort();
+        for name in names {
+            let _ = self.reload(&name).await;
+        }
+    }
+
+    /// Loads (or reloads) `name` from the folder, or unloads it if its `.wasm` is gone.
+    pub async fn reload(&self, name: &str) -> Result<(), LoadError> {
+        let path = self.config.dir.join(format!("{name}.wasm"));
+        if !path.exists() {
+            self.unload(name);
+            return Ok(());
+        }
+        let started = Instant::now();
+        match self.load_file(name, &path).await {
+            Ok(plugin) => {
+                tracing::info!(
+                    plugin = name,
+                    kind = %plugin.kind(),
+                    digest = plugin.digest(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "plugin loaded"
+                );
+                let plugin = Arc::new(plugin);
+                let previous = self.swap(name, Some(plugin));
+                if let Some(previous) = previous {
+                    previous.retire();
+                }
+                Ok(())
+            }
+            Err(err) => {
+                let serving = self.get(name).map(|p| p.digest().to_owned());
+                tracing::error!(plugin = name, file = %path.display(), %err, ?serving, "plugin rejected; the previous version (if any) keeps serving");
+                Err(err)
+            }
+        }
+    }
+
+    /// Removes a plugin; its events go unhandled from now on.
+    pub fn unload(&self, name: &str) {
+        if let Some(previous) = self.swap(name, None) {
+            previous.retire();
+            tracing::info!(plugin = name, "plugin unloaded (file removed)");
+        }
+    }
+
+    fn swap(&self, name: &str, plugin: Option<Arc<Plugin>>) -> Option<Arc<Plugin>> {
+        let mut previous = None;
+        self.plugins.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            previous = match &plugin {
+                Some(plugin) => next.insert(name.to_owned(), plugin.clone()),
+                None => next.remove(name),
+            };
+            next
+        });
+        previous
+    }
+
+    async fn load_file(&self, name: &str, path: &Path) -> Result<Plugin, LoadError> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| LoadError::Read(e.to_string()))?;
+        let manifest = read_manifest(&path.with_extension("toml")).await?;
+        let settings = self.resolve(name, manifest);
+        let digest = digest(&bytes);
+        let runtime = self.runtime.clone();
+        let component = tokio::task::spawn_blocking(move || runtime.compile(&bytes))
+            .await
+            .map_err(|e| LoadError::Compile(e.to_string()))??;
+        let probe = self.call_context(name, &settings);
+        Plugin::prepare(&self.runtime, name, digest, &component, settings, probe).await
+    }
+
+    /// The effective settings: gateway config over manifest over defaults.
+    fn resolve(&self, name: &str, manifest: PluginSettings) -> Settings {
+        let config = self.config.settings.get(name).cloned().unwrap_or_default();
+        let limits = &self.config.limits;
+        let events = if config.events.is_empty() {
+            manifest.events
+        } else {
+            config.events
+        };
+        let plugin_config = config.config.or(manifest.config);
+        Settings {
+            events,
+            config_json: plugin_config
+                .and_then(|v| serde_json::to_string(&v).ok())
+                .unwrap_or_else(|| "{}".to_owned()),
+            deadline: Duration::from_millis(
+                config
+                    .deadline_ms
+                    .or(manifest.deadline_ms)
+                    .unwrap_or(limits.deadline_ms),
+            ),
+            memory_bytes: (config
+                .memory_mb
+                .or(manifest.memory_mb)
+                .unwrap_or(limits.memory_mb) as usize)
+                << 20,
+            pool_size: config
+                .pool_size
+                .or(manifest.pool_size)
+                .unwrap_or(limits.pool_size)
+                .max(1),
+            isolation: config
+                .isolation
+                .or(manifest.isolation)
+                .unwrap_or(limits.isolation),
+        }
+    }
+
+    /// The context for a call into `plugin`.
+    pub fn call_context(&self, plugin: &str, settings: &Settings) -> CallContext {
+        CallContext {
+            plugin: plugin.into(),
+            config_json: settings.config_json.as_str().into(),
+            store: self.store.clone(),
+            max_effects: MAX_EFFECTS,
+        }
+    }
+}
+
+/// The plugin name of a `NAME.wasm` path, if it is one.
+pub fn plugin_name(path: &Path) -> Option<String> {
+    if path.extension()? != "wasm" {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    is_plugin_name(stem).then(|| stem.to_owned())
+}
+
+async fn read_manifest(path: &PathBuf) -> Result<PluginSettings, LoadError> {
+    match tokio::fs::read_to_string(path).await {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| LoadError::Manifest(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PluginSettings::default()),
+        Err(e) => Err(LoadError::Manifest(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// A short, stable identifier of a file's bytes (not a security hash).
+fn digest(bytes: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plugin_wasm_files_count() {
+        assert_eq!(plugin_name(Path::new("/p/chat.wasm")).as_deref(), Some("chat"));
+        assert_eq!(
+            plugin_name(Path::new("/p/dto-validator.wasm")).as_deref(),
+            Some("dto-validator")
+        );
+        assert_eq!(plugin_name(Path::new("/p/chat.toml")), None);
+        assert_eq!(plugin_name(Path::new("/p/.chat.wasm.swp")), None);
+        assert_eq!(plugin_name(Path::new("/p/chat.wasm.tmp")), None);
+        assert_eq!(plugin_name(Path::new("/p/my plugin.wasm")), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! A handler that misbehaves on request, so tests can show the gateway contains it:
+//!
+//! - `loop`: spins forever (cut at the deadline);
+//! - `trap`: panics (a trap);
+//! - `oom`: allocates until the memory cap stops it;
+//! - `flood`: asks for more emits than one call may make;
+//! - `emit-then-fail`: emits, then fails (the outbox must emit nothing);
+//! - anything else: acked with `"ok"`.
+
+use portico_sdk::{Ctx, Error, Handler, Reply, plugin};
+
+/// The misbehaving plugin.
+pub struct Misbehaving;
+
+#[plugin]
+impl Handler for Misbehaving {
+    fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
+        match event {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "trap" => panic!("misbehaving: asked to trap"),
+            "oom" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "flood" => {
+                for i in 0..100_000u32 {
+                    ctx.broadcast().emit("flood", &i)?;
+                }
+                Reply::ack(&"flooded")
+            }
+            "emit-then-fail" => {
+                ctx.broadcast().emit("should-not-arrive", &true)?;
+                Err(Error::ws("failed after emitting"))
+            }
+            _ => Reply::ack(&"ok"),
+        }
+    }
+}
