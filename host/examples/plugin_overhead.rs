@@ -1,0 +1,64 @@
+//! Measures the per-event cost of a plugin call through the host runtime: the echo
+//! component, warm-instance pool vs a fresh instance per call.
+//!
+//! ```text
+//! cargo xtask build   # builds target/plugins/echo.wasm
+//! cargo run --release -p portico --example plugin_overhead -- target/plugins/echo.wasm 20000
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portico::config::{Isolation, PluginSettings, PluginsConfig};
+use portico::plugins::bindings::SocketInfo;
+use portico::plugins::registry::Registry;
+use portico::plugins::runtime::Runtime;
+use portico::store::MemoryStore;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let wasm = std::path::PathBuf::from(args.next().unwrap_or_else(|| "target/plugins/echo.wasm".into()));
+    let calls: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(20_000);
+    let dir = tempdir()?;
+    std::fs::copy(&wasm, dir.join("echo.wasm"))?;
+    let runtime = Runtime::new(&PluginsConfig::default().cache_dir())?;
+    let socket = SocketInfo {
+        id: "bench".into(),
+        namespace: "/".into(),
+        user_json: None,
+        auth_json: "{}".into(),
+    };
+    println!("| isolation | calls | µs per call (mean) |");
+    println!("|---|---:|---:|");
+    for isolation in [Isolation::Pooled, Isolation::PerCall] {
+        let mut config = PluginsConfig { dir: dir.clone(), ..PluginsConfig::default() };
+        config.settings.insert("echo".into(), PluginSettings { isolation: Some(isolation), ..Default::default() });
+        let registry = Registry::new(runtime.clone(), config, Arc::new(MemoryStore::default()));
+        registry.reload("echo").await?;
+        let plugin = registry.get("echo").ok_or_else(|| anyhow::anyhow!("echo did not load"))?;
+        let ctx = registry.call_context("echo", plugin.settings());
+        // Warm up, then measure.
+        for _ in 0..1000 {
+            plugin.on_event(ctx.clone(), &socket, "e", r#"{"n":1}"#).await?;
+        }
+        let start = Instant::now();
+        for _ in 0..calls {
+            let outcome = plugin.on_event(ctx.clone(), &socket, "e", r#"{"n":1}"#).await?;
+            std::hint::black_box(outcome);
+        }
+        let per_call = start.elapsed() / calls;
+        println!("| {isolation:?} | {calls} | {:.2} |", micros(per_call));
+    }
+    Ok(())
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn tempdir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("portico-overhead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
