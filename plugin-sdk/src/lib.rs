@@ -16,7 +16,7 @@
 //!     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
 //!         let say: Say = ctx.payload()?;
 //!         ctx.broadcast().except_sender().emit("shout", &say.text.to_uppercase())?;
-//!         Reply::ack(&serde_json::json!({ "sent": true }))
+//!         Reply::ack(&portico_sdk::json!({ "sent": true }))
 //!     }
 //! }
 //! ```
