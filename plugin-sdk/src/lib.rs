@@ -29,6 +29,7 @@
 //! - [`Ctx`] (handlers) and [`Env`] (the others): what a call can see and do.
 //! - [`Error`], [`Violation`], [`ClientError`], [`SocketInfo`]: the contract's types.
 //! - [`rules`]: class-validator's rules (IsString, IsNotEmpty, MaxLength, …) driven by data.
+//! - [`time`]: timestamps as JavaScript's `toISOString()` writes them.
 //! - [`testing`]: a recording host, to test plugin logic natively with `cargo test`.
 //! - [`Host`]: the seam between the SDK and the generated bindings.
 
@@ -36,6 +37,7 @@ mod ctx;
 mod error;
 pub mod rules;
 pub mod testing;
+pub mod time;
 
 pub use ctx::{Ctx, Emit, Env, Store};
 pub use error::{ClientError, Error, Violation};

@@ -22,7 +22,10 @@ mod tests {
     fn acks_with_the_payload_and_emits_nothing() {
         let host = MockHost::new();
         let mut ctx = Ctx::new(&host, SocketInfo::default(), r#"{"a":[1,2]}"#.into());
-        assert_eq!(Echo::on_event(&mut ctx, "anything"), Ok(Reply(Some(r#"{"a":[1,2]}"#.into()))));
+        assert_eq!(
+            Echo::on_event(&mut ctx, "anything"),
+            Ok(Reply(Some(r#"{"a":[1,2]}"#.into())))
+        );
         assert!(host.recorded().is_empty());
     }
 }
