@@ -1,0 +1,99 @@
+// The seed's chat gateway end to end: deploy/chat.toml, the chat, dto-validator and
+// error-filter plugins (built by `cargo xtask build` into target/plugins/), and the
+// real socket.io-client.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, mkdtempSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+import { startServer, once } from "./lib/server.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const builtPlugins = process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugins");
+
+describe("chat gateway (deploy/chat.toml)", () => {
+  let server;
+  const sockets = [];
+  const connect = async (opts = {}) => {
+    const s = io(`${server.url}/chat`, { forceNew: true, reconnection: false, ...opts });
+    sockets.push(s);
+    await once(s, "connect");
+    return s;
+  };
+
+  before(async () => {
+    const plugins = mkdtempSync(join(tmpdir(), "portico-chat-"));
+    cpSync(builtPlugins, plugins, { recursive: true });
+    server = await startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
+      env: { PORTICO_PLUGINS_DIR: plugins },
+    });
+  });
+  after(async () => {
+    sockets.forEach((s) => s.disconnect());
+    await server.stop();
+  });
+
+  it("join_room, send_message as new_message with the seed's shape, history oldest first", async () => {
+    const alice = await connect({ transports: ["websocket"] });
+    const bob = await connect();
+    assert.deepEqual(await alice.emitWithAck("join_room", { roomId: "general" }), { roomId: "general", messages: [] });
+    const joined = once(alice, "user_joined_room");
+    await bob.emitWithAck("join_room", { roomId: "general" });
+    assert.deepEqual(await joined, { roomId: "general", userId: bob.id, username: `guest-${bob.id.slice(0, 6)}` });
+
+    const received = once(bob, "new_message");
+    const ack = await alice.emitWithAck("send_message", { roomId: "general", text: "hello", userId: "forged" });
+    assert.equal(ack.sent, true);
+    assert.equal(typeof ack.messageId, "number");
+    const message = await received;
+    assert.deepEqual(Object.keys(message).sort(), ["id", "roomId", "text", "timestamp", "userId", "username"]);
+    assert.equal(message.id, ack.messageId);
+    assert.equal(message.text, "hello");
+    assert.equal(message.userId, alice.id, "user fields come from the server, not the payload");
+    assert.match(message.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const second = await alice.emitWithAck("send_message", { roomId: "general", text: "again" });
+    assert.ok(second.messageId > ack.messageId, "ids increase");
+    const carol = await connect();
+    const history = await carol.emitWithAck("join_room", { roomId: "general" });
+    assert.deepEqual(history.messages.map((m) => m.text).slice(-2), ["hello", "again"]);
+  });
+
+  it("validation errors name the field in class-validator's words, and nothing is sent", async () => {
+    const alice = await connect();
+    await alice.emitWithAck("join_room", { roomId: "v" });
+    const error = once(alice, "error");
+    alice.emit("send_message", { roomId: "v", text: "x".repeat(1001) });
+    const body = await error;
+    assert.equal(body.code, "VALIDATION_ERROR");
+    assert.equal(body.message, "text must be shorter than or equal to 1000 characters");
+    const emptyError = once(alice, "error");
+    await assert.rejects(alice.timeout(300).emitWithAck("send_message", { roomId: "v", text: "" }));
+    assert.equal((await emptyError).message, "text should not be empty");
+  });
+
+  it("private rooms admit only their members: WS_ERROR through the error filter", async () => {
+    const eve = await connect();
+    const error = once(eve, "error");
+    await assert.rejects(eve.timeout(300).emitWithAck("join_room", { roomId: "private-1-2" }));
+    assert.deepEqual(await error, { message: "Access denied to this room", code: "WS_ERROR" });
+  });
+
+  it("typing reaches the others only; direct_message goes to user:<id>", async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.emitWithAck("join_room", { roomId: "t" });
+    await b.emitWithAck("join_room", { roomId: "t" });
+    const typing = once(b, "typing");
+    let selfTyping = false;
+    a.on("typing", () => (selfTyping = true));
+    a.emit("typing", { roomId: "t", isTyping: true });
+    assert.deepEqual(await typing, { roomId: "t", userId: a.id, username: `guest-${a.id.slice(0, 6)}`, isTyping: true });
+    await a.emitWithAck("send_message", { roomId: "t", text: "marker" });
+    assert.equal(selfTyping, false);
+    const dm = await a.emitWithAck("direct_message", { recipientId: "nobody", text: "hi" });
+    assert.equal(dm.sent, true);
+  });
+});
