@@ -32,11 +32,22 @@ async fn main() -> anyhow::Result<()> {
     println!("| isolation | calls | µs per call (mean) |");
     println!("|---|---:|---:|");
     for isolation in [Isolation::Pooled, Isolation::PerCall] {
-        let mut config = PluginsConfig { dir: dir.clone(), ..PluginsConfig::default() };
-        config.settings.insert("echo".into(), PluginSettings { isolation: Some(isolation), ..Default::default() });
+        let mut config = PluginsConfig {
+            dir: dir.clone(),
+            ..PluginsConfig::default()
+        };
+        config.settings.insert(
+            "echo".into(),
+            PluginSettings {
+                isolation: Some(isolation),
+                ..Default::default()
+            },
+        );
         let registry = Registry::new(runtime.clone(), config, Arc::new(MemoryStore::default()));
         registry.reload("echo").await?;
-        let plugin = registry.get("echo").ok_or_else(|| anyhow::anyhow!("echo did not load"))?;
+        let plugin = registry
+            .get("echo")
+            .ok_or_else(|| anyhow::anyhow!("echo did not load"))?;
         let ctx = registry.call_context("echo", plugin.settings());
         // Warm up, then measure.
         for _ in 0..1000 {

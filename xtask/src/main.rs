@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, run and test Portico from a fresh checkout.
 //!
-//! - `cargo xtask run [-- ARGS]`: build in release and serve (embedded defaults:
-//!   127.0.0.1:3000, namespace `/` with the echo handler).
+//! - `cargo xtask run [-- ARGS]`: build in release (gateway and example plugins) and
+//!   serve `deploy/chat.toml` on 127.0.0.1:3000: single node, in memory, no Redis.
 //! - `cargo xtask build`: the release binary, the Engine.IO conformance example, and
 //!   the example plugins (wasm32-wasip2 components, copied to `target/plugins/`).
 //! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz]`: formatting, clippy,
@@ -114,9 +114,10 @@ fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
     let mut cmd = Command::new(root.join("target/release/portico"));
     if args.is_empty() {
-        cmd.arg("serve");
+        // The example plugins from target/plugins/: "/" echo, "/chat" the seed's chat.
+        cmd.args(["serve", "--config"]).arg(root.join("deploy/chat.toml"));
     }
-    sh(cmd.args(args))
+    sh(cmd.args(args).current_dir(root))
 }
 
 fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
