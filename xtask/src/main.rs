@@ -125,6 +125,13 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
     if !skip("lint") {
         sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
         sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        let plugins = root.join("plugins");
+        sh(cargo()
+            .args(["fmt", "--all", "--", "--check"])
+            .current_dir(&plugins))?;
+        sh(cargo()
+            .args(["clippy", "--all-targets", "--", "-D", "warnings"])
+            .current_dir(&plugins))?;
     }
     sh(cargo().args(["test", "--workspace"]))?;
     // Plugin logic is plain Rust: test it natively.
