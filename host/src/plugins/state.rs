@@ -137,10 +137,11 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// State for a new instance: no filesystem, no network, no environment; stderr inherited.
+    /// State for a new instance: no filesystem, no network, no environment, and no
+    /// stdio (a plugin logs through `log`, so it cannot write into the gateway's log).
     pub fn new(call: CallContext, max_memory: usize, max_ticks: u64) -> HostState {
         HostState {
-            wasi: WasiCtx::builder().inherit_stderr().build(),
+            wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             limiter: Limiter { max_memory },
             ticks: 0,

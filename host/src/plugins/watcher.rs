@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,14 @@ pub fn spawn(registry: Arc<Registry>, stop: CancellationToken) -> Result<(), not
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
+        // Opening or reading a file (our own load does) is not a change; reacting to it
+        // would reload forever.
+        if !matches!(
+            event.kind,
+            EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+        ) {
+            return;
+        }
         for path in &event.paths {
             // A manifest change reloads its plugin too.
             let wasm = if path.extension().is_some_and(|e| e == "toml") {
