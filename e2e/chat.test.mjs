@@ -9,6 +9,17 @@ import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, once } from "./lib/server.mjs";
+import { sign, now } from "./lib/jwt.mjs";
+
+const SECRET = "chat-e2e-secret";
+let users = 0;
+/** A token for a new user; returns [token, sub, name]. */
+const identity = () => {
+  users += 1;
+  const sub = String(users);
+  const name = `user${users}`;
+  return [sign({ sub, username: name, exp: now() + 3600 }, SECRET), sub, name];
+};
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const builtPlugins = process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugins");
@@ -16,18 +27,20 @@ const builtPlugins = process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugi
 describe("chat gateway (deploy/chat.toml)", () => {
   let server;
   const sockets = [];
+  /** Connects a new user; the socket gets `.sub` and `.name`. */
   const connect = async (opts = {}) => {
-    const s = io(`${server.url}/chat`, { forceNew: true, reconnection: false, ...opts });
+    const [token, sub, name] = identity();
+    const s = io(`${server.url}/chat`, { forceNew: true, reconnection: false, auth: { token }, ...opts });
     sockets.push(s);
     await once(s, "connect");
-    return s;
+    return Object.assign(s, { sub, name });
   };
 
   before(async () => {
     const plugins = mkdtempSync(join(tmpdir(), "portico-chat-"));
     cpSync(builtPlugins, plugins, { recursive: true });
     server = await startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
-      env: { PORTICO_PLUGINS_DIR: plugins },
+      env: { PORTICO_PLUGINS_DIR: plugins, JWT_SECRET: SECRET },
     });
   });
   after(async () => {
@@ -41,7 +54,7 @@ describe("chat gateway (deploy/chat.toml)", () => {
     assert.deepEqual(await alice.emitWithAck("join_room", { roomId: "general" }), { roomId: "general", messages: [] });
     const joined = once(alice, "user_joined_room");
     await bob.emitWithAck("join_room", { roomId: "general" });
-    assert.deepEqual(await joined, { roomId: "general", userId: bob.id, username: `guest-${bob.id.slice(0, 6)}` });
+    assert.deepEqual(await joined, { roomId: "general", userId: bob.sub, username: bob.name });
 
     const received = once(bob, "new_message");
     const ack = await alice.emitWithAck("send_message", { roomId: "general", text: "hello", userId: "forged" });
@@ -51,7 +64,8 @@ describe("chat gateway (deploy/chat.toml)", () => {
     assert.deepEqual(Object.keys(message).sort(), ["id", "roomId", "text", "timestamp", "userId", "username"]);
     assert.equal(message.id, ack.messageId);
     assert.equal(message.text, "hello");
-    assert.equal(message.userId, alice.id, "user fields come from the server, not the payload");
+    assert.equal(message.userId, alice.sub, "user fields come from the verified token, not the payload");
+    assert.equal(message.username, alice.name);
     assert.match(message.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
     const second = await alice.emitWithAck("send_message", { roomId: "general", text: "again" });
@@ -90,10 +104,27 @@ describe("chat gateway (deploy/chat.toml)", () => {
     let selfTyping = false;
     a.on("typing", () => (selfTyping = true));
     a.emit("typing", { roomId: "t", isTyping: true });
-    assert.deepEqual(await typing, { roomId: "t", userId: a.id, username: `guest-${a.id.slice(0, 6)}`, isTyping: true });
+    assert.deepEqual(await typing, { roomId: "t", userId: a.sub, username: a.name, isTyping: true });
     await a.emitWithAck("send_message", { roomId: "t", text: "marker" });
     assert.equal(selfTyping, false);
-    const dm = await a.emitWithAck("direct_message", { recipientId: "nobody", text: "hi" });
-    assert.equal(dm.sent, true);
+    const dm = once(b, "direct_message");
+    const sent = await a.emitWithAck("direct_message", { recipientId: b.sub, text: "hi", senderId: "forged" });
+    assert.equal(sent.sent, true);
+    const got = await dm;
+    assert.deepEqual(
+      { id: got.id, text: got.text, senderId: got.senderId, senderUsername: got.senderUsername },
+      { id: sent.messageId, text: "hi", senderId: a.sub, senderUsername: a.name },
+    );
+  });
+
+  it("refuses /chat without a token; private rooms admit their members", async () => {
+    const anonymous = io(`${server.url}/chat`, { forceNew: true, reconnection: false });
+    sockets.push(anonymous);
+    assert.equal((await once(anonymous, "connect_error")).message, "Unauthorized: No token provided");
+    const a = await connect();
+    const b = await connect();
+    const room = `private-${a.sub}-${b.sub}`;
+    assert.deepEqual((await a.emitWithAck("join_room", { roomId: room })).roomId, room);
+    assert.deepEqual((await b.emitWithAck("join_room", { roomId: room })).roomId, room);
   });
 });

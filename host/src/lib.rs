@@ -8,6 +8,7 @@
 //! - [`protocol`]: sans-IO codecs (the `portico-protocol` crate).
 //! - [`wsio`]: WebSocket reading with a size cap, and the batching writer.
 //! - [`engineio`]: Engine.IO sessions over polling and WebSocket, upgrade, heartbeat.
+//! - [`auth`]: JWT extraction and verification at connect.
 //! - [`socketio`]: Socket.IO packets to sockets in namespaces, acks both ways.
 //! - [`native`]: the `{event, data}` WebSocket endpoint.
 //! - [`router`]: namespaces, sockets, rooms, targets; an event encoded once for all recipients.
@@ -17,6 +18,7 @@
 
 pub use portico_protocol as protocol;
 
+pub mod auth;
 pub mod builtin;
 pub mod config;
 pub mod engineio;

@@ -14,8 +14,9 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
+use crate::auth::Verifier;
 use crate::builtin;
-use crate::config::{Config, CorsConfig};
+use crate::config::{AuthMode, Config, CorsConfig};
 use crate::engineio::{Engine, EngineConfig};
 use crate::metrics::METRICS;
 use crate::native::{NativeConfig, NativeEndpoint};
@@ -50,6 +51,9 @@ pub enum ServeError {
     /// The plugin engine could not be set up.
     #[error("{0}")]
     Plugins(#[from] LoadError),
+    /// The auth configuration cannot work.
+    #[error("{0}")]
+    Auth(#[from] crate::auth::AuthSetupError),
     /// The plugins folder cannot be watched.
     #[error("cannot watch the plugins folder: {0}")]
     Watch(String),
@@ -65,6 +69,11 @@ impl Gateway {
         } else {
             None
         };
+        let verifier = if config.namespaces.values().any(|ns| ns.auth != AuthMode::None) {
+            Some(Arc::new(Verifier::new(&config.auth)?))
+        } else {
+            None
+        };
         let namespaces = Namespaces::new(config.namespaces.iter().map(|(name, ns)| {
             let handler: Arc<dyn EventHandler> = match &registry {
                 Some(registry) if ns.uses_plugins() => {
@@ -72,7 +81,7 @@ impl Gateway {
                 }
                 _ => builtin::handler(ns.handler),
             };
-            Namespace::new(name, handler)
+            Namespace::with_auth(name, handler, ns.auth, verifier.clone())
         }));
         let socketio = SocketIo::new(
             SocketIoConfig {

@@ -116,6 +116,10 @@ fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if args.is_empty() {
         // The example plugins from target/plugins/: "/" echo, "/chat" the seed's chat.
         cmd.args(["serve", "--config"]).arg(root.join("deploy/chat.toml"));
+        if std::env::var_os("JWT_SECRET").is_none() {
+            eprintln!("xtask: JWT_SECRET is not set; using a development secret (never in production)");
+            cmd.env("JWT_SECRET", "portico-dev-secret");
+        }
     }
     sh(cmd.args(args).current_dir(root))
 }

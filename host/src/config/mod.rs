@@ -4,9 +4,11 @@
 //! every string (see [`env`]), deserialize with the failing key's path, then
 //! [`Config::validate`] once. Nothing else in the crate holds a tunable number.
 
+mod auth;
 mod env;
 mod plugins;
 
+pub use auth::{AuthConfig, AuthMode};
 pub use plugins::{Isolation, PluginLimits, PluginSettings, PluginsConfig};
 
 use std::collections::BTreeMap;
@@ -79,6 +81,8 @@ pub struct Config {
     pub native: NativeConfig,
     /// Per-connection resource limits.
     pub limits: LimitsConfig,
+    /// JWT verification for namespaces with `auth` set.
+    pub auth: AuthConfig,
     /// WebAssembly plugins: where they live and their default limits.
     pub plugins: PluginsConfig,
     /// Namespaces by name (`"/"`, `"/chat"`). Defaults to `/` with the `echo` handler.
@@ -94,6 +98,7 @@ impl Default for Config {
             cors: CorsConfig::default(),
             native: NativeConfig::default(),
             limits: LimitsConfig::default(),
+            auth: AuthConfig::default(),
             plugins: PluginsConfig::default(),
             namespaces: BTreeMap::from([("/".to_owned(), NamespaceConfig::default())]),
         }
@@ -239,6 +244,9 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NamespaceConfig {
+    /// `none`, `optional` or `required`: whether a verified JWT is needed to connect
+    /// (see `[auth]`). Defaults to `none`.
+    pub auth: AuthMode,
     /// The built-in behaviour handling its events when no plugin is listed. Defaults to `echo`.
     pub handler: BuiltinHandler,
     /// Handler plugins, tried in order for each event (see their `events`). Defaults to none.
@@ -379,6 +387,12 @@ impl Config {
                     });
                 }
             }
+        }
+        if self.namespaces.values().any(|ns| ns.auth != AuthMode::None) {
+            crate::auth::Verifier::new(&self.auth).map_err(|e| ConfigError::Invalid {
+                key: "auth".to_owned(),
+                reason: e.to_string(),
+            })?;
         }
         for name in self.namespaces.keys() {
             if !name.starts_with('/') || name.contains(',') || name.contains('?') {

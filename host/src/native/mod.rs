@@ -102,11 +102,34 @@ impl NativeEndpoint {
             headers: req.headers().clone(),
             query: req.uri().query().unwrap_or("").to_owned(),
         };
+        let user = match ns.authenticate(&json!({}), &request) {
+            Ok(user) => user,
+            Err(failure) => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({ "message": failure.to_string() })),
+                )
+                    .into_response();
+            }
+        };
         let config = self.config.clone();
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             match upgrade.await {
-                Ok(ws) => run(config, ns, request, ws.into_inner(), shutdown).await,
+                Ok(ws) => {
+                    run(
+                        config,
+                        ns,
+                        Handshake {
+                            auth: json!({}),
+                            request,
+                            user,
+                        },
+                        ws.into_inner(),
+                        shutdown,
+                    )
+                    .await
+                }
                 Err(err) => tracing::debug!(%err, "native websocket upgrade failed"),
             }
         });
@@ -117,7 +140,7 @@ impl NativeEndpoint {
 async fn run(
     config: NativeConfig,
     ns: Arc<crate::router::Namespace>,
-    request: RequestInfo,
+    handshake: Handshake,
     stream: WsStream,
     shutdown: CancellationToken,
 ) {
@@ -127,12 +150,8 @@ async fn run(
     inc(&METRICS.connections_total);
     METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
 
-    let handshake = Handshake {
-        auth: json!({}),
-        request,
-    };
     let socket = Socket::new(ns.clone(), conn.clone(), Framing::Native, handshake);
-    ns.add(&socket);
+    ns.admit(&socket);
 
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move {

@@ -282,7 +282,7 @@ fn socket_info(socket: &Socket) -> SocketInfo {
     SocketInfo {
         id: socket.id().to_string(),
         namespace: socket.namespace().name().to_owned(),
-        user_json: None,
+        user_json: socket.handshake().user.as_ref().map(Value::to_string),
         auth_json: socket.handshake().auth.to_string(),
     }
 }

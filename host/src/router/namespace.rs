@@ -9,6 +9,9 @@ use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::EventHandler;
 use super::socket::Socket;
 use super::{Room, SocketId};
+use crate::auth::{AuthFailure, Verifier};
+use crate::config::AuthMode;
+use crate::engineio::RequestInfo;
 use crate::metrics::METRICS;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
@@ -16,6 +19,9 @@ use crate::reason::DisconnectReason;
 /// One namespace.
 pub struct Namespace {
     name: String,
+    /// Whether connecting needs a verified token, and the verifier.
+    auth: AuthMode,
+    verifier: Option<Arc<Verifier>>,
     handler: Arc<dyn EventHandler>,
     adapter: Box<dyn Adapter>,
     /// A std lock: inserts, removals and lookups only, never across an await.
@@ -31,10 +37,22 @@ impl std::fmt::Debug for Namespace {
 }
 
 impl Namespace {
-    /// A namespace served by `handler` on this node only.
+    /// A namespace served by `handler` on this node only, with no authentication.
     pub fn new(name: &str, handler: Arc<dyn EventHandler>) -> Arc<Namespace> {
+        Namespace::with_auth(name, handler, AuthMode::None, None)
+    }
+
+    /// A namespace whose connections authenticate per `auth` with `verifier`.
+    pub fn with_auth(
+        name: &str,
+        handler: Arc<dyn EventHandler>,
+        auth: AuthMode,
+        verifier: Option<Arc<Verifier>>,
+    ) -> Arc<Namespace> {
         Arc::new(Namespace {
             name: name.to_owned(),
+            auth,
+            verifier,
             handler,
             adapter: Box::new(LocalAdapter::default()),
             sockets: RwLock::new(HashMap::new()),
@@ -44,6 +62,30 @@ impl Namespace {
     /// Its name, like `/chat`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Authenticates a connection: its claims (`None` when anonymous is allowed), or
+    /// why it is refused.
+    pub fn authenticate(
+        &self,
+        auth: &serde_json::Value,
+        request: &RequestInfo,
+    ) -> Result<Option<serde_json::Value>, AuthFailure> {
+        match (&self.verifier, self.auth) {
+            (_, AuthMode::None) => Ok(None),
+            (Some(verifier), mode) => verifier.authenticate(mode, auth, &request.query, &request.headers),
+            // Validated at start-up: a namespace with auth always has a verifier.
+            (None, _) => Err(AuthFailure::Invalid),
+        }
+    }
+
+    /// Registers a socket, puts it in its own room and, when authenticated, in
+    /// `user:<sub>`.
+    pub fn admit(&self, socket: &Socket) {
+        self.add(socket);
+        if let Some(sub) = socket.handshake().user.as_ref().and_then(crate::auth::subject) {
+            self.adapter.join(socket.id(), &[format!("user:{sub}").into()]);
+        }
     }
 
     /// Its event handler.

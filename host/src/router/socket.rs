@@ -32,6 +32,8 @@ pub struct Handshake {
     pub auth: Value,
     /// The HTTP request that opened the connection.
     pub request: RequestInfo,
+    /// The verified token's claims, when the namespace authenticates.
+    pub user: Option<Value>,
 }
 
 /// Why an emit with an acknowledgement produced no answer.

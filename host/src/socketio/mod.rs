@@ -105,13 +105,26 @@ impl SocketIo {
             ));
             return;
         };
+        let auth = auth.unwrap_or_else(|| json!({}));
+        let user = match ns.authenticate(&auth, &client.request) {
+            Ok(user) => user,
+            Err(failure) => {
+                // No socket is created and nothing reaches the handler.
+                let error = PacketKind::ConnectError(json!({ "message": failure.to_string() }));
+                let _ = client.session.send(crate::router::broadcast::frames_item(
+                    Packet::new(nsp, error).encode(),
+                ));
+                return;
+            }
+        };
         let handshake = Handshake {
-            auth: auth.unwrap_or_else(|| json!({})),
+            auth,
             request: client.request.clone(),
+            user,
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
         let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
-        ns.add(&socket);
+        ns.admit(&socket);
         match ns.handler().on_connect(&socket).await {
             Ok(after) => {
                 client.sockets().insert(nsp, socket.clone());

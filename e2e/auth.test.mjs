@@ -1,0 +1,144 @@
+// JWT at connect: every token location on both transports, every rejection reason
+// as CONNECT_ERROR, optional auth, the native endpoint, and a storm of bad tokens
+// that leaves the server healthy and other clients unaffected.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import WebSocket from "ws";
+import { startServer, once } from "./lib/server.mjs";
+import { sign, now } from "./lib/jwt.mjs";
+
+const SECRET = "e2e-secret";
+const good = (sub = "42", extra = {}) => sign({ sub, name: "alice", exp: now() + 3600, ...extra }, SECRET);
+
+describe("JWT authentication at connect", () => {
+  let server;
+  const sockets = [];
+  const client = (nsp, opts) => {
+    const s = io(`${server.url}${nsp}`, { forceNew: true, reconnection: false, ...opts });
+    sockets.push(s);
+    return s;
+  };
+  const refused = async (nsp, opts) => {
+    const s = client(nsp, opts);
+    const err = await once(s, "connect_error");
+    return err.message;
+  };
+
+  before(async () => {
+    server = await startServer(`
+[auth]
+secret = "\${JWT_SECRET}"
+[namespaces."/"]
+handler = "echo"
+[namespaces."/secure"]
+handler = "echo"
+auth = "required"
+[namespaces."/maybe"]
+handler = "echo"
+auth = "optional"
+`, { env: { JWT_SECRET: SECRET } });
+  });
+  after(async () => {
+    sockets.forEach((s) => s.disconnect());
+    await server.stop();
+  });
+
+  for (const transport of ["websocket", "polling"]) {
+    for (const [where, opts] of [
+      ["auth payload", () => ({ auth: { token: good() } })],
+      ["query", () => ({ query: { token: good() } })],
+      ["Authorization header", () => ({ extraHeaders: { Authorization: `Bearer ${good()}` } })],
+    ]) {
+      it(`accepts a token from the ${where} over ${transport}, and joins user:<sub>`, async () => {
+        const s = client("/secure", { transports: [transport], ...opts() });
+        await once(s, "connect");
+        const { rooms } = await s.emitWithAck("rooms");
+        assert.deepEqual(rooms, [s.id, "user:42"].sort());
+      });
+    }
+  }
+
+  it("refuses with the seed gateways' messages, and creates no socket", async () => {
+    assert.equal(await refused("/secure", {}), "Unauthorized: No token provided");
+    assert.equal(await refused("/secure", { auth: { token: "garbage" } }), "Unauthorized: Invalid token");
+    assert.equal(
+      await refused("/secure", { auth: { token: sign({ sub: "1", exp: now() - 3600 }, SECRET) } }),
+      "Unauthorized: Token expired",
+    );
+    assert.equal(
+      await refused("/secure", { auth: { token: sign({ sub: "1", exp: now() + 60 }, "wrong-secret") } }),
+      "Unauthorized: Invalid token",
+    );
+    assert.equal(
+      await refused("/secure", { auth: { token: sign({ sub: "1", exp: now() + 60 }, SECRET, { alg: "none" }) } }),
+      "Unauthorized: Invalid token",
+    );
+    assert.equal(
+      await refused("/secure", { auth: { token: sign({ sub: "1", exp: now() + 60 }, SECRET, { alg: "HS512" }) } }),
+      "Unauthorized: Invalid token",
+      "only HS256 is pinned",
+    );
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const open = Number(metrics.match(/^portico_sockets_open (\d+)$/m)[1]);
+    assert.ok(open <= sockets.length, "refused connections left no socket behind");
+  });
+
+  it("optional auth: anonymous without a token, refused with a bad one", async () => {
+    const anon = client("/maybe", {});
+    await once(anon, "connect");
+    assert.deepEqual((await anon.emitWithAck("rooms")).rooms, [anon.id]);
+    assert.equal(await refused("/maybe", { auth: { token: "bad" } }), "Unauthorized: Invalid token");
+  });
+
+  it("the native endpoint takes the token from the query or the header", async () => {
+    const ok = new WebSocket(`${server.wsUrl}/ws/secure?token=${good("7")}`);
+    await once(ok, "open");
+    ok.send(JSON.stringify({ event: "rooms" }));
+    const [data] = await once(ok, "message");
+    const reply = JSON.parse(String(data));
+    assert.ok(reply.data.rooms.includes("user:7"));
+    ok.close();
+    const header = new WebSocket(`${server.wsUrl}/ws/secure`, { headers: { Authorization: `Bearer ${good("8")}` } });
+    await once(header, "open");
+    header.close();
+    const refusedWs = new WebSocket(`${server.wsUrl}/ws/secure`);
+    const response = await once(refusedWs, "unexpected-response", 5000);
+    assert.equal(response[1].statusCode, 401);
+  });
+
+  it("1000 bad-token attempts leave the server healthy and other clients unaffected", async () => {
+    const healthy = client("/secure", { transports: ["websocket"], auth: { token: good("99") } });
+    await once(healthy, "connect");
+    let acks = 0;
+    let pinging = true;
+    const pinger = (async () => {
+      while (pinging) {
+        assert.equal(await healthy.timeout(2000).emitWithAck("ping", acks), acks);
+        acks++;
+      }
+    })();
+    const attempt = () =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${server.wsUrl}/socket.io/?EIO=4&transport=websocket`);
+        ws.on("error", reject);
+        ws.on("message", (data) => {
+          const text = String(data);
+          if (text.startsWith("0")) ws.send('40/secure,{"token":"not-a-token"}');
+          else if (text.startsWith("44/secure,")) {
+            ws.close();
+            resolve(JSON.parse(text.slice("44/secure,".length)).message);
+          }
+        });
+      });
+    for (let batch = 0; batch < 10; batch++) {
+      const messages = await Promise.all(Array.from({ length: 100 }, attempt));
+      assert.ok(messages.every((m) => m === "Unauthorized: Invalid token"));
+    }
+    pinging = false;
+    await pinger;
+    assert.ok(acks > 0, "the healthy client kept getting acks throughout");
+    assert.ok(healthy.connected);
+    assert.ok(server.alive());
+  });
+});
