@@ -142,3 +142,32 @@ auth = "optional"
     assert.ok(server.alive());
   });
 });
+
+describe("disconnect on token expiry", () => {
+  it("disconnects a socket when its token expires, telling it why", async () => {
+    const server = await startServer(`
+[auth]
+secret = "${SECRET}"
+leeway_s = 0
+disconnect_on_expiry = true
+[namespaces."/"]
+handler = "echo"
+auth = "required"
+`);
+    const s = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: sign({ sub: "5", exp: now() + 2 }, SECRET) } });
+    try {
+      await once(s, "connect");
+      const error = once(s, "error", 5000);
+      const reason = once(s, "disconnect", 5000);
+      assert.deepEqual(await error, { message: "Unauthorized: Token expired", code: "TOKEN_EXPIRED" });
+      assert.equal([await reason].flat()[0], "io server disconnect");
+      const longLived = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: good() } });
+      await once(longLived, "connect");
+      assert.equal(await longLived.emitWithAck("ping", 1), 1, "other sockets are unaffected");
+      longLived.disconnect();
+    } finally {
+      s.disconnect();
+      await server.stop();
+    }
+  });
+});

@@ -52,6 +52,7 @@ pub struct Verifier {
     key: DecodingKey,
     validation: Validation,
     sources: Vec<TokenSource>,
+    disconnect_on_expiry: bool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -120,6 +121,7 @@ impl Verifier {
             key,
             validation,
             sources: config.token_from.clone(),
+            disconnect_on_expiry: config.disconnect_on_expiry,
         })
     }
 
@@ -133,6 +135,15 @@ impl Verifier {
                 _ => Err(AuthFailure::Invalid),
             },
         }
+    }
+
+    /// When a socket authenticated with `claims` must be disconnected, if ever.
+    pub fn expiry(&self, claims: &Value) -> Option<std::time::SystemTime> {
+        if !self.disconnect_on_expiry {
+            return None;
+        }
+        let exp = claims.get("exp")?.as_u64()?;
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp + self.validation.leeway))
     }
 
     /// Finds and verifies the token of a connection. `Ok(None)`: no token and `optional`.

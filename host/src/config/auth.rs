@@ -25,6 +25,10 @@ pub struct AuthConfig {
     pub leeway_s: u64,
     /// Where to look for the token, in order. Defaults to `["auth", "query", "header"]`.
     pub token_from: Vec<TokenSource>,
+    /// Disconnect a socket when its token's `exp` passes (it receives an `error` event
+    /// `{message: "Unauthorized: Token expired", code: "TOKEN_EXPIRED"}` first).
+    /// Defaults to `false`.
+    pub disconnect_on_expiry: bool,
 }
 
 impl Default for AuthConfig {
@@ -37,6 +41,7 @@ impl Default for AuthConfig {
             audience: None,
             leeway_s: 30,
             token_from: vec![TokenSource::Auth, TokenSource::Query, TokenSource::Header],
+            disconnect_on_expiry: false,
         }
     }
 }

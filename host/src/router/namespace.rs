@@ -83,8 +83,25 @@ impl Namespace {
     /// `user:<sub>`.
     pub fn admit(&self, socket: &Socket) {
         self.add(socket);
-        if let Some(sub) = socket.handshake().user.as_ref().and_then(crate::auth::subject) {
+        let Some(claims) = socket.handshake().user.as_ref() else {
+            return;
+        };
+        if let Some(sub) = crate::auth::subject(claims) {
             self.adapter.join(socket.id(), &[format!("user:{sub}").into()]);
+        }
+        if let Some(expiry) = self.verifier.as_ref().and_then(|v| v.expiry(claims)) {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                let wait = expiry
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                if socket.connected() {
+                    let body = serde_json::json!({ "message": AuthFailure::Expired.to_string(), "code": "TOKEN_EXPIRED" });
+                    let _ = socket.emit("error", crate::protocol::socketio::Payload::json(vec![body]));
+                    socket.disconnect();
+                }
+            });
         }
     }
 
