@@ -171,3 +171,59 @@ auth = "required"
     }
   });
 });
+
+describe("presence", () => {
+  it("a user with two tabs is online once, offline after the last tab; the endpoint lists them", async () => {
+    const server = await startServer(`
+[auth]
+secret = "${SECRET}"
+[namespaces."/"]
+handler = "echo"
+auth = "required"
+presence = true
+`);
+    const open = [];
+    const connect = async (sub, name) => {
+      const s = io(server.url, { forceNew: true, reconnection: false, auth: { token: sign({ sub, name, exp: now() + 600 }, SECRET) } });
+      open.push(s);
+      await once(s, "connect");
+      return s;
+    };
+    try {
+      const observer = await connect("1", "olga");
+      const events = [];
+      observer.on("user_online", (u) => events.push(["online", u]));
+      observer.on("user_offline", (u) => events.push(["offline", u]));
+      const online = once(observer, "user_online");
+      const tab1 = await connect("42", "alice");
+      assert.deepEqual(await online, { userId: "42", username: "alice" });
+      const tab2 = await connect("42", "alice");
+      let list = await (await fetch(`${server.url}/api/v1/presence?namespace=/`)).json();
+      assert.deepEqual(list, {
+        namespace: "/",
+        users: [
+          { userId: "1", username: "olga", sockets: 1 },
+          { userId: "42", username: "alice", sockets: 2 },
+        ],
+      });
+      tab1.disconnect();
+      // The observer's own ack is ordered after anything the first tab's leaving caused.
+      await observer.emitWithAck("ping", 1);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(
+        events,
+        [["online", { userId: "42", username: "alice" }]],
+        "online once for two tabs; closing one tab keeps alice online",
+      );
+      const offline = once(observer, "user_offline");
+      tab2.disconnect();
+      assert.deepEqual(await offline, { userId: "42", username: "alice" });
+      list = await (await fetch(`${server.url}/api/v1/presence?namespace=/`)).json();
+      assert.deepEqual(list.users.map((u) => u.userId), ["1"]);
+      assert.equal((await fetch(`${server.url}/api/v1/presence?namespace=/nope`)).status, 404);
+    } finally {
+      open.forEach((s) => s.disconnect());
+      await server.stop();
+    }
+  });
+});

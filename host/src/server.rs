@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use http::{HeaderValue, Method};
@@ -26,6 +26,7 @@ use crate::plugins::registry::Registry;
 use crate::plugins::runtime::Runtime;
 use crate::plugins::watcher;
 use crate::router::EventHandler;
+use crate::router::namespace::NamespaceOptions;
 use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
 use crate::store::MemoryStore;
@@ -81,7 +82,12 @@ impl Gateway {
                 }
                 _ => builtin::handler(ns.handler),
             };
-            Namespace::with_auth(name, handler, ns.auth, verifier.clone())
+            let options = NamespaceOptions {
+                auth: ns.auth,
+                verifier: verifier.clone(),
+                presence_events: ns.presence,
+            };
+            Namespace::with_options(name, handler, options)
         }));
         let socketio = SocketIo::new(
             SocketIoConfig {
@@ -152,7 +158,8 @@ impl Gateway {
         let mut app = Router::new()
             .merge(engine_routes)
             .route("/healthz", get(|| async { "ok" }))
-            .route("/metrics", get(metrics));
+            .route("/metrics", get(metrics))
+            .route("/api/v1/presence", get(presence));
         if config.native.enabled {
             let native_path = config.native.path.clone();
             app = app
@@ -177,6 +184,26 @@ async fn native_named(
     req: Request<Body>,
 ) -> Response {
     gateway.native.handle(&format!("/{nsp}"), req)
+}
+
+/// `GET /api/v1/presence?namespace=/chat`: the users online in a namespace.
+async fn presence(State(gateway): State<Gateway>, Query(query): Query<PresenceQuery>) -> Response {
+    let name = query.namespace.unwrap_or_else(|| "/".to_owned());
+    match gateway.namespaces.get(&name) {
+        Some(ns) => axum::Json(serde_json::json!({ "namespace": name, "users": ns.presence().online() }))
+            .into_response(),
+        None => (
+            http::StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({ "message": "Invalid namespace" })),
+        )
+            .into_response(),
+    }
+}
+
+/// The presence endpoint's query.
+#[derive(Debug, serde::Deserialize)]
+struct PresenceQuery {
+    namespace: Option<String>,
 }
 
 async fn metrics() -> Response {

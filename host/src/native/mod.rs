@@ -171,8 +171,12 @@ async fn run(
     ));
 
     match ns.handler().on_connect(&socket).await {
-        Ok(Some(after)) => after(),
-        Ok(None) => {}
+        Ok(after) => {
+            ns.went_online(&socket);
+            if let Some(after) = after {
+                after();
+            }
+        }
         Err(refusal) => {
             let _ = socket.emit("error", Payload::json(vec![refusal.to_json()]));
             ns.discard(&socket);

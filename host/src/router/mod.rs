@@ -5,12 +5,14 @@
 //! - [`broadcast`]: who receives an emit ([`broadcast::Targets`]) and the event encoded once.
 //! - [`socket`]: one client in one namespace, whatever its framing.
 //! - [`namespace`]: a namespace's sockets, its handler, and its broadcast operator.
+//! - [`presence`]: users online per namespace, across their sockets.
 //! - [`handler`]: the trait event handlers implement (built-ins now, plugins later).
 
 pub mod adapter;
 pub mod broadcast;
 pub mod handler;
 pub mod namespace;
+pub mod presence;
 pub mod socket;
 
 pub use broadcast::Targets;

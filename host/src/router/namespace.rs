@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use super::adapter::{Adapter, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::EventHandler;
+use super::presence::{Presence, Transition};
 use super::socket::Socket;
 use super::{Room, SocketId};
 use crate::auth::{AuthFailure, Verifier};
@@ -16,9 +17,23 @@ use crate::metrics::METRICS;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 
+/// How a namespace authenticates and reports presence.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceOptions {
+    /// Whether connecting needs a verified token.
+    pub auth: AuthMode,
+    /// The verifier, required unless `auth` is `none`.
+    pub verifier: Option<Arc<Verifier>>,
+    /// Whether `user_online` / `user_offline` are emitted.
+    pub presence_events: bool,
+}
+
 /// One namespace.
 pub struct Namespace {
     name: String,
+    /// Who is online, and whether `user_online`/`user_offline` are emitted.
+    presence: Presence,
+    presence_events: bool,
     /// Whether connecting needs a verified token, and the verifier.
     auth: AuthMode,
     verifier: Option<Arc<Verifier>>,
@@ -39,18 +54,24 @@ impl std::fmt::Debug for Namespace {
 impl Namespace {
     /// A namespace served by `handler` on this node only, with no authentication.
     pub fn new(name: &str, handler: Arc<dyn EventHandler>) -> Arc<Namespace> {
-        Namespace::with_auth(name, handler, AuthMode::None, None)
+        Namespace::with_options(name, handler, NamespaceOptions::default())
     }
 
-    /// A namespace whose connections authenticate per `auth` with `verifier`.
-    pub fn with_auth(
+    /// A namespace with authentication and presence as `options` say.
+    pub fn with_options(
         name: &str,
         handler: Arc<dyn EventHandler>,
-        auth: AuthMode,
-        verifier: Option<Arc<Verifier>>,
+        options: NamespaceOptions,
     ) -> Arc<Namespace> {
+        let NamespaceOptions {
+            auth,
+            verifier,
+            presence_events,
+        } = options;
         Arc::new(Namespace {
             name: name.to_owned(),
+            presence: Presence::default(),
+            presence_events,
             auth,
             verifier,
             handler,
@@ -62,6 +83,25 @@ impl Namespace {
     /// Its name, like `/chat`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Who is online.
+    pub fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    /// Marks an admitted socket's user online (after its CONNECT reply went out), and
+    /// tells the namespace if this is the user's first socket.
+    pub fn went_online(&self, socket: &Socket) {
+        let Some((user_id, username)) = identity(socket) else {
+            return;
+        };
+        if self.presence.arrive(&user_id, &username, socket.id()) == Transition::Online
+            && self.presence_events
+        {
+            let body = serde_json::json!({ "userId": user_id, "username": username });
+            self.emit(&Targets::default(), "user_online", Payload::json(vec![body]));
+        }
     }
 
     /// Authenticates a connection: its claims (`None` when anonymous is allowed), or
@@ -146,6 +186,12 @@ impl Namespace {
         self.adapter.leave_all(socket.id());
         self.write().remove(socket.id());
         METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
+        if let Some((user_id, username)) = identity(socket) {
+            if self.presence.leave(&user_id, socket.id()) == Transition::Offline && self.presence_events {
+                let body = serde_json::json!({ "userId": user_id, "username": username });
+                self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));
+            }
+        }
         let handler = self.handler.clone();
         let socket = socket.clone();
         tokio::spawn(async move { handler.on_disconnect(&socket, reason).await });
@@ -185,6 +231,17 @@ impl Namespace {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// A socket's user id and name, from its verified claims.
+fn identity(socket: &Socket) -> Option<(String, String)> {
+    let claims = socket.handshake().user.as_ref()?;
+    let user_id = crate::auth::subject(claims)?;
+    let username = ["username", "name"]
+        .iter()
+        .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))
+        .map_or_else(|| user_id.clone(), str::to_owned);
+    Some((user_id, username))
 }
 
 /// All configured namespaces, by name. Fixed at start-up.

@@ -130,6 +130,7 @@ impl SocketIo {
                 client.sockets().insert(nsp, socket.clone());
                 client.joined.cancel();
                 let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
+                ns.went_online(&socket);
                 if let Some(after) = after {
                     after();
                 }
