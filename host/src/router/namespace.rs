@@ -186,11 +186,12 @@ impl Namespace {
         self.adapter.leave_all(socket.id());
         self.write().remove(socket.id());
         METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
-        if let Some((user_id, username)) = identity(socket) {
-            if self.presence.leave(&user_id, socket.id()) == Transition::Offline && self.presence_events {
-                let body = serde_json::json!({ "userId": user_id, "username": username });
-                self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));
-            }
+        if let Some((user_id, username)) = identity(socket)
+            && self.presence.leave(&user_id, socket.id()) == Transition::Offline
+            && self.presence_events
+        {
+            let body = serde_json::json!({ "userId": user_id, "username": username });
+            self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));
         }
         let handler = self.handler.clone();
         let socket = socket.clone();
