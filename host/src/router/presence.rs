@@ -123,7 +123,7 @@ mod tests {
             Transition::Unchanged,
             "leaving twice changes nothing"
         );
-        assert_eq!(p.sockets_of("42"), [b.clone()]);
+        assert_eq!(p.sockets_of("42"), vec![SocketId::from("b")]);
         assert_eq!(p.leave("42", &b), Transition::Offline);
         assert!(p.online().is_empty());
         assert_eq!(p.leave("7", &b), Transition::Unchanged);
