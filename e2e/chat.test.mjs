@@ -117,6 +117,20 @@ describe("chat gateway (deploy/chat.toml)", () => {
     );
   });
 
+  it("presence: user_online to others, get_online_users lists a user once across two tabs", async () => {
+    const observer = await connect();
+    const [token, sub, name] = identity();
+    const online = once(observer, "user_online");
+    const tab1 = io(`${server.url}/chat`, { forceNew: true, reconnection: false, auth: { token } });
+    const tab2 = io(`${server.url}/chat`, { forceNew: true, reconnection: false, auth: { token } });
+    sockets.push(tab1, tab2);
+    assert.deepEqual(await online, { userId: sub, username: name });
+    await Promise.all([tab1.connected || once(tab1, "connect"), tab2.connected || once(tab2, "connect")]);
+    const { users } = await observer.emitWithAck("get_online_users", null);
+    assert.deepEqual(users.find((u) => u.userId === sub), { userId: sub, username: name, sockets: 2 });
+    assert.ok(users.some((u) => u.userId === observer.sub));
+  });
+
   it("refuses /chat without a token; private rooms admit their members", async () => {
     const anonymous = io(`${server.url}/chat`, { forceNew: true, reconnection: false });
     sockets.push(anonymous);

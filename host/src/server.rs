@@ -89,6 +89,9 @@ impl Gateway {
             };
             Namespace::with_options(name, handler, options)
         }));
+        if let Some(registry) = &registry {
+            registry.set_namespaces(namespaces.clone());
+        }
         let socketio = SocketIo::new(
             SocketIoConfig {
                 connect_timeout: config.socketio.connect_timeout(),

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Error, Host, Level, SocketInfo, Target};
+use crate::{Error, Host, Level, OnlineUser, SocketInfo, Target};
 
 /// Log and config, for every kind of plugin.
 pub struct Env<'a> {
@@ -136,6 +136,38 @@ impl<'a> Ctx<'a> {
     /// The plugin's key/value store and room history.
     pub fn store(&self) -> Store<'_> {
         Store { host: self.env.host }
+    }
+
+    /// Who is online.
+    pub fn presence(&self) -> Presence<'_> {
+        Presence { host: self.env.host }
+    }
+}
+
+/// Who is online, as the gateway tracks it (users with a verified identity).
+pub struct Presence<'a> {
+    host: &'a dyn Host,
+}
+
+impl Presence<'_> {
+    /// Users online in the caller's namespace.
+    pub fn online_users(&self) -> Vec<OnlineUser> {
+        self.host.online_users(None)
+    }
+
+    /// Users online in another namespace.
+    pub fn online_users_in(&self, namespace: &str) -> Vec<OnlineUser> {
+        self.host.online_users(Some(namespace))
+    }
+
+    /// A user's socket ids in the caller's namespace.
+    pub fn user_sockets(&self, user_id: &str) -> Vec<String> {
+        self.host.user_sockets(user_id)
+    }
+
+    /// Whether a user is online in the caller's namespace.
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.host.is_online(user_id)
     }
 }
 

@@ -39,7 +39,7 @@ pub mod rules;
 pub mod testing;
 pub mod time;
 
-pub use ctx::{Ctx, Emit, Env, Store};
+pub use ctx::{Ctx, Emit, Env, Presence, Store};
 pub use error::{ClientError, Error, Violation};
 pub use portico_sdk_macros::plugin;
 pub use serde_json::{self, Value, json};
@@ -123,6 +123,24 @@ pub trait Host {
     fn history_append(&self, room: &str, entry_json: &str, max_len: u32);
     /// Reads a room's newest history entries, oldest first.
     fn history_range(&self, room: &str, limit: u32) -> Vec<String>;
+    /// Users online in a namespace (the caller's when `None`).
+    fn online_users(&self, namespace: Option<&str>) -> Vec<OnlineUser>;
+    /// A user's sockets in the caller's namespace.
+    fn user_sockets(&self, user_id: &str) -> Vec<String>;
+    /// Whether a user has a socket in the caller's namespace.
+    fn is_online(&self, user_id: &str) -> bool;
+}
+
+/// A user who is online.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlineUser {
+    /// The `sub` claim.
+    pub user_id: String,
+    /// `username` or `name` from the claims.
+    pub username: String,
+    /// How many sockets (tabs) the user has.
+    pub sockets: u32,
 }
 
 /// What a handler answers: the ack the client receives, if it asked for one.

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
-use crate::{Host, Level, Target};
+use crate::{Host, Level, OnlineUser, Target};
 
 /// Something a plugin asked the host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,7 @@ pub struct MockHost {
     logs: RefCell<Vec<(Level, String)>>,
     kv: RefCell<HashMap<String, String>>,
     history: RefCell<HashMap<String, VecDeque<String>>>,
+    online: RefCell<Vec<(OnlineUser, Vec<String>)>>,
 }
 
 impl MockHost {
@@ -85,6 +86,18 @@ impl MockHost {
     /// Forgets what was recorded (the store is kept).
     pub fn clear(&self) {
         self.recorded.borrow_mut().clear();
+    }
+
+    /// Marks a user online with these socket ids.
+    pub fn set_online(&self, user_id: &str, username: &str, sockets: &[&str]) {
+        let mut online = self.online.borrow_mut();
+        online.retain(|(u, _)| u.user_id != user_id);
+        let user = OnlineUser {
+            user_id: user_id.to_owned(),
+            username: username.to_owned(),
+            sockets: sockets.len() as u32,
+        };
+        online.push((user, sockets.iter().map(|s| (*s).to_owned()).collect()));
     }
 
     /// Log lines written so far.
@@ -169,6 +182,23 @@ impl Host for MockHost {
         while list.len() > max_len as usize {
             list.pop_front();
         }
+    }
+
+    fn online_users(&self, _namespace: Option<&str>) -> Vec<OnlineUser> {
+        self.online.borrow().iter().map(|(u, _)| u.clone()).collect()
+    }
+
+    fn user_sockets(&self, user_id: &str) -> Vec<String> {
+        self.online
+            .borrow()
+            .iter()
+            .find(|(u, _)| u.user_id == user_id)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    }
+
+    fn is_online(&self, user_id: &str) -> bool {
+        self.online.borrow().iter().any(|(u, _)| u.user_id == user_id)
     }
 
     fn history_range(&self, room: &str, limit: u32) -> Vec<String> {

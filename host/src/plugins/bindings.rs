@@ -56,4 +56,4 @@ pub mod filter {
 }
 
 pub use handler::portico::plugin::types::{ClientError, Error as PluginError, SocketInfo, Violation};
-pub use handler::portico::plugin::{config, log, sockets, store, types};
+pub use handler::portico::plugin::{config, log, presence, sockets, store, types};

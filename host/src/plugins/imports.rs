@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::bindings::{config, log, sockets, store, types};
+use super::bindings::{config, log, presence, sockets, store, types};
 use super::state::{Effect, HostState, Target};
 
 /// Longest log line kept from a plugin, in bytes.
@@ -107,5 +107,45 @@ impl store::Host for HostState {
     fn history_range(&mut self, room: String, limit: u32) -> Vec<String> {
         let list = self.scoped(&format!("history:{room}"));
         self.call.store.range(&list, limit.min(MAX_HISTORY_READ) as usize)
+    }
+}
+
+impl HostState {
+    fn namespace(&self, name: Option<&str>) -> Option<std::sync::Arc<crate::router::Namespace>> {
+        let name = name.or(self.call.namespace.as_deref())?;
+        self.call.namespaces.as_ref()?.get(name).cloned()
+    }
+}
+
+impl presence::Host for HostState {
+    fn online_users(&mut self, namespace: Option<String>) -> Vec<presence::OnlineUser> {
+        let Some(ns) = self.namespace(namespace.as_deref()) else {
+            return Vec::new();
+        };
+        ns.presence()
+            .online()
+            .into_iter()
+            .map(|u| presence::OnlineUser {
+                user_id: u.user_id,
+                username: u.username,
+                sockets: u32::try_from(u.sockets).unwrap_or(u32::MAX),
+            })
+            .collect()
+    }
+
+    fn user_sockets(&mut self, user_id: String) -> Vec<String> {
+        let Some(ns) = self.namespace(None) else {
+            return Vec::new();
+        };
+        ns.presence()
+            .sockets_of(&user_id)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn is_online(&mut self, user_id: String) -> bool {
+        self.namespace(None)
+            .is_some_and(|ns| !ns.presence().sockets_of(&user_id).is_empty())
     }
 }

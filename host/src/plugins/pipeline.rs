@@ -87,7 +87,7 @@ impl Pipeline {
     ) -> Result<Option<Payload>, PluginError> {
         for name in &self.guards {
             let plugin = self.plugin(name, Kind::Guard)?;
-            let ctx = self.registry.call_context(name, plugin.settings());
+            let ctx = self.context(name, &plugin, info);
             let outcome = plugin
                 .authorize(ctx, info, event, payload)
                 .await
@@ -96,7 +96,7 @@ impl Pipeline {
         }
         for name in self.validators.get(event).into_iter().flatten() {
             let plugin = self.plugin(name, Kind::Validator)?;
-            let ctx = self.registry.call_context(name, plugin.settings());
+            let ctx = self.context(name, &plugin, info);
             let outcome = plugin
                 .validate(ctx, info, event, payload)
                 .await
@@ -110,7 +110,7 @@ impl Pipeline {
         let Some((name, plugin)) = self.handler_for(event) else {
             return Ok(None);
         };
-        let ctx = self.registry.call_context(&name, plugin.settings());
+        let ctx = self.context(&name, &plugin, info);
         let outcome = plugin
             .on_event(ctx, info, event, payload)
             .await
@@ -125,6 +125,18 @@ impl Pipeline {
         };
         self.apply(socket, &name, outcome.effects)?;
         Ok(ack)
+    }
+
+    /// The context of a call about the socket `info` describes.
+    fn context(
+        &self,
+        name: &str,
+        plugin: &super::instance::Plugin,
+        info: &SocketInfo,
+    ) -> super::state::CallContext {
+        let mut ctx = self.registry.call_context(name, plugin.settings());
+        ctx.namespace = Some(info.namespace.as_str().into());
+        ctx
     }
 
     /// The first handler plugin that handles `event` (no `events` list means all).
@@ -155,7 +167,7 @@ impl Pipeline {
             let Ok(plugin) = self.plugin(name, Kind::Filter) else {
                 continue;
             };
-            let ctx = self.registry.call_context(name, plugin.settings());
+            let ctx = self.context(name, &plugin, info);
             match plugin.catch(ctx, info, event, error).await {
                 Ok(outcome) => return outcome.value,
                 Err(err) => {
@@ -206,7 +218,7 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.registry.call_context(name, plugin.settings());
+            let ctx = self.context(name, &plugin, &info);
             let outcome = match plugin.on_connect(ctx, &info).await {
                 Ok(outcome) => outcome,
                 Err(err) => {
@@ -250,7 +262,7 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.registry.call_context(name, plugin.settings());
+            let ctx = self.context(name, &plugin, &info);
             match plugin.on_disconnect(ctx, &info, reason.as_str()).await {
                 Ok(outcome) => {
                     let _ = self.apply(socket, name, outcome.effects);

@@ -27,6 +27,8 @@ pub struct Registry {
     config: PluginsConfig,
     store: Arc<dyn Store>,
     plugins: ArcSwap<HashMap<String, Arc<Plugin>>>,
+    /// The gateway's namespaces, set once they exist (they are built with the pipelines).
+    namespaces: std::sync::OnceLock<crate::router::Namespaces>,
 }
 
 impl Registry {
@@ -37,7 +39,13 @@ impl Registry {
             config,
             store,
             plugins: ArcSwap::from_pointee(HashMap::new()),
+            namespaces: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives plugins' presence lookups the gateway's namespaces.
+    pub fn set_namespaces(&self, namespaces: crate::router::Namespaces) {
+        let _ = self.namespaces.set(namespaces);
     }
 
     /// The current version of a plugin.
@@ -186,6 +194,8 @@ impl Registry {
             config_json: settings.config_json.as_str().into(),
             store: self.store.clone(),
             max_effects: MAX_EFFECTS,
+            namespace: None,
+            namespaces: self.namespaces.get().cloned(),
         }
     }
 }

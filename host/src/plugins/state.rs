@@ -116,6 +116,10 @@ pub struct CallContext {
     pub store: Arc<dyn Store>,
     /// Most effects one call may request.
     pub max_effects: usize,
+    /// The caller's namespace, when the call is about a socket.
+    pub namespace: Option<Arc<str>>,
+    /// Every namespace, for presence lookups.
+    pub namespaces: Option<crate::router::Namespaces>,
 }
 
 /// A plugin store's data.

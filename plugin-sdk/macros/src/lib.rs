@@ -204,6 +204,14 @@ fn host_impl(full: bool) -> Tokens {
             fn kv_incr(&self, key: &str, delta: i64) -> i64 { portico::plugin::store::kv_incr(key, delta) }
             fn history_append(&self, room: &str, entry_json: &str, max_len: u32) { portico::plugin::store::history_append(room, entry_json, max_len) }
             fn history_range(&self, room: &str, limit: u32) -> ::std::vec::Vec<::std::string::String> { portico::plugin::store::history_range(room, limit) }
+            fn online_users(&self, namespace: ::core::option::Option<&str>) -> ::std::vec::Vec<::portico_sdk::OnlineUser> {
+                portico::plugin::presence::online_users(namespace)
+                    .into_iter()
+                    .map(|u| ::portico_sdk::OnlineUser { user_id: u.user_id, username: u.username, sockets: u.sockets })
+                    .collect()
+            }
+            fn user_sockets(&self, user_id: &str) -> ::std::vec::Vec<::std::string::String> { portico::plugin::presence::user_sockets(user_id) }
+            fn is_online(&self, user_id: &str) -> bool { portico::plugin::presence::is_online(user_id) }
         }
     } else {
         quote! {
@@ -217,6 +225,9 @@ fn host_impl(full: bool) -> Tokens {
             fn kv_incr(&self, _: &str, _: i64) -> i64 { 0 }
             fn history_append(&self, _: &str, _: &str, _: u32) {}
             fn history_range(&self, _: &str, _: u32) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
+            fn online_users(&self, _: ::core::option::Option<&str>) -> ::std::vec::Vec<::portico_sdk::OnlineUser> { ::std::vec::Vec::new() }
+            fn user_sockets(&self, _: &str) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
+            fn is_online(&self, _: &str) -> bool { false }
         }
     };
     quote! {

@@ -6,6 +6,7 @@
 //! | `leave_room` | `{roomId}` | leaves; `user_left_room {userId, username, roomId}` to the room | `{roomId, left: true}` |
 //! | `send_message` | `{roomId, text}` | stores it; `new_message {id, text, roomId, userId, username, timestamp}` to the room | `{sent: true, messageId}` |
 //! | `typing` | `{roomId, isTyping}` | `typing {userId, username, roomId, isTyping}` to the others | none |
+//! | `get_online_users` | none | | `{users: [{userId, username, sockets}]}` (presence) |
 //! | `direct_message` | `{recipientId, text}` | `direct_message {id, text, senderId, senderUsername, timestamp}` to `user:<recipientId>` | `{sent: true, messageId}` |
 //!
 //! A room named `private-<id>-<id>…` admits only users whose `sub` is one of those
@@ -172,6 +173,7 @@ impl Handler for Chat {
                 )?;
                 Reply::ack(&json!({ "sent": true, "messageId": id }))
             }
+            "get_online_users" => Reply::ack(&json!({ "users": ctx.presence().online_users() })),
             _ => Reply::none(),
         }
     }
@@ -283,6 +285,18 @@ mod tests {
         assert_eq!(
             (data["senderId"].as_str(), data["senderUsername"].as_str()),
             (Some("1"), Some("alice"))
+        );
+    }
+
+    #[test]
+    fn lists_online_users_from_presence() {
+        let host = MockHost::new();
+        host.set_online("1", "alice", &["s1", "s2"]);
+        let reply = call(&host, &socket("2", "bob"), "get_online_users", json!(null)).unwrap();
+        let ack: serde_json::Value = serde_json::from_str(reply.0.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            ack,
+            json!({ "users": [{ "userId": "1", "username": "alice", "sockets": 2 }] })
         );
     }
 
