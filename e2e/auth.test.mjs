@@ -227,3 +227,45 @@ presence = true
     }
   });
 });
+
+describe("guard plugins at connect", () => {
+  it("a guard refusing at connect is a CONNECT_ERROR with its message and code", async () => {
+    const { mkdtempSync, cpSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join, dirname, resolve } = await import("node:path");
+    const { fileURLToPath } = await import("node:url");
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+    const plugins = mkdtempSync(join(tmpdir(), "portico-guard-"));
+    cpSync(join(process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugins"), "room-guard.wasm"), join(plugins, "room-guard.wasm"));
+    cpSync(join(process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugins"), "echo.wasm"), join(plugins, "echo.wasm"));
+    const server = await startServer(`
+[auth]
+secret = "${SECRET}"
+[plugins]
+dir = "${plugins}"
+[namespaces."/"]
+auth = "optional"
+plugins = ["echo"]
+guards = ["room-guard"]
+guard_events = ["join_room"]
+guard_connect = true
+`);
+    const open = [];
+    try {
+      const anonymous = io(server.url, { forceNew: true, reconnection: false });
+      open.push(anonymous);
+      const err = await once(anonymous, "connect_error");
+      assert.equal(err.message, "Unauthorized");
+      const user = io(server.url, { forceNew: true, reconnection: false, auth: { token: good("3") } });
+      open.push(user);
+      await once(user, "connect");
+      assert.deepEqual(await user.emitWithAck("anything", { a: 1 }), { a: 1 }, "guards only the listed events");
+      const denied = once(user, "error");
+      user.emit("join_room", { roomId: "private-1-2" });
+      assert.deepEqual(await denied, { message: "Access denied to this room", code: "WS_ERROR" });
+    } finally {
+      open.forEach((s) => s.disconnect());
+      await server.stop();
+    }
+  });
+});

@@ -251,8 +251,14 @@ pub struct NamespaceConfig {
     pub handler: BuiltinHandler,
     /// Handler plugins, tried in order for each event (see their `events`). Defaults to none.
     pub plugins: Vec<String>,
-    /// Guard plugins run before every event, in order. Defaults to none.
+    /// Guard plugins, run in order before the events in `guard_events` (and at connect
+    /// with `guard_connect`). Defaults to none.
     pub guards: Vec<String>,
+    /// The events the guards check; empty means every event. Defaults to empty.
+    pub guard_events: Vec<String>,
+    /// Also run the guards when a socket connects (event `connect`, payload the CONNECT
+    /// `auth`); a refusal is a CONNECT_ERROR. Defaults to `false`.
+    pub guard_connect: bool,
     /// Validator plugins per event name, run in order after the guards. Defaults to none.
     pub validators: BTreeMap<String, Vec<String>>,
     /// Exception-filter plugins, tried in order on any error. Defaults to none: the

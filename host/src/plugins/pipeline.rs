@@ -27,6 +27,8 @@ pub struct Pipeline {
     registry: Arc<Registry>,
     handlers: Vec<String>,
     guards: Vec<String>,
+    guard_events: Vec<String>,
+    guard_connect: bool,
     validators: BTreeMap<String, Vec<String>>,
     filters: Vec<String>,
     ack_errors: bool,
@@ -40,6 +42,8 @@ impl Pipeline {
             registry,
             handlers: ns.plugins.clone(),
             guards: ns.guards.clone(),
+            guard_events: ns.guard_events.clone(),
+            guard_connect: ns.guard_connect,
             validators: ns.validators.clone(),
             filters: ns.filters.clone(),
             ack_errors: ns.ack_errors,
@@ -85,14 +89,8 @@ impl Pipeline {
         event: &str,
         payload: &mut String,
     ) -> Result<Option<Payload>, PluginError> {
-        for name in &self.guards {
-            let plugin = self.plugin(name, Kind::Guard)?;
-            let ctx = self.context(name, &plugin, info);
-            let outcome = plugin
-                .authorize(ctx, info, event, payload)
-                .await
-                .map_err(|e| internal(name, event, &e))?;
-            outcome.value?;
+        if self.guard_events.is_empty() || self.guard_events.iter().any(|e| e == event) {
+            self.guard(info, event, payload).await?;
         }
         for name in self.validators.get(event).into_iter().flatten() {
             let plugin = self.plugin(name, Kind::Validator)?;
@@ -137,6 +135,20 @@ impl Pipeline {
         let mut ctx = self.registry.call_context(name, plugin.settings());
         ctx.namespace = Some(info.namespace.as_str().into());
         ctx
+    }
+
+    /// Runs every guard; the first refusal wins.
+    async fn guard(&self, info: &SocketInfo, event: &str, payload: &str) -> Result<(), PluginError> {
+        for name in &self.guards {
+            let plugin = self.plugin(name, Kind::Guard)?;
+            let ctx = self.context(name, &plugin, info);
+            let outcome = plugin
+                .authorize(ctx, info, event, payload)
+                .await
+                .map_err(|e| internal(name, event, &e))?;
+            outcome.value?;
+        }
+        Ok(())
     }
 
     /// The first handler plugin that handles `event` (no `events` list means all).
@@ -213,6 +225,12 @@ impl Pipeline {
 
     async fn connect(&self, socket: &Socket) -> ConnectResult {
         let info = socket_info(socket);
+        if self.guard_connect {
+            let auth = socket.handshake().auth.to_string();
+            if let Err(error) = self.guard(&info, "connect", &auth).await {
+                return Err(refusal(&error));
+            }
+        }
         let mut effects = Vec::new();
         for name in &self.handlers {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
@@ -242,6 +260,8 @@ impl Pipeline {
                 registry,
                 handlers: Vec::new(),
                 guards: Vec::new(),
+                guard_events: Vec::new(),
+                guard_connect: false,
                 validators: BTreeMap::new(),
                 filters: Vec::new(),
                 ack_errors: false,

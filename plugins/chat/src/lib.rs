@@ -9,8 +9,8 @@
 //! | `get_online_users` | none | | `{users: [{userId, username, sockets}]}` (presence) |
 //! | `direct_message` | `{recipientId, text}` | `direct_message {id, text, senderId, senderUsername, timestamp}` to `user:<recipientId>` | `{sent: true, messageId}` |
 //!
-//! A room named `private-<id>-<id>…` admits only users whose `sub` is one of those
-//! ids (`WS_ERROR` "Access denied to this room"). User fields come from the verified
+//! Who may join which room is the `room-guard` plugin's job (configured as a guard on
+//! `join_room`), as NestJS keeps it in a `CanActivate` guard. User fields come from the verified
 //! identity (the JWT claims `sub` and `username`/`name`), never from the payload;
 //! without one, the socket id stands in until authentication is configured.
 
@@ -107,14 +107,6 @@ fn user(ctx: &Ctx) -> User {
     }
 }
 
-/// Whether `user_id` may join `room`: `private-a-b…` rooms admit only a, b, ….
-pub fn may_join(room: &str, user_id: &str) -> bool {
-    match room.strip_prefix("private-") {
-        Some(ids) => ids.split('-').any(|id| id == user_id),
-        None => true,
-    }
-}
-
 #[plugin]
 impl Handler for Chat {
     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
@@ -122,9 +114,6 @@ impl Handler for Chat {
         match event {
             "join_room" => {
                 let RoomPayload { room_id } = ctx.payload()?;
-                if !may_join(&room_id, &me.id) {
-                    return Err(Error::ws("Access denied to this room"));
-                }
                 ctx.join(&room_id);
                 ctx.to_room(&room_id).except_sender().emit(
                     "user_joined_room",
@@ -201,28 +190,6 @@ mod tests {
         payload: serde_json::Value,
     ) -> Result<Reply, Error> {
         Chat::on_event(&mut Ctx::new(host, who.clone(), payload.to_string()), event)
-    }
-
-    #[test]
-    fn private_rooms_admit_only_their_members() {
-        assert!(may_join("private-1-2", "1"));
-        assert!(may_join("private-1-2", "2"));
-        assert!(!may_join("private-1-2", "3"));
-        assert!(!may_join("private-12-3", "1"), "ids match exactly");
-        assert!(may_join("lobby", "3"));
-        let host = MockHost::new();
-        let err = call(
-            &host,
-            &socket("3", "eve"),
-            "join_room",
-            json!({"roomId": "private-1-2"}),
-        )
-        .unwrap_err();
-        assert_eq!(
-            (err.code.as_str(), err.message.as_str()),
-            ("WS_ERROR", "Access denied to this room")
-        );
-        assert!(host.recorded().is_empty(), "a refused join does nothing");
     }
 
     #[test]
