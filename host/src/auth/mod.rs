@@ -9,6 +9,7 @@
 //! socket is created and nothing reaches a plugin.
 
 mod extract;
+mod jwks;
 
 use std::collections::HashSet;
 
@@ -47,9 +48,17 @@ pub enum AuthSetupError {
     Key(String),
 }
 
+/// Where verification keys come from.
+enum Keys {
+    /// One key from config (a secret or a PEM file).
+    Static(DecodingKey),
+    /// Keys by `kid` from a JWKS file, reloaded when it changes.
+    Jwks(jwks::JwksFile),
+}
+
 /// Verifies tokens against one key and a pinned list of algorithms.
 pub struct Verifier {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
     sources: Vec<TokenSource>,
     disconnect_on_expiry: bool,
@@ -79,31 +88,15 @@ impl Verifier {
             return Err(AuthSetupError::MixedFamilies(config.algorithms.join(", ")));
         }
         let first = algorithms[0];
-        let key = match family(first) {
-            Family::Hmac => match &config.secret {
-                Some(secret) if !secret.is_empty() => DecodingKey::from_secret(secret.as_bytes()),
-                _ => {
-                    return Err(AuthSetupError::Key(
-                        "HS* algorithms need auth.secret (e.g. \"${JWT_SECRET}\")".into(),
-                    ));
-                }
-            },
-            family => {
-                let path = config.public_key_file.as_ref().ok_or_else(|| {
-                    AuthSetupError::Key(format!("{first:?} needs auth.public_key_file (a PEM public key)"))
-                })?;
-                let pem = std::fs::read(path)
-                    .map_err(|e| AuthSetupError::Key(format!("cannot read {}: {e}", path.display())))?;
-                let parsed = match family {
-                    Family::Rsa => DecodingKey::from_rsa_pem(&pem),
-                    Family::Ec => DecodingKey::from_ec_pem(&pem),
-                    Family::Ed => DecodingKey::from_ed_pem(&pem),
-                    Family::Hmac => unreachable!("handled above"),
-                };
-                parsed.map_err(|e| {
-                    AuthSetupError::Key(format!("{} is not a usable PEM key: {e}", path.display()))
-                })?
+        let keys = match (&config.jwks_file, family(first)) {
+            (Some(path), Family::Hmac) => {
+                return Err(AuthSetupError::Key(format!(
+                    "{} is for public keys; HS* uses auth.secret",
+                    path.display()
+                )));
             }
+            (Some(path), _) => Keys::Jwks(jwks::JwksFile::load(path.clone())?),
+            (None, family) => Keys::Static(static_key(config, first, family)?),
         };
         let mut validation = Validation::new(first);
         validation.algorithms = algorithms;
@@ -118,7 +111,7 @@ impl Verifier {
             None => validation.validate_aud = false,
         }
         Ok(Verifier {
-            key,
+            keys,
             validation,
             sources: config.token_from.clone(),
             disconnect_on_expiry: config.disconnect_on_expiry,
@@ -127,7 +120,14 @@ impl Verifier {
 
     /// The token's claims, if it is good.
     pub fn verify(&self, token: &str) -> Result<Value, AuthFailure> {
-        match jsonwebtoken::decode::<Value>(token, &self.key, &self.validation) {
+        let key = match &self.keys {
+            Keys::Static(key) => key.clone(),
+            Keys::Jwks(file) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Invalid)?;
+                file.key(header.kid.as_deref()).ok_or(AuthFailure::Invalid)?
+            }
+        };
+        match jsonwebtoken::decode::<Value>(token, &key, &self.validation) {
             Ok(data) if data.claims.is_object() => Ok(data.claims),
             Ok(_) => Err(AuthFailure::Invalid),
             Err(err) => match err.kind() {
@@ -163,6 +163,31 @@ impl Verifier {
             None => Err(AuthFailure::Missing),
         }
     }
+}
+
+/// The configured key for a non-JWKS setup: the secret for HS*, the PEM file otherwise.
+fn static_key(config: &AuthConfig, first: Algorithm, family: Family) -> Result<DecodingKey, AuthSetupError> {
+    if family == Family::Hmac {
+        return match &config.secret {
+            Some(secret) if !secret.is_empty() => Ok(DecodingKey::from_secret(secret.as_bytes())),
+            _ => Err(AuthSetupError::Key(
+                "HS* algorithms need auth.secret (e.g. \"${JWT_SECRET}\")".into(),
+            )),
+        };
+    }
+    let path = config.public_key_file.as_ref().ok_or_else(|| {
+        AuthSetupError::Key(format!(
+            "{first:?} needs auth.public_key_file (a PEM public key) or auth.jwks_file"
+        ))
+    })?;
+    let pem = std::fs::read(path)
+        .map_err(|e| AuthSetupError::Key(format!("cannot read {}: {e}", path.display())))?;
+    let parsed = match family {
+        Family::Rsa => DecodingKey::from_rsa_pem(&pem),
+        Family::Ec => DecodingKey::from_ec_pem(&pem),
+        _ => DecodingKey::from_ed_pem(&pem),
+    };
+    parsed.map_err(|e| AuthSetupError::Key(format!("{} is not a usable PEM key: {e}", path.display())))
 }
 
 /// The `sub` claim as a room-safe string (`user:<sub>`).

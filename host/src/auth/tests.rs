@@ -286,3 +286,54 @@ fn failure_messages_match_the_seed_gateways() {
     assert_eq!(AuthFailure::Invalid.to_string(), "Unauthorized: Invalid token");
     assert_eq!(AuthFailure::Expired.to_string(), "Unauthorized: Token expired");
 }
+
+#[test]
+fn jwks_keys_are_chosen_by_kid_and_reloaded_when_the_file_changes() {
+    let dir = std::env::temp_dir().join(format!("portico-jwks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let file = dir.join("jwks.json");
+    let jwks = include_str!("testdata/jwks.json");
+    std::fs::write(&file, jwks).expect("write");
+    let v = verifier(AuthConfig {
+        algorithms: vec!["RS256".into()],
+        jwks_file: Some(file.clone()),
+        ..AuthConfig::default()
+    });
+    let signed = |kid: Option<&str>| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = kid.map(str::to_owned);
+        encode(
+            &header,
+            &valid_claims(),
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).expect("key"),
+        )
+        .expect("sign")
+    };
+    assert!(v.verify(&signed(Some("k1"))).is_ok());
+    assert!(
+        v.verify(&signed(None)).is_ok(),
+        "a single key serves tokens without kid"
+    );
+    assert_eq!(
+        v.verify(&signed(Some("k2"))),
+        Err(AuthFailure::Invalid),
+        "unknown kid"
+    );
+    // Rotate: the same key under a new kid. The file is re-checked at most once a second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&file, jwks.replace("\"k1\"", "\"k2\"")).expect("rotate");
+    assert!(
+        v.verify(&signed(Some("k2"))).is_ok(),
+        "the rotated key is picked up"
+    );
+    assert_eq!(
+        v.verify(&signed(Some("k1"))),
+        Err(AuthFailure::Invalid),
+        "the old kid is gone"
+    );
+    let hmac_jwks = AuthConfig {
+        jwks_file: Some(file),
+        ..hmac_config()
+    };
+    assert!(matches!(Verifier::new(&hmac_jwks), Err(AuthSetupError::Key(_))));
+}

@@ -17,6 +17,9 @@ pub struct AuthConfig {
     pub secret: Option<String>,
     /// A PEM public key for RS*, ES* or EdDSA. Defaults to none.
     pub public_key_file: Option<PathBuf>,
+    /// A JWKS file (keys by `kid`) for RS*, ES* or EdDSA, re-read when it changes.
+    /// Defaults to none.
+    pub jwks_file: Option<PathBuf>,
     /// Required `iss`, when set. Defaults to not checked.
     pub issuer: Option<String>,
     /// Required `aud`, when set. Defaults to not checked.
@@ -37,6 +40,7 @@ impl Default for AuthConfig {
             algorithms: vec!["HS256".to_owned()],
             secret: None,
             public_key_file: None,
+            jwks_file: None,
             issuer: None,
             audience: None,
             leeway_s: 30,
