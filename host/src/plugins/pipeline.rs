@@ -121,7 +121,7 @@ impl Pipeline {
                 _ => return Err(misbehaved(&name, "ack is not JSON within max_payload")),
             },
         };
-        self.apply(socket, &name, outcome.effects)?;
+        apply(socket, &name, outcome.effects, self.max_payload)?;
         Ok(ack)
     }
 
@@ -194,35 +194,6 @@ impl Pipeline {
         })
     }
 
-    /// Checks then applies a successful call's effects; output from a plugin is never
-    /// trusted blindly.
-    fn apply(&self, socket: &Socket, plugin: &str, effects: Vec<Effect>) -> Result<(), PluginError> {
-        let mut checked = Vec::with_capacity(effects.len());
-        for effect in effects {
-            if let Effect::Emit {
-                event, payload_json, ..
-            } = &effect
-            {
-                if event.is_empty() || payload_json.len() > self.max_payload {
-                    return Err(misbehaved(
-                        plugin,
-                        "emit with an empty event name or an oversized payload",
-                    ));
-                }
-                let Ok(value) = serde_json::from_str::<Value>(payload_json) else {
-                    return Err(misbehaved(plugin, "emit payload is not JSON"));
-                };
-                checked.push((effect, Some(value)));
-            } else {
-                checked.push((effect, None));
-            }
-        }
-        for (effect, value) in checked {
-            apply_one(socket, effect, value);
-        }
-        Ok(())
-    }
-
     async fn connect(&self, socket: &Socket) -> ConnectResult {
         let info = socket_info(socket);
         if self.guard_connect {
@@ -254,21 +225,9 @@ impl Pipeline {
         }
         let socket = socket.clone();
         let max_payload = self.max_payload;
-        let registry = self.registry.clone();
         let after: AfterConnect = Box::new(move || {
-            let pipeline = Pipeline {
-                registry,
-                handlers: Vec::new(),
-                guards: Vec::new(),
-                guard_events: Vec::new(),
-                guard_connect: false,
-                validators: BTreeMap::new(),
-                filters: Vec::new(),
-                ack_errors: false,
-                max_payload,
-            };
             for (name, effects) in effects {
-                if let Err(err) = pipeline.apply(&socket, &name, effects) {
+                if let Err(err) = apply(&socket, &name, effects, max_payload) {
                     tracing::warn!(plugin = name, message = err.message, "connect effects refused");
                 }
             }
@@ -285,7 +244,7 @@ impl Pipeline {
             let ctx = self.context(name, &plugin, &info);
             match plugin.on_disconnect(ctx, &info, reason.as_str()).await {
                 Ok(outcome) => {
-                    let _ = self.apply(socket, name, outcome.effects);
+                    let _ = apply(socket, name, outcome.effects, self.max_payload);
                 }
                 Err(err) => {
                     internal(name, "disconnect", &err);
@@ -317,6 +276,35 @@ fn socket_info(socket: &Socket) -> SocketInfo {
         user_json: socket.handshake().user.as_ref().map(Value::to_string),
         auth_json: socket.handshake().auth.to_string(),
     }
+}
+
+/// Checks then applies a successful call's effects; output from a plugin is never
+/// trusted blindly.
+fn apply(socket: &Socket, plugin: &str, effects: Vec<Effect>, max_payload: usize) -> Result<(), PluginError> {
+    let mut checked = Vec::with_capacity(effects.len());
+    for effect in effects {
+        if let Effect::Emit {
+            event, payload_json, ..
+        } = &effect
+        {
+            if event.is_empty() || payload_json.len() > max_payload {
+                return Err(misbehaved(
+                    plugin,
+                    "emit with an empty event name or an oversized payload",
+                ));
+            }
+            let Ok(value) = serde_json::from_str::<Value>(payload_json) else {
+                return Err(misbehaved(plugin, "emit payload is not JSON"));
+            };
+            checked.push((effect, Some(value)));
+        } else {
+            checked.push((effect, None));
+        }
+    }
+    for (effect, value) in checked {
+        apply_one(socket, effect, value);
+    }
+    Ok(())
 }
 
 fn apply_one(socket: &Socket, effect: Effect, value: Option<Value>) {
