@@ -2,9 +2,11 @@
 //!
 //! # Layout
 //! - [`echo`]: acks and echoes events, with commands for rooms and broadcasts.
+//! - [`bench`]: the benchmark's events, to measure the gateway without a plugin.
 //! - [`conformance`]: what the official Socket.IO protocol test suite expects.
 //! - [`Silent`]: accepts connections, ignores events.
 
+pub mod bench;
 pub mod conformance;
 pub mod echo;
 
@@ -20,6 +22,7 @@ use crate::router::{EventHandler, Socket};
 pub fn handler(kind: BuiltinHandler) -> Arc<dyn EventHandler> {
     match kind {
         BuiltinHandler::Echo => Arc::new(echo::Echo),
+        BuiltinHandler::Bench => Arc::new(bench::Bench),
         BuiltinHandler::Conformance => Arc::new(conformance::Conformance),
         BuiltinHandler::None => Arc::new(Silent),
     }

@@ -292,6 +292,8 @@ pub enum BuiltinHandler {
     Echo,
     /// What the official Socket.IO protocol test suite expects of its server.
     Conformance,
+    /// The benchmark's `echo`, `join` and `bcast` events (see `bench/README.md`).
+    Bench,
     /// Accepts connections and ignores every event.
     None,
 }

@@ -1,0 +1,81 @@
+//! The events every server in `cargo xtask bench` offers, built in, so that the
+//! benchmark can tell the gateway's cost from a plugin's (`plugins/bench` is the same
+//! behaviour as a wasm component):
+//!
+//! - `echo`: acks its arguments unchanged;
+//! - `join {room}`: joins the sender to `room` and acks `{"joined": room}`;
+//! - `bcast {room, payload}`: emits `msg` with `payload` to the whole room, sender
+//!   included.
+//!
+//! A malformed command is acked with `{"error": ...}` when an ack was asked for, and
+//! ignored otherwise.
+
+use serde_json::{Value, json};
+
+use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
+use crate::reason::DisconnectReason;
+use crate::router::Targets;
+use crate::router::handler::ConnectResult;
+
+/// The benchmark behaviour.
+#[derive(Debug, Default)]
+pub struct Bench;
+
+impl EventHandler for Bench {
+    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+        Box::pin(async move {
+            let reply = handle(socket, event.name.as_str(), event.payload);
+            if event.wants_ack { reply } else { None }
+        })
+    }
+
+    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+fn handle(socket: &Socket, name: &str, mut payload: Payload) -> Option<Payload> {
+    match name {
+        "echo" => Some(payload),
+        "join" => {
+            let Some(room) = payload
+                .args
+                .first()
+                .and_then(|c| c.get("room"))
+                .and_then(Value::as_str)
+            else {
+                return Some(error("join needs {\"room\": \"name\"}"));
+            };
+            socket.join(&[room.into()]);
+            Some(Payload::json(vec![json!({ "joined": room })]))
+        }
+        "bcast" => {
+            let Some(Value::Object(mut command)) = payload.args.pop() else {
+                return Some(error("bcast needs {\"room\": \"name\", \"payload\": ...}"));
+            };
+            let (Some(Value::String(room)), Some(data)) = (command.remove("room"), command.remove("payload"))
+            else {
+                return Some(error("bcast needs {\"room\": \"name\", \"payload\": ...}"));
+            };
+            let targets = Targets::default().to(room);
+            socket.namespace().emit(
+                &targets,
+                "msg",
+                Payload {
+                    args: vec![data],
+                    attachments: payload.attachments,
+                },
+            );
+            None
+        }
+        other => Some(error(&format!("no such event: {other}"))),
+    }
+}
+
+fn error(message: &str) -> Payload {
+    Payload::json(vec![json!({ "error": message })])
+}
