@@ -1,0 +1,194 @@
+//! The servers of the matrix, and starting one pinned to a core.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// A server the matrix runs: a program that prints `listening on 127.0.0.1:PORT` on its
+/// standard output once it accepts connections on the port it was given (0 = any).
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    /// Its short name in tables (`portico`, `portico-wasm`, `socketioxide`, `node`).
+    pub name: &'static str,
+    /// What it is, for the report.
+    pub about: &'static str,
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Extra environment.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl ServerSpec {
+    /// The command line, for the report.
+    pub fn command_line(&self, root: &Path) -> String {
+        let show = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+        let mut parts: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), show(Path::new(v))))
+            .collect();
+        parts.push(show(&self.program));
+        parts.extend(self.args.iter().map(|a| show(Path::new(a))));
+        parts.join(" ")
+    }
+}
+
+/// Where the matrix finds its servers.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The repository.
+    pub root: PathBuf,
+    /// The release `portico` binary.
+    pub portico: PathBuf,
+    /// The built plugins (`bench.wasm` among them).
+    pub plugins: PathBuf,
+    /// The release socketioxide peer.
+    pub socketioxide: PathBuf,
+    /// The Node peer's folder (with its `node_modules`).
+    pub node_peer: PathBuf,
+}
+
+/// Every server the matrix knows, in table order.
+pub fn all(paths: &Paths) -> Vec<ServerSpec> {
+    let portico = |config: &str| -> Vec<OsString> {
+        vec![
+            "serve".into(),
+            "--config".into(),
+            paths.root.join("bench").join(config).into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ]
+    };
+    vec![
+        ServerSpec {
+            name: "portico",
+            about: "Portico, events served by the built-in `bench` handler (bench/portico-builtin.toml)",
+            program: paths.portico.clone(),
+            args: portico("portico-builtin.toml"),
+            env: vec![("RUST_LOG".into(), "warn".into())],
+        },
+        ServerSpec {
+            name: "portico-wasm",
+            about: "Portico, events served by the `bench` wasm plugin (bench/portico.toml, plugins/bench)",
+            program: paths.portico.clone(),
+            args: portico("portico.toml"),
+            env: vec![
+                ("RUST_LOG".into(), "warn".into()),
+                ("PORTICO_PLUGINS_DIR".into(), paths.plugins.clone().into()),
+            ],
+        },
+        ServerSpec {
+            name: "socketioxide",
+            about: "socketioxide on axum/tokio (bench/peers/socketioxide)",
+            program: paths.socketioxide.clone(),
+            args: vec!["0".into()],
+            env: Vec::new(),
+        },
+        ServerSpec {
+            name: "node",
+            about: "Node socket.io v4 (bench/peers/node)",
+            program: "node".into(),
+            args: vec![paths.node_peer.join("server.mjs").into(), "0".into()],
+            env: Vec::new(),
+        },
+    ]
+}
+
+/// A started server; killed when dropped.
+pub struct Running {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Running {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `spec`, pinned to `core` (when given), with its standard error in `log`, and
+/// waits up to `timeout` for it to listen.
+pub fn start(
+    spec: &ServerSpec,
+    core: Option<usize>,
+    log: &Path,
+    timeout: Duration,
+) -> anyhow::Result<Running> {
+    let mut command = pinned(core, &spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {} ({})", spec.name, spec.program.display()))?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !sent && let Some(addr) = line.strip_prefix("listening on ") {
+                sent = tx.send(addr.trim().to_owned()).is_ok();
+            }
+        }
+    });
+    let running = |addr: SocketAddr| Running { child, addr };
+    match rx.recv_timeout(timeout) {
+        Ok(addr) => match addr.parse() {
+            Ok(addr) => Ok(running(addr)),
+            Err(_) => {
+                drop(running(SocketAddr::from(([127, 0, 0, 1], 0))));
+                bail!("{} printed an odd address {addr:?}", spec.name)
+            }
+        },
+        Err(_) => {
+            drop(running(SocketAddr::from(([127, 0, 0, 1], 0))));
+            bail!(
+                "{} did not print `listening on ...` within {timeout:?}; see {}",
+                spec.name,
+                log.display()
+            )
+        }
+    }
+}
+
+/// A command for `program`, run by `taskset -c CORE` when a core is given.
+pub fn pinned(core: Option<usize>, program: &Path) -> Command {
+    match core {
+        Some(core) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(core.to_string()).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Whether `taskset` can run here.
+pub fn have_taskset() -> bool {
+    Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
