@@ -62,7 +62,8 @@ async fn main() -> anyhow::Result<()> {
         .with_state(engine);
     let listener = portico::server::bind(addr, 1024)?;
     println!("listening on {}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // Portico's accept loop: its WebSocket layer reads the upgraded TcpStream directly.
+    portico::accept::serve(listener, app, tokio_util::sync::CancellationToken::new()).await;
     Ok(())
 }
 

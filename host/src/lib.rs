@@ -1,12 +1,13 @@
 //! Portico: a real-time gateway speaking Socket.IO v4 and plain WebSocket, with
-//! business logic in handlers behind one trait (WebAssembly plugins next).
+//! business logic in handlers behind one trait, built in or WebAssembly plugins.
 //!
 //! # Layout
 //! In data-flow order, from the listener to the recipients:
 //! - [`config`]: the TOML config, `${ENV}` expansion, validation naming the bad key.
 //! - [`server`]: listener with an explicit backlog, axum routes, CORS, shutdown.
+//! - [`accept`]: the accept loop, HTTP/1.1 with upgrades on each connection.
 //! - [`protocol`]: sans-IO codecs (the `portico-protocol` crate).
-//! - [`wsio`]: WebSocket reading with a size cap, and the batching writer.
+//! - [`wsio`]: WebSocket reading (no buffer while idle, a size cap), and the batching writer.
 //! - [`engineio`]: Engine.IO sessions over polling and WebSocket, upgrade, heartbeat.
 //! - [`auth`]: JWT extraction and verification at connect.
 //! - [`socketio`]: Socket.IO packets to sockets in namespaces, acks both ways.
@@ -18,6 +19,7 @@
 
 pub use portico_protocol as protocol;
 
+pub mod accept;
 pub mod auth;
 pub mod builtin;
 pub mod config;

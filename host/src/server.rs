@@ -272,7 +272,7 @@ pub async fn serve(
     gateway.start(&config, &shutdown).await?;
     ready();
     let app = gateway.router(&config);
-    // Close connections first, so pending long-polls return and axum can finish.
+    // Close connections first, so pending long-polls return and the accept loop can finish.
     let closer = {
         let (gateway, stop) = (gateway.clone(), shutdown.clone());
         tokio::spawn(async move {
@@ -280,9 +280,7 @@ pub async fn serve(
             gateway.shutdown().await;
         })
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    crate::accept::serve(listener, app, shutdown).await;
     let _ = closer.await;
     Ok(())
 }

@@ -1,29 +1,34 @@
 //! WebSocket IO shared by the Engine.IO transport and the native endpoint.
 //!
-//! Reading uses fastwebsockets on the read half, with a size cap on reassembled
-//! messages. Writing bypasses it: one writer per connection drains every queued item
-//! into a single buffer of pre-encoded frames and hands the kernel one write.
+//! Both halves work on the connection's own `TcpStream`, taken back from hyper after
+//! the upgrade. Reading decodes frames with [`wsframe::decode_header`] from a buffer
+//! that exists only while bytes are waiting: an idle connection holds no read buffer.
+//! Writing bypasses any framing layer: one writer per connection drains every queued
+//! item into a single buffer of pre-encoded frames and hands the kernel one write.
 
-use std::convert::Infallible;
-
-use bytes::Bytes;
-use fastwebsockets::{OpCode as WireOp, Role, WebSocketError, WebSocketRead};
+use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::outbound::{Outbound, Receiver};
 use crate::protocol::engineio::Frame;
-use crate::protocol::wsframe::{self, OpCode};
+use crate::protocol::wsframe::{self, DecodeError, OpCode};
 use crate::reason::DisconnectReason;
 
-/// An upgraded WebSocket connection.
-pub type WsStream = TokioIo<Upgraded>;
+/// The write half of an upgraded WebSocket connection.
+pub type WsWrite = OwnedWriteHalf;
 
 /// Stop appending to a batch past this many bytes, so one write stays bounded.
 const BATCH_BYTES: usize = 256 * 1024;
+/// A write buffer grown past this is given back after its batch.
+const KEEP_WRITE_BUFFER: usize = 64 * 1024;
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 4096;
 /// How long a closing writer tries to deliver its close frame.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Control frames (pongs, close echoes) waiting for the writer; more are dropped.
@@ -51,38 +56,55 @@ pub enum ReadError {
     /// A text message was not UTF-8.
     #[error("text message is not valid UTF-8")]
     InvalidUtf8,
-    /// The peer broke the WebSocket protocol or the connection failed.
+    /// The peer broke the WebSocket framing.
     #[error("websocket: {0}")]
-    Protocol(#[from] WebSocketError),
+    Frame(#[from] DecodeError),
+    /// A continuation without a message to continue, or a new message inside one.
+    #[error("websocket: fragments out of order")]
+    Fragments,
+    /// The connection ended or failed.
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer closed the connection without a close frame.
+    #[error("connection closed")]
+    Eof,
 }
 
 impl ReadError {
     /// The disconnect reason this error means for the connection.
     pub fn reason(&self) -> DisconnectReason {
         match self {
-            ReadError::Protocol(WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed) => {
-                DisconnectReason::TransportClose
-            }
+            ReadError::Io(_) | ReadError::Eof => DisconnectReason::TransportClose,
             _ => DisconnectReason::TransportError,
         }
     }
 }
 
-/// Splits an upgraded stream into a message reader and a raw write half.
-pub fn split(stream: WsStream, max_payload: usize) -> (WsReader, WriteHalf<WsStream>, ControlRx) {
-    let (read, write) = tokio::io::split(stream);
-    let (mut ws, _unused_writer) =
-        fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
-    // fastwebsockets refuses frames whose length is >= the limit.
-    ws.set_max_message_size(max_payload.saturating_add(1));
+/// Why an upgraded connection cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("upgraded connection is not a TCP stream")]
+pub struct NotTcp;
+
+/// Takes the TCP stream back from an upgraded connection and splits it into a message
+/// reader and a raw write half. Bytes hyper read past the handshake stay first in line.
+pub fn split(
+    upgraded: TokioIo<Upgraded>,
+    max_payload: usize,
+) -> Result<(WsReader, WsWrite, ControlRx), NotTcp> {
+    let parts = upgraded
+        .into_inner()
+        .downcast::<TokioIo<TcpStream>>()
+        .map_err(|_| NotTcp)?;
+    let (read, write) = parts.io.into_inner().into_split();
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
     let reader = WsReader {
-        ws,
+        read,
+        buf: BytesMut::from(&parts.read_buf[..]),
         control: control_tx,
         max_payload,
         partial: None,
     };
-    (reader, write, control_rx)
+    Ok((reader, write, control_rx))
 }
 
 /// Control frames the reader owes the peer, for the writer to send.
@@ -90,62 +112,106 @@ pub type ControlRx = mpsc::Receiver<Bytes>;
 
 /// Reads whole messages, answering pings and closes through the writer.
 pub struct WsReader {
-    ws: WebSocketRead<ReadHalf<WsStream>>,
+    read: OwnedReadHalf,
+    /// Bytes read and not yet decoded; empty (unallocated) while the connection is idle.
+    buf: BytesMut,
     control: mpsc::Sender<Bytes>,
     max_payload: usize,
     /// A fragmented message being reassembled: its opcode and bytes so far.
-    partial: Option<(WireOp, Vec<u8>)>,
+    partial: Option<(OpCode, Vec<u8>)>,
 }
 
 impl WsReader {
     /// Reads the next complete message or control event.
     pub async fn next(&mut self) -> Result<Incoming, ReadError> {
-        let control = self.control.clone();
-        let mut owe = move |mut frame: fastwebsockets::Frame<'_>| {
-            let mut buf = Vec::new();
-            let len = frame.write(&mut buf).len();
-            buf.truncate(len);
-            // A client flooding pings loses some pongs rather than growing memory.
-            let _ = control.try_send(Bytes::from(buf));
-            std::future::ready(Ok::<(), Infallible>(()))
-        };
         loop {
-            let frame = self.ws.read_frame(&mut owe).await?;
-            let payload = &frame.payload[..];
-            match (frame.opcode, self.partial.as_mut()) {
-                (WireOp::Close, _) => return Ok(Incoming::Close),
-                (WireOp::Pong, _) => return Ok(Incoming::Pong),
-                (WireOp::Ping, _) => continue,
-                (WireOp::Text | WireOp::Binary, Some(_)) => {
-                    return Err(WebSocketError::InvalidFragment.into());
+            if let Some(header) = wsframe::decode_header(&self.buf, self.max_payload)? {
+                let missing = header.frame_len().saturating_sub(self.buf.len());
+                if missing > 0 {
+                    // The header passed the size limit: room for the whole frame at once.
+                    self.buf.reserve(missing);
+                    self.fill().await?;
+                    continue;
                 }
-                (WireOp::Continuation, None) => {
-                    return Err(WebSocketError::InvalidContinuationFrame.into());
+                let mut payload = self.buf.split_to(header.frame_len());
+                payload.advance(header.header_len);
+                if self.buf.is_empty() {
+                    // Give the allocation back once `payload` is dropped.
+                    self.buf = BytesMut::new();
                 }
-                (WireOp::Continuation, Some((_, buf))) => {
-                    if buf.len() + payload.len() > self.max_payload {
-                        return Err(ReadError::TooLarge(self.max_payload));
+                wsframe::unmask(&mut payload, header.mask);
+                if let Some(incoming) = self.frame(header.opcode, header.fin, payload)? {
+                    return Ok(incoming);
+                }
+                continue;
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Handles one frame: a message, a control event, or a fragment kept for later.
+    fn frame(&mut self, opcode: OpCode, fin: bool, payload: BytesMut) -> Result<Option<Incoming>, ReadError> {
+        match (opcode, self.partial.as_mut()) {
+            (OpCode::Close, _) => {
+                // Echo the status code (RFC 6455 §5.5.1); the writer then closes.
+                let mut echo = Vec::with_capacity(4);
+                wsframe::encode(OpCode::Close, payload.get(..2).unwrap_or_default(), &mut echo);
+                let _ = self.control.try_send(Bytes::from(echo));
+                Ok(Some(Incoming::Close))
+            }
+            (OpCode::Ping, _) => {
+                let mut pong = Vec::with_capacity(2 + payload.len());
+                wsframe::encode(OpCode::Pong, &payload, &mut pong);
+                // A client flooding pings loses some pongs rather than growing memory.
+                let _ = self.control.try_send(Bytes::from(pong));
+                Ok(None)
+            }
+            (OpCode::Pong, _) => Ok(Some(Incoming::Pong)),
+            (OpCode::Text | OpCode::Binary, Some(_)) | (OpCode::Continuation, None) => {
+                Err(ReadError::Fragments)
+            }
+            (OpCode::Continuation, Some((_, buf))) => {
+                if buf.len() + payload.len() > self.max_payload {
+                    return Err(ReadError::TooLarge(self.max_payload));
+                }
+                buf.extend_from_slice(&payload);
+                match self.partial.take() {
+                    Some((op, buf)) if fin => message(op, buf).map(Some),
+                    partial => {
+                        self.partial = partial;
+                        Ok(None)
                     }
-                    buf.extend_from_slice(payload);
-                    if !frame.fin {
-                        continue;
-                    }
-                    let (op, buf) = self.partial.take().unwrap_or((WireOp::Binary, Vec::new()));
-                    return message(op, buf);
                 }
-                (op @ (WireOp::Text | WireOp::Binary), None) => {
-                    if frame.fin {
-                        return message(op, payload.to_vec());
-                    }
-                    self.partial = Some((op, payload.to_vec()));
+            }
+            (op, None) => {
+                if fin {
+                    return message(op, payload.to_vec()).map(Some);
                 }
+                self.partial = Some((op, payload.to_vec()));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Waits for bytes, then reads what is there into the buffer (allocating it now).
+    async fn fill(&mut self) -> Result<(), ReadError> {
+        loop {
+            self.read.readable().await?;
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            match self.read.try_read_buf(&mut self.buf) {
+                Ok(0) => return Err(ReadError::Eof),
+                Ok(_) => return Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(err) => return Err(err.into()),
             }
         }
     }
 }
 
-fn message(op: WireOp, bytes: Vec<u8>) -> Result<Incoming, ReadError> {
-    if op == WireOp::Text {
+fn message(op: OpCode, bytes: Vec<u8>) -> Result<Incoming, ReadError> {
+    if op == OpCode::Text {
         String::from_utf8(bytes)
             .map(Incoming::Text)
             .map_err(|_| ReadError::InvalidUtf8)
@@ -185,14 +251,18 @@ pub fn append(item: &Outbound, buf: &mut Vec<u8>) -> Option<DisconnectReason> {
 /// Returns the reason the writer stopped: a queued [`Outbound::Close`], cancellation
 /// (the reason is then the caller's), or a failed write.
 pub async fn write_loop(
-    mut write: WriteHalf<WsStream>,
+    mut write: WsWrite,
     rx: &mut Receiver,
     control: &mut ControlRx,
     closed: &CancellationToken,
     cancelled_reason: impl Fn() -> DisconnectReason,
 ) -> DisconnectReason {
-    let mut buf = Vec::with_capacity(4096);
+    // Grown by the first batch, not before: an idle connection holds no write buffer.
+    let mut buf = Vec::new();
     let reason = loop {
+        if buf.capacity() > KEEP_WRITE_BUFFER {
+            buf = Vec::new();
+        }
         buf.clear();
         let mut close = None;
         tokio::select! {

@@ -4,12 +4,15 @@
 //!   serve `deploy/chat.toml` on 127.0.0.1:3000: single node, in memory, no Redis.
 //! - `cargo xtask build`: the release binary, the Engine.IO conformance example, and
 //!   the example plugins (wasm32-wasip2 components, copied to `target/plugins/`).
-//! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz]`: formatting, clippy,
-//!   unit and integration tests, then the e2e suite with the real socket.io-client
-//!   (npm install as needed) against the release binary, then a short run of every
-//!   fuzz target (cargo-fuzz installed on nightly as needed).
+//! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz] [--skip-bench]`:
+//!   formatting, clippy, unit and integration tests, then the e2e suite with the real
+//!   socket.io-client (npm install as needed) against the release binary, then a short
+//!   run of every fuzz target (cargo-fuzz installed on nightly as needed), then the
+//!   benchmark matrix's `--quick` smoke (it checks that every server and scenario runs
+//!   and loses nothing, never how fast).
 //! - `cargo xtask fuzz [TARGET] [SECONDS]`: fuzz one or all decoders.
-//! - `cargo xtask bench [ARGS]`: the fan-out benchmark against Node socket.io (bench/).
+//! - `cargo xtask bench [--quick] [ARGS]`: Portico against socketioxide and Node
+//!   socket.io, side by side (bench/README.md); writes bench/RESULTS.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +23,7 @@ use anyhow::{Context as _, bail};
 const SMOKE_RUNS: u32 = 300_000;
 
 /// The fuzz targets in `fuzz/fuzz_targets/`.
-const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native"];
+const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native", "wsframe"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [-- ARGS] | build | bench [ARGS] | test [--skip-lint] [--skip-e2e] [--skip-fuzz] | fuzz [TARGET] [SECONDS]>"
+                "usage: cargo xtask <run [-- ARGS] | build | bench [--quick] [ARGS] | test [--skip-lint] [--skip-e2e] [--skip-fuzz] [--skip-bench] | fuzz [TARGET] [SECONDS]>"
             );
             std::process::exit(2);
         }
@@ -153,13 +156,16 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
             &["-seed=1".to_owned(), format!("-runs={SMOKE_RUNS}")],
         )?;
     }
+    if !skip("bench") {
+        run_bench(root, &["--quick".to_owned()])?;
+    }
     eprintln!("xtask: all tests passed");
     Ok(())
 }
 
-/// Installs a node folder's locked packages unless they are there.
-fn npm_ci(dir: &Path) -> anyhow::Result<()> {
-    if dir.join("node_modules/socket.io-client").exists() {
+/// Installs a node folder's locked packages unless `package` is there already.
+fn npm_ci(dir: &Path, package: &str) -> anyhow::Result<()> {
+    if dir.join("node_modules").join(package).exists() {
         return Ok(());
     }
     sh(Command::new("npm")
@@ -167,19 +173,26 @@ fn npm_ci(dir: &Path) -> anyhow::Result<()> {
         .current_dir(dir))
 }
 
+/// Builds every server of the benchmark matrix and the load generator, then runs
+/// `portico-bench matrix` with `args`.
 fn run_bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
     build(root)?;
-    let dir = root.join("bench");
-    npm_ci(&dir)?;
-    sh(Command::new("node")
-        .arg("fanout.mjs")
-        .args(args)
-        .current_dir(&dir))
+    sh(cargo().args(["build", "--release", "-p", "portico-bench"]))?;
+    // The socketioxide peer is its own package; it shares this target directory.
+    sh(cargo()
+        .args(["build", "--release", "--manifest-path"])
+        .arg(root.join("bench/peers/socketioxide/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", root.join("target")))?;
+    npm_ci(&root.join("bench/peers/node"), "socket.io")?;
+    sh(Command::new(root.join("target/release/portico-bench"))
+        .args(["matrix", "--root"])
+        .arg(root)
+        .args(args))
 }
 
 fn e2e(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("e2e");
-    npm_ci(&dir)?;
+    npm_ci(&dir, "socket.io-client")?;
     let mut tests: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .filter(|name| name.ends_with(".test.mjs"))

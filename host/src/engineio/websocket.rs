@@ -2,14 +2,14 @@
 //! polling (`2probe` → `3probe`, noop to the pending poll, then `5`).
 
 use fastwebsockets::upgrade::UpgradeFut;
-use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::io::AsyncWriteExt;
 
 use super::{Engine, EngineHandler, Entry};
 use crate::outbound::Connection;
 use crate::protocol::engineio::{self as proto, Frame, Message, Transport};
 use crate::protocol::wsframe::{self, OpCode};
 use crate::reason::DisconnectReason;
-use crate::wsio::{self, Incoming, WsReader, WsStream};
+use crate::wsio::{self, Incoming, WsReader, WsWrite};
 
 /// Runs a session's WebSocket until it closes. With `upgrade`, the session is on
 /// polling and this socket must first complete the probe.
@@ -32,7 +32,14 @@ pub(super) async fn run<H: EngineHandler>(
             return;
         }
     };
-    let (mut reader, mut write, mut control) = wsio::split(stream, engine.0.config.max_payload);
+    let (mut reader, mut write, mut control) = match wsio::split(stream, engine.0.config.max_payload) {
+        Ok(split) => split,
+        Err(err) => {
+            tracing::warn!(sid = session.id(), %err, "websocket dropped");
+            session.close(DisconnectReason::TransportError);
+            return;
+        }
+    };
     if probe {
         match tokio::time::timeout(
             engine.0.config.upgrade_timeout,
@@ -104,7 +111,7 @@ pub(super) async fn run<H: EngineHandler>(
 }
 
 /// Answers probes until the client sends `5`; false if the socket closes first.
-async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut WriteHalf<WsStream>) -> bool {
+async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut WsWrite) -> bool {
     loop {
         let text = match reader.next().await {
             Ok(Incoming::Text(text)) => text,

@@ -14,6 +14,8 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +30,7 @@ use crate::protocol::wsframe::{self, OpCode};
 use crate::reason::DisconnectReason;
 use crate::router::handler::IncomingEvent;
 use crate::router::{Framing, Handshake, Namespaces, Socket};
-use crate::wsio::{self, Incoming, WsStream};
+use crate::wsio::{self, Incoming};
 
 /// Settings of the native endpoint.
 #[derive(Debug, Clone)]
@@ -141,12 +143,18 @@ async fn run(
     config: NativeConfig,
     ns: Arc<crate::router::Namespace>,
     handshake: Handshake,
-    stream: WsStream,
+    stream: TokioIo<Upgraded>,
     shutdown: CancellationToken,
 ) {
+    let (mut reader, write, mut control) = match wsio::split(stream, config.max_payload) {
+        Ok(split) => split,
+        Err(err) => {
+            tracing::warn!(%err, "native websocket dropped");
+            return;
+        }
+    };
     let (outbox, mut rx) = Outbox::new(config.queue_capacity);
     let conn = Arc::new(outbox);
-    let (mut reader, write, mut control) = wsio::split(stream, config.max_payload);
     inc(&METRICS.connections_total);
     METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
 

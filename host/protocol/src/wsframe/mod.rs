@@ -1,12 +1,19 @@
-//! Server-to-client WebSocket frame encoding (RFC 6455 §5.2).
+//! WebSocket frames (RFC 6455 §5.2), without I/O.
 //!
 //! Server frames are never masked, so a frame is a 2–10 byte header followed by the
 //! payload. Encoding them here lets a connection's writer append many queued frames
-//! to one buffer and hand the kernel a single write.
+//! to one buffer and hand the kernel a single write. Decoding client frames here (see
+//! [`decode`]) lets a connection's reader hold no buffer at all while it is idle.
 
-/// WebSocket opcodes a server sends.
+pub mod decode;
+
+pub use decode::{DecodeError, Header, decode_header, unmask};
+
+/// WebSocket opcodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpCode {
+    /// The next fragment of a message.
+    Continuation = 0x0,
     /// A UTF-8 text frame.
     Text = 0x1,
     /// A binary frame.
@@ -17,6 +24,26 @@ pub enum OpCode {
     Ping = 0x9,
     /// A pong frame, the answer to a ping.
     Pong = 0xA,
+}
+
+impl OpCode {
+    /// The opcode of a 4-bit value, if RFC 6455 defines it.
+    pub fn from_bits(bits: u8) -> Option<OpCode> {
+        Some(match bits {
+            0x0 => OpCode::Continuation,
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x8 => OpCode::Close,
+            0x9 => OpCode::Ping,
+            0xA => OpCode::Pong,
+            _ => return None,
+        })
+    }
+
+    /// Close, ping and pong: at most 125 bytes, never fragmented.
+    pub fn is_control(self) -> bool {
+        (self as u8) & 0x8 != 0
+    }
 }
 
 /// Appends one complete, final, unmasked frame with `payload` to `out`.
