@@ -12,7 +12,6 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::outbound::{Outbound, Receiver};
@@ -31,8 +30,6 @@ const KEEP_WRITE_BUFFER: usize = 64 * 1024;
 const READ_CHUNK: usize = 4096;
 /// How long a closing writer tries to deliver its close frame.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-/// Control frames (pongs, close echoes) waiting for the writer; more are dropped.
-const CONTROL_QUEUE: usize = 16;
 
 /// A message read from a client.
 #[derive(Debug)]
@@ -41,10 +38,20 @@ pub enum Incoming {
     Text(String),
     /// A complete binary message.
     Binary(Bytes),
+    /// A ping control frame, with its payload: answer with [`pong`].
+    Ping(BytesMut),
     /// A pong control frame.
     Pong,
-    /// The client sent a close frame.
+    /// The client sent a close frame (the writer's close frame answers it).
     Close,
+}
+
+/// The pong frame that answers a ping with `payload`, for the connection's queue
+/// ([`Outbound::WsControl`]).
+pub fn pong(payload: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(2 + payload.len());
+    wsframe::encode(OpCode::Pong, payload, &mut frame);
+    Bytes::from(frame)
 }
 
 /// Why reading failed.
@@ -87,35 +94,26 @@ pub struct NotTcp;
 
 /// Takes the TCP stream back from an upgraded connection and splits it into a message
 /// reader and a raw write half. Bytes hyper read past the handshake stay first in line.
-pub fn split(
-    upgraded: TokioIo<Upgraded>,
-    max_payload: usize,
-) -> Result<(WsReader, WsWrite, ControlRx), NotTcp> {
+pub fn split(upgraded: TokioIo<Upgraded>, max_payload: usize) -> Result<(WsReader, WsWrite), NotTcp> {
     let parts = upgraded
         .into_inner()
         .downcast::<TokioIo<TcpStream>>()
         .map_err(|_| NotTcp)?;
     let (read, write) = parts.io.into_inner().into_split();
-    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
     let reader = WsReader {
         read,
         buf: BytesMut::from(&parts.read_buf[..]),
-        control: control_tx,
         max_payload,
         partial: None,
     };
-    Ok((reader, write, control_rx))
+    Ok((reader, write))
 }
 
-/// Control frames the reader owes the peer, for the writer to send.
-pub type ControlRx = mpsc::Receiver<Bytes>;
-
-/// Reads whole messages, answering pings and closes through the writer.
+/// Reads whole messages and control frames.
 pub struct WsReader {
     read: OwnedReadHalf,
     /// Bytes read and not yet decoded; empty (unallocated) while the connection is idle.
     buf: BytesMut,
-    control: mpsc::Sender<Bytes>,
     max_payload: usize,
     /// A fragmented message being reassembled: its opcode and bytes so far.
     partial: Option<(OpCode, Vec<u8>)>,
@@ -152,20 +150,8 @@ impl WsReader {
     /// Handles one frame: a message, a control event, or a fragment kept for later.
     fn frame(&mut self, opcode: OpCode, fin: bool, payload: BytesMut) -> Result<Option<Incoming>, ReadError> {
         match (opcode, self.partial.as_mut()) {
-            (OpCode::Close, _) => {
-                // Echo the status code (RFC 6455 §5.5.1); the writer then closes.
-                let mut echo = Vec::with_capacity(4);
-                wsframe::encode(OpCode::Close, payload.get(..2).unwrap_or_default(), &mut echo);
-                let _ = self.control.try_send(Bytes::from(echo));
-                Ok(Some(Incoming::Close))
-            }
-            (OpCode::Ping, _) => {
-                let mut pong = Vec::with_capacity(2 + payload.len());
-                wsframe::encode(OpCode::Pong, &payload, &mut pong);
-                // A client flooding pings loses some pongs rather than growing memory.
-                let _ = self.control.try_send(Bytes::from(pong));
-                Ok(None)
-            }
+            (OpCode::Close, _) => Ok(Some(Incoming::Close)),
+            (OpCode::Ping, _) => Ok(Some(Incoming::Ping(payload))),
             (OpCode::Pong, _) => Ok(Some(Incoming::Pong)),
             (OpCode::Text | OpCode::Binary, Some(_)) | (OpCode::Continuation, None) => {
                 Err(ReadError::Fragments)
@@ -203,7 +189,14 @@ impl WsReader {
             match self.read.try_read_buf(&mut self.buf) {
                 Ok(0) => return Err(ReadError::Eof),
                 Ok(_) => return Ok(()),
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The readiness was stale: nothing to read after all. Don't wait
+                    // holding an empty buffer.
+                    if self.buf.is_empty() {
+                        self.buf = BytesMut::new();
+                    }
+                    continue;
+                }
                 Err(err) => return Err(err.into()),
             }
         }
@@ -246,14 +239,13 @@ pub fn append(item: &Outbound, buf: &mut Vec<u8>) -> Option<DisconnectReason> {
     None
 }
 
-/// Drains `rx` and `control` into batched writes until the connection closes.
+/// Drains `rx` into batched writes until the connection closes.
 ///
 /// Returns the reason the writer stopped: a queued [`Outbound::Close`], cancellation
 /// (the reason is then the caller's), or a failed write.
 pub async fn write_loop(
     mut write: WsWrite,
     rx: &mut Receiver,
-    control: &mut ControlRx,
     closed: &CancellationToken,
     cancelled_reason: impl Fn() -> DisconnectReason,
 ) -> DisconnectReason {
@@ -264,24 +256,17 @@ pub async fn write_loop(
             buf = Vec::new();
         }
         buf.clear();
-        let mut close = None;
-        tokio::select! {
+        let mut close = tokio::select! {
             biased;
             () = closed.cancelled() => break cancelled_reason(),
-            Some(bytes) = control.recv() => buf.extend_from_slice(&bytes),
             item = rx.recv() => match item {
-                Some(item) => close = append(&item, &mut buf),
+                Some(item) => append(&item, &mut buf),
                 None => break DisconnectReason::ForcedClose,
             },
-        }
+        };
         while close.is_none() && buf.len() < BATCH_BYTES {
-            if let Ok(bytes) = control.try_recv() {
-                buf.extend_from_slice(&bytes);
-            } else if let Ok(item) = rx.try_recv() {
-                close = append(&item, &mut buf);
-            } else {
-                break;
-            }
+            let Ok(item) = rx.try_recv() else { break };
+            close = append(&item, &mut buf);
         }
         tokio::select! {
             written = write.write_all(&buf) => if written.is_err() {

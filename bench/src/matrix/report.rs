@@ -184,6 +184,8 @@ fn columns(scenario: &str) -> Vec<Column> {
 }
 
 const SOCKETIOXIDE: &str = "socketioxide";
+/// Load-generator CPU from which a run's throughput is the generator's, not the server's.
+const SATURATED_PCT: f64 = 90.0;
 const NODE: &str = "node";
 
 fn scenario_table(out: &mut String, runs: &[Run], scenario: &str, servers: &[&str]) {
@@ -351,6 +353,24 @@ pub fn markdown(ctx: &Context, runs: &[Run]) -> String {
                 Some(false) => "**missed**",
                 None => "not measured",
             }
+        );
+    }
+    let saturated: Vec<String> = ctx
+        .loads
+        .iter()
+        .flat_map(|(scenario, _)| servers.iter().map(move |server| (scenario, *server)))
+        .filter_map(|(scenario, server)| {
+            let cpu = median(runs, scenario, server, "loadgen_cpu_pct")?;
+            (cpu >= SATURATED_PCT).then(|| format!("{scenario} on {server} ({cpu:.0}%)"))
+        })
+        .collect();
+    if !saturated.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThe load generator used {SATURATED_PCT:.0}% or more of its core in: {}. There the \
+             throughput is what one generator core could drive, a lower bound for the server; server \
+             CPU per operation is the comparison that still holds.",
+            saturated.join(", ")
         );
     }
     if let (Some(per), Some(before)) = (

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
-use http::{HeaderMap, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -63,9 +63,27 @@ impl EngineConfig {
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
     /// The request headers.
-    pub headers: HeaderMap,
+    pub headers: Arc<HeaderMap>,
     /// The raw query string.
-    pub query: String,
+    pub query: Arc<str>,
+}
+
+impl RequestInfo {
+    /// What a session keeps of `req`, shared by every clone. Header values are copied:
+    /// hyper's point into the buffer the whole request was read into, and keeping one
+    /// for the session's life would keep that buffer (8 KiB or more) too.
+    pub fn of<B>(req: &Request<B>) -> RequestInfo {
+        let mut headers = HeaderMap::with_capacity(req.headers().len());
+        for (name, value) in req.headers() {
+            if let Ok(owned) = HeaderValue::from_bytes(value.as_bytes()) {
+                headers.append(name.clone(), owned);
+            }
+        }
+        RequestInfo {
+            headers: Arc::new(headers),
+            query: req.uri().query().unwrap_or("").into(),
+        }
+    }
 }
 
 /// The layer above Engine.IO (Socket.IO, or a plain echo).
@@ -199,10 +217,7 @@ impl<H: EngineHandler> Engine<H> {
     /// Creates a session, tells the handler and starts its heartbeat.
     fn open(&self, transport: Transport, req: &Request<Body>) -> Entry<H::Conn> {
         let session = Session::new(crate::id::random_id(), transport, self.0.config.queue_capacity);
-        let info = RequestInfo {
-            headers: req.headers().clone(),
-            query: req.uri().query().unwrap_or("").to_owned(),
-        };
+        let info = RequestInfo::of(req);
         if transport == Transport::Websocket {
             // The open packet must be the first frame; nothing else is queued yet.
             let _ = crate::outbound::Connection::send(
@@ -313,4 +328,31 @@ fn error_response(err: RequestError) -> Response {
         http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_info_copies_headers_and_query() {
+        let req = Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket")
+            .header("x-token", "abc")
+            .header("x-multi", "1")
+            .header("x-multi", "2")
+            .body(())
+            .expect("a valid request");
+        let info = RequestInfo::of(&req);
+        assert_eq!(&*info.query, "EIO=4&transport=websocket");
+        assert_eq!(
+            info.headers.get("x-token").map(|v| v.as_bytes()),
+            Some(&b"abc"[..])
+        );
+        let multi: Vec<_> = info.headers.get_all("x-multi").iter().collect();
+        assert_eq!(multi, ["1", "2"]);
+        // A copy, not a view of the request's buffer.
+        let original = req.headers()["x-token"].as_bytes().as_ptr();
+        assert_ne!(info.headers["x-token"].as_bytes().as_ptr(), original);
+    }
 }

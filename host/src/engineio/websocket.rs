@@ -5,7 +5,7 @@ use fastwebsockets::upgrade::UpgradeFut;
 use tokio::io::AsyncWriteExt;
 
 use super::{Engine, EngineHandler, Entry};
-use crate::outbound::Connection;
+use crate::outbound::{Connection, Outbound};
 use crate::protocol::engineio::{self as proto, Frame, Message, Transport};
 use crate::protocol::wsframe::{self, OpCode};
 use crate::reason::DisconnectReason;
@@ -32,7 +32,7 @@ pub(super) async fn run<H: EngineHandler>(
             return;
         }
     };
-    let (mut reader, mut write, mut control) = match wsio::split(stream, engine.0.config.max_payload) {
+    let (mut reader, mut write) = match wsio::split(stream, engine.0.config.max_payload) {
         Ok(split) => split,
         Err(err) => {
             tracing::warn!(sid = session.id(), %err, "websocket dropped");
@@ -70,7 +70,7 @@ pub(super) async fn run<H: EngineHandler>(
     let writer_session = session.clone();
     let writer = tokio::spawn(async move {
         let closed = writer_session.closed().clone();
-        let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || {
+        let reason = wsio::write_loop(write, &mut rx, &closed, || {
             writer_session
                 .close_reason()
                 .unwrap_or(DisconnectReason::ForcedClose)
@@ -95,6 +95,10 @@ pub(super) async fn run<H: EngineHandler>(
             },
             Ok(Incoming::Binary(bytes)) => proto::Packet::Message(Message::Binary(bytes)),
             Ok(Incoming::Pong) => continue,
+            Ok(Incoming::Ping(payload)) => {
+                let _ = session.send(Outbound::WsControl(wsio::pong(&payload)));
+                continue;
+            }
             Ok(Incoming::Close) => {
                 session.close(DisconnectReason::TransportClose);
                 break;
@@ -115,7 +119,7 @@ async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut W
     loop {
         let text = match reader.next().await {
             Ok(Incoming::Text(text)) => text,
-            Ok(Incoming::Binary(_) | Incoming::Pong) => continue,
+            Ok(Incoming::Binary(_) | Incoming::Pong | Incoming::Ping(_)) => continue,
             Ok(Incoming::Close) | Err(_) => return false,
         };
         match proto::decode_text(&text) {

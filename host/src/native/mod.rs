@@ -100,10 +100,7 @@ impl NativeEndpoint {
                     .into_response();
             }
         };
-        let request = RequestInfo {
-            headers: req.headers().clone(),
-            query: req.uri().query().unwrap_or("").to_owned(),
-        };
+        let request = RequestInfo::of(&req);
         let user = match ns.authenticate(&json!({}), &request) {
             Ok(user) => user,
             Err(failure) => {
@@ -146,7 +143,7 @@ async fn run(
     stream: TokioIo<Upgraded>,
     shutdown: CancellationToken,
 ) {
-    let (mut reader, write, mut control) = match wsio::split(stream, config.max_payload) {
+    let (mut reader, write) = match wsio::split(stream, config.max_payload) {
         Ok(split) => split,
         Err(err) => {
             tracing::warn!(%err, "native websocket dropped");
@@ -164,10 +161,7 @@ async fn run(
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move {
         let closed = writer_conn.closed().clone();
-        let reason = wsio::write_loop(write, &mut rx, &mut control, &closed, || {
-            closed_reason(&writer_conn)
-        })
-        .await;
+        let reason = wsio::write_loop(write, &mut rx, &closed, || closed_reason(&writer_conn)).await;
         writer_conn.close(reason);
     });
     let pong = Arc::new(Notify::new());
@@ -209,6 +203,9 @@ async fn run(
             }
             Ok(Incoming::Binary(_)) => reply_error(&socket, &native::DecodeError::Binary),
             Ok(Incoming::Pong) => pong.notify_one(),
+            Ok(Incoming::Ping(payload)) => {
+                let _ = conn.send(Outbound::WsControl(wsio::pong(&payload)));
+            }
             Ok(Incoming::Close) => conn.close(DisconnectReason::TransportClose),
             Err(err) => {
                 tracing::debug!(%err, "native websocket read ended");
