@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocket, WebSocketError};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Interest};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Why a client failed.
@@ -21,9 +21,9 @@ pub enum ClientError {
     /// The server did not switch to websocket.
     #[error("websocket handshake refused: {0}")]
     Handshake(String),
-    /// A websocket-level error.
+    /// The server broke the websocket framing.
     #[error("websocket: {0}")]
-    WebSocket(#[from] WebSocketError),
+    Frame(String),
     /// The server spoke something this client does not expect.
     #[error("protocol: {0}")]
     Protocol(String),
@@ -36,18 +36,33 @@ pub enum ClientError {
 #[derive(Debug)]
 pub enum Incoming {
     /// An EVENT packet; the whole Socket.IO text, starting with `42`.
-    Event(Payload<'static>),
+    Event(BytesMut),
     /// An ACK packet: its id and the whole Socket.IO text.
-    Ack(u64, Payload<'static>),
+    Ack(u64, BytesMut),
 }
 
 /// One connected Socket.IO client on namespace `/`.
+///
+/// Frames are read and written here rather than through a websocket library, for two
+/// reasons that matter to a load generator: the read buffer is cleared of readiness
+/// after a short read (no second `recv` per message just to hear "would block"), and
+/// each frame is one `send`.
 pub struct Client {
-    ws: WebSocket<BufReader<TcpStream>>,
+    stream: TcpStream,
+    /// Bytes read and not yet decoded.
+    buf: BytesMut,
+    /// A frame being written: header, then the masked payload.
+    out: Vec<u8>,
 }
 
-/// Small, so that after the handshake reads mostly bypass it.
-const HANDSHAKE_BUFFER: usize = 512;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 8192;
+/// Largest frame accepted from a server.
+const MAX_FRAME: usize = 64 << 20;
+/// The masking key of every frame this client sends (RFC 6455 §5.3 asks browsers for
+/// unpredictable keys, against proxy cache poisoning; a load generator on loopback
+/// only needs masked frames).
+const MASK: [u8; 4] = [0x5a, 0xa5, 0x3c, 0xc3];
 
 impl Client {
     /// Opens a websocket to `path` (like `/socket.io/`), from `source` when given, reads
@@ -70,7 +85,7 @@ impl Client {
             None => TcpStream::connect(addr).await?,
         };
         tcp.set_nodelay(true)?;
-        let mut stream = BufReader::with_capacity(HANDSHAKE_BUFFER, tcp);
+        let mut stream = BufReader::with_capacity(1024, tcp);
         let mut request = String::with_capacity(256);
         let _ = write!(
             request,
@@ -80,11 +95,12 @@ impl Client {
         );
         stream.get_mut().write_all(request.as_bytes()).await?;
         read_upgrade_response(&mut stream).await?;
-
-        let mut ws = WebSocket::after_handshake(stream, Role::Client);
-        ws.set_auto_pong(true);
-        ws.set_auto_close(true);
-        let mut client = Client { ws };
+        let buf = BytesMut::from(stream.buffer());
+        let mut client = Client {
+            stream: stream.into_inner(),
+            buf,
+            out: Vec::with_capacity(256),
+        };
         let open = client.read_text().await?;
         if open.first() != Some(&b'0') {
             return Err(ClientError::Protocol(format!(
@@ -92,7 +108,7 @@ impl Client {
                 String::from_utf8_lossy(&open)
             )));
         }
-        client.send(&mut b"40".to_vec()).await?;
+        client.send(b"40").await?;
         loop {
             let text = client.read_text().await?;
             match text.get(..2) {
@@ -108,11 +124,29 @@ impl Client {
         }
     }
 
-    /// Sends a Socket.IO packet; `text` is masked in place, so it is garbage afterwards.
-    pub async fn send(&mut self, text: &mut [u8]) -> Result<(), ClientError> {
-        self.ws
-            .write_frame(Frame::text(Payload::BorrowedMut(text)))
-            .await?;
+    /// Sends a Socket.IO packet as one masked text frame.
+    pub async fn send(&mut self, text: &[u8]) -> Result<(), ClientError> {
+        self.write_frame(0x1, text).await
+    }
+
+    async fn write_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<(), ClientError> {
+        let out = &mut self.out;
+        out.clear();
+        out.push(0x80 | opcode);
+        match payload.len() {
+            len @ 0..=125 => out.push(0x80 | len as u8),
+            len @ 126..=65_535 => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&MASK);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+        self.stream.write_all(out).await?;
         Ok(())
     }
 
@@ -134,27 +168,94 @@ impl Client {
         }
     }
 
-    /// The next text frame that is not a ping (pings are answered here).
-    async fn read_text(&mut self) -> Result<Payload<'static>, ClientError> {
+    /// The next text frame that is not an Engine.IO ping (those are answered here).
+    async fn read_text(&mut self) -> Result<BytesMut, ClientError> {
         loop {
-            let frame: Frame<'static> = self.ws.read_frame().await?;
-            match frame.opcode {
-                OpCode::Text if !frame.fin => {
-                    return Err(ClientError::Protocol(
-                        "fragmented frames are not supported".into(),
-                    ));
-                }
-                OpCode::Text => match frame.payload.first() {
-                    Some(b'2') => self.send(&mut b"3".to_vec()).await?,
+            let (opcode, payload) = self.read_frame().await?;
+            match opcode {
+                0x1 => match payload.first() {
+                    Some(b'2') => self.send(b"3").await?,
                     Some(b'1') => return Err(ClientError::Closed),
-                    Some(_) => return Ok(frame.payload),
+                    Some(_) => return Ok(payload),
                     None => continue,
                 },
-                OpCode::Close => return Err(ClientError::Closed),
+                0x8 => return Err(ClientError::Closed),
+                0x9 => self.write_frame(0xA, &payload).await?,
                 _ => continue,
             }
         }
     }
+
+    /// The next whole (unfragmented) frame: opcode and payload.
+    async fn read_frame(&mut self) -> Result<(u8, BytesMut), ClientError> {
+        loop {
+            if let Some((opcode, header, len)) = frame_header(&self.buf)? {
+                if self.buf.len() >= header + len {
+                    let mut frame = self.buf.split_to(header + len);
+                    frame.advance(header);
+                    return Ok((opcode, frame));
+                }
+                self.buf.reserve(header + len - self.buf.len());
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Waits for bytes and reads them; a short read clears the socket's readiness (see
+    /// the type's docs).
+    async fn fill(&mut self) -> Result<(), ClientError> {
+        loop {
+            self.stream.readable().await?;
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let room = self.buf.capacity() - self.buf.len();
+            let (stream, buf) = (&self.stream, &mut self.buf);
+            let mut read = None;
+            let result = stream.try_io(Interest::READABLE, || {
+                let n = stream.try_read_buf(buf)?;
+                read = Some(n);
+                if n > 0 && n < room {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(n)
+                }
+            });
+            match (read, result) {
+                (Some(0), _) => return Err(ClientError::Closed),
+                (Some(_), _) => return Ok(()),
+                (None, Err(err)) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+                (None, Err(err)) => return Err(err.into()),
+                (None, Ok(_)) => continue,
+            }
+        }
+    }
+}
+
+/// A server frame's opcode, header length and payload length, once the header is in.
+fn frame_header(buf: &[u8]) -> Result<Option<(u8, usize, usize)>, ClientError> {
+    let [b0, b1, rest @ ..] = buf else { return Ok(None) };
+    if b0 & 0x80 == 0 {
+        return Err(ClientError::Frame("fragmented frames are not supported".into()));
+    }
+    if b1 & 0x80 != 0 {
+        return Err(ClientError::Frame("server frames must not be masked".into()));
+    }
+    let (len, header) = match b1 & 0x7F {
+        126 => match rest {
+            [a, b, ..] => (u64::from(u16::from_be_bytes([*a, *b])), 4),
+            _ => return Ok(None),
+        },
+        127 => match rest.first_chunk::<8>() {
+            Some(bytes) => (u64::from_be_bytes(*bytes), 10),
+            None => return Ok(None),
+        },
+        short => (u64::from(short), 2),
+    };
+    if len > MAX_FRAME as u64 {
+        return Err(ClientError::Frame(format!("{len}-byte frame")));
+    }
+    Ok(Some((b0 & 0x0F, header, len as usize)))
 }
 
 /// Reads the HTTP response up to its blank line; anything after it stays buffered for
@@ -233,6 +334,20 @@ mod tests {
             Some(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 2)))
         );
         assert_eq!(loopback_source(SocketAddr::from(([10, 0, 0, 1], 3000)), 0), None);
+    }
+
+    #[test]
+    fn server_frame_headers_of_every_length_form() {
+        assert_eq!(frame_header(&[0x81, 5, b'h']).unwrap(), Some((1, 2, 5)));
+        assert_eq!(frame_header(&[0x81, 126, 1, 0]).unwrap(), Some((1, 4, 256)));
+        assert_eq!(
+            frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap(),
+            Some((2, 10, 65_536))
+        );
+        assert_eq!(frame_header(&[0x81]).unwrap(), None);
+        assert_eq!(frame_header(&[0x81, 126, 1]).unwrap(), None);
+        assert!(frame_header(&[0x01, 1]).is_err(), "fragment");
+        assert!(frame_header(&[0x81, 0x81]).is_err(), "masked");
     }
 
     #[test]

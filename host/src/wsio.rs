@@ -9,7 +9,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
@@ -181,25 +181,50 @@ impl WsReader {
 
     /// Waits for bytes, then reads what is there into the buffer (allocating it now).
     async fn fill(&mut self) -> Result<(), ReadError> {
+        let WsReader { read, buf, .. } = self;
+        let stream: &TcpStream = read.as_ref();
         loop {
-            self.read.readable().await?;
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
+            stream.readable().await?;
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
             }
-            match self.read.try_read_buf(&mut self.buf) {
+            match read_drained(stream, buf) {
                 Ok(0) => return Err(ReadError::Eof),
                 Ok(_) => return Ok(()),
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
                     // The readiness was stale: nothing to read after all. Don't wait
                     // holding an empty buffer.
-                    if self.buf.is_empty() {
-                        self.buf = BytesMut::new();
+                    if buf.is_empty() {
+                        *buf = BytesMut::new();
                     }
                     continue;
                 }
                 Err(err) => return Err(err.into()),
             }
         }
+    }
+}
+
+/// Reads what `stream` has into `buf`. A read that leaves room in `buf` took everything
+/// the kernel had, so the socket's readiness is cleared now: otherwise the next wait
+/// returns at once and costs a `recv` that can only say "would block", one wasted
+/// system call per message.
+fn read_drained(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let room = buf.capacity() - buf.len();
+    let mut read = None;
+    let result = stream.try_io(Interest::READABLE, || {
+        let n = stream.try_read_buf(buf)?;
+        read = Some(n);
+        if n > 0 && n < room {
+            // Tells tokio the socket is drained; new bytes bring a new readiness event.
+            Err(std::io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match read {
+        Some(n) => Ok(n),
+        None => result,
     }
 }
 

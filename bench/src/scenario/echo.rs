@@ -85,7 +85,7 @@ async fn echo_loop(mut client: Client, shared: Rc<Shared>, errors: Rc<Errors>, p
         frame.clear();
         let _ = write!(frame, "42{id}[\"echo\",{{\"p\":\"{pad}\"}}]");
         let sent = Instant::now();
-        if let Err(err) = client.send(&mut frame).await {
+        if let Err(err) = client.send(&frame).await {
             errors.push("send", &err);
             break;
         }

@@ -135,9 +135,9 @@ enum Role {
 }
 
 async fn member(mut client: Client, role: Role, shared: Rc<Shared>, errors: Rc<Errors>, pad: Rc<String>) {
-    let mut frame = format!("420[\"join\",{{\"room\":\"{ROOM}\"}}]").into_bytes();
+    let frame = format!("420[\"join\",{{\"room\":\"{ROOM}\"}}]").into_bytes();
     let joined = async {
-        client.send(&mut frame).await?;
+        client.send(&frame).await?;
         loop {
             if let Incoming::Ack(0, _) = client.recv().await? {
                 return Ok(());
@@ -182,7 +182,7 @@ async fn deliveries(
                     "42[\"bcast\",{{\"room\":\"{ROOM}\",\"payload\":{{\"s\":{id},\"t\":{},\"p\":\"{pad}\"}}}}]",
                     now_ns()
                 );
-                client.send(&mut frame).await?;
+                client.send(&frame).await?;
                 shared.sent.set(shared.sent.get() + 1);
                 in_flight += 1;
             }
