@@ -338,14 +338,20 @@ mod tests {
 
     #[test]
     fn server_frame_headers_of_every_length_form() {
-        assert_eq!(frame_header(&[0x81, 5, b'h']).unwrap(), Some((1, 2, 5)));
-        assert_eq!(frame_header(&[0x81, 126, 1, 0]).unwrap(), Some((1, 4, 256)));
         assert_eq!(
-            frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap(),
+            frame_header(&[0x81, 5, b'h']).expect("a well-formed header"),
+            Some((1, 2, 5))
+        );
+        assert_eq!(
+            frame_header(&[0x81, 126, 1, 0]).expect("a well-formed header"),
+            Some((1, 4, 256))
+        );
+        assert_eq!(
+            frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]).expect("a well-formed header"),
             Some((2, 10, 65_536))
         );
-        assert_eq!(frame_header(&[0x81]).unwrap(), None);
-        assert_eq!(frame_header(&[0x81, 126, 1]).unwrap(), None);
+        assert_eq!(frame_header(&[0x81]).expect("a well-formed header"), None);
+        assert_eq!(frame_header(&[0x81, 126, 1]).expect("a well-formed header"), None);
         assert!(frame_header(&[0x01, 1]).is_err(), "fragment");
         assert!(frame_header(&[0x81, 0x81]).is_err(), "masked");
     }

@@ -77,10 +77,10 @@ fn locked_crate(lock: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(lock).unwrap_or_default();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == format!("name = \"{name}\"") {
-            if let Some(version) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
-                return version.trim_matches('"').to_owned();
-            }
+        if line.trim() == format!("name = \"{name}\"")
+            && let Some(version) = lines.next().and_then(|l| l.trim().strip_prefix("version = "))
+        {
+            return version.trim_matches('"').to_owned();
         }
     }
     "unknown".into()

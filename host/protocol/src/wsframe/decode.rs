@@ -151,11 +151,16 @@ mod tests {
         decode_header(buf, 1 << 20)
     }
 
+    /// The header of a frame that must decode whole.
+    fn header(buf: &[u8]) -> Header {
+        decode(buf).expect("a valid frame").expect("a whole header")
+    }
+
     #[test]
     fn the_rfc_example_decodes_and_unmasks() {
         // RFC 6455 §5.7: a single-frame masked text message "Hello".
         let mut frame = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-        let header = decode(&frame).unwrap().unwrap();
+        let header = header(&frame);
         assert_eq!(
             header,
             Header {
@@ -176,7 +181,7 @@ mod tests {
         for len in [0, 1, 125, 126, 127, 65_535, 65_536, 200_000] {
             let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let mut frame = client_frame(0x82, &payload);
-            let header = decode(&frame).unwrap().unwrap();
+            let header = header(&frame);
             assert_eq!(
                 (header.opcode, header.payload_len),
                 (OpCode::Binary, len),
@@ -193,19 +198,19 @@ mod tests {
     fn a_partial_header_asks_for_more() {
         for len in [5usize, 300, 70_000] {
             let frame = client_frame(0x81, &vec![b'a'; len]);
-            let header_len = decode(&frame).unwrap().unwrap().header_len;
+            let header_len = header(&frame).header_len;
             for cut in 0..header_len {
                 assert_eq!(decode(&frame[..cut]), Ok(None), "len {len}, cut {cut}");
             }
-            assert!(decode(&frame[..header_len]).unwrap().is_some());
+            assert!(matches!(decode(&frame[..header_len]), Ok(Some(_))));
         }
     }
 
     #[test]
     fn fragments_and_continuations_keep_their_flags() {
-        let first = decode(&client_frame(0x01, b"he")).unwrap().unwrap();
+        let first = header(&client_frame(0x01, b"he"));
         assert_eq!((first.fin, first.opcode), (false, OpCode::Text));
-        let last = decode(&client_frame(0x80, b"llo")).unwrap().unwrap();
+        let last = header(&client_frame(0x80, b"llo"));
         assert_eq!((last.fin, last.opcode), (true, OpCode::Continuation));
     }
 
@@ -241,13 +246,13 @@ mod tests {
                 limit: 999
             })
         );
-        assert!(decode_header(&frame, 1000).unwrap().is_some());
+        assert!(matches!(decode_header(&frame, 1000), Ok(Some(_))));
     }
 
     #[test]
     fn control_frames_up_to_125_bytes_pass() {
         for first in [0x88, 0x89, 0x8A] {
-            let header = decode(&client_frame(first, &[1; 125])).unwrap().unwrap();
+            let header = header(&client_frame(first, &[1; 125]));
             assert!(header.opcode.is_control());
         }
     }
