@@ -89,7 +89,7 @@ fn scenario_args(scenario: &str, quick: bool) -> Option<&'static [&'static str]>
             "--senders",
             "4",
             "--window",
-            "8",
+            "16",
             "--duration",
             "5",
         ],

@@ -1,12 +1,15 @@
 //! Fan-out: every client joins one room; a few of them also send `bcast` to the room as
-//! fast as it takes them. A sender is a member, so it receives its own messages, and
-//! it keeps at most `window` of its messages on their way: the load is as high as the
-//! server can deliver without any queue growing without bound.
+//! fast as the room takes them. A message is on its way until every member has received
+//! it, and each sender keeps at most `window` of its messages on their way: the load is
+//! as high as the server can deliver to the whole room, and no queue on any server
+//! holds more than `senders × window` messages for a member, so nobody is a slow
+//! consumer and every message must arrive.
 //!
-//! Each message carries its sender and send time, so every delivery gives a latency,
-//! and at the end `lost = sent × members − received`.
+//! Each message carries its sender, sequence number and send time, so every delivery
+//! gives a latency, and at the end `lost = sent × members − received`.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
@@ -15,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::{Errors, Latencies, Report, Target, Window, connect_many, now_ns, padding, wait_until};
-use crate::client::{Client, Incoming, int_field};
+use crate::client::{Client, Incoming, IntField};
 
 /// How the fan-out scenario runs.
 #[derive(Debug, Clone, Serialize, clap::Args)]
@@ -26,8 +29,8 @@ pub struct Params {
     /// Members that also send.
     #[arg(long, default_value_t = 4)]
     pub senders: usize,
-    /// Messages a sender may have on their way (sent, not yet received back).
-    #[arg(long, default_value_t = 8)]
+    /// Messages a sender may have on their way (sent, not yet received by every member).
+    #[arg(long, default_value_t = 16)]
     pub window: usize,
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 2.0)]
@@ -45,6 +48,68 @@ pub struct Params {
 
 const ROOM: &str = "bench";
 
+/// A sender's messages on their way: how many members have yet to receive each.
+#[derive(Default)]
+struct Outstanding {
+    /// Sequence number of the oldest message in `remaining`.
+    first: Cell<u64>,
+    /// Members still to receive each message, oldest first.
+    remaining: RefCell<VecDeque<usize>>,
+    /// Told when the oldest messages complete and the window has room again.
+    room: Notify,
+}
+
+impl Outstanding {
+    /// A new message to `members` members; returns its sequence number.
+    fn sent(&self, members: usize) -> u64 {
+        let mut remaining = self.remaining.borrow_mut();
+        remaining.push_back(members);
+        self.first.get() + remaining.len() as u64 - 1
+    }
+
+    /// One member received message `seq`. Each member receives a sender's messages in
+    /// order, so messages complete in order too.
+    fn delivered(&self, seq: u64) {
+        let mut remaining = self.remaining.borrow_mut();
+        let Some(index) = seq.checked_sub(self.first.get()) else {
+            return;
+        };
+        if let Some(left) = remaining.get_mut(index as usize) {
+            *left = left.saturating_sub(1);
+        }
+        let mut freed = false;
+        while remaining.front() == Some(&0) {
+            remaining.pop_front();
+            self.first.set(self.first.get() + 1);
+            freed = true;
+        }
+        if freed {
+            self.room.notify_one();
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.remaining.borrow().len()
+    }
+}
+
+/// The fields of a delivery: sender, sequence number, send time.
+struct Fields {
+    sender: IntField,
+    seq: IntField,
+    sent_at: IntField,
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields {
+            sender: IntField::new(b"\"s\":"),
+            seq: IntField::new(b"\"q\":"),
+            sent_at: IntField::new(b"\"t\":"),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     joined: Cell<usize>,
@@ -59,15 +124,21 @@ struct Shared {
     received_in_window: Cell<u64>,
     disconnected: Cell<u64>,
     hist: RefCell<Latencies>,
+    /// Per sender, its messages on their way.
+    outstanding: Vec<Outstanding>,
+    fields: Fields,
 }
 
 /// Runs the scenario against `target`.
 pub async fn run(target: &Target, params: &Params) -> Report {
     let mut report = Report::new("fanout", params);
     let errors = Rc::new(Errors::default());
-    let shared = Rc::new(Shared::default());
-    let pad = Rc::new(padding(params.payload));
     let (senders, window) = (params.senders.min(params.members), params.window.max(1));
+    let shared = Rc::new(Shared {
+        outstanding: (0..senders).map(|_| Outstanding::default()).collect(),
+        ..Shared::default()
+    });
+    let pad = Rc::new(padding(params.payload));
     let spawn = {
         let (shared, errors, pad) = (shared.clone(), errors.clone(), pad.clone());
         move |i, client| {
@@ -165,33 +236,47 @@ async fn deliveries(
     pad: &str,
 ) -> Result<(), crate::client::ClientError> {
     let mut frame = Vec::with_capacity(pad.len() + 96);
-    let mut in_flight = 0usize;
-    let me = match role {
-        Role::Sender { id, .. } => Some(id as u64),
+    let mine = match role {
+        Role::Sender { id, window } => shared.outstanding.get(id).map(|o| (id, window, o)),
         Role::Receiver => None,
     };
-    if me.is_some() && !shared.started.get() {
+    if mine.is_some() && !shared.started.get() {
         shared.start.notified().await;
     }
+    let members = shared.joined.get();
     loop {
-        if let Role::Sender { id, window } = role {
-            while in_flight < window && !shared.stop_sending.get() {
-                frame.clear();
-                let _ = write!(
-                    frame,
-                    "42[\"bcast\",{{\"room\":\"{ROOM}\",\"payload\":{{\"s\":{id},\"t\":{},\"p\":\"{pad}\"}}}}]",
-                    now_ns()
-                );
-                client.send(&frame).await?;
-                shared.sent.set(shared.sent.get() + 1);
-                in_flight += 1;
+        let incoming = match mine {
+            Some((id, window, outstanding)) => {
+                while outstanding.in_flight() < window && !shared.stop_sending.get() {
+                    let seq = outstanding.sent(members);
+                    frame.clear();
+                    let _ = write!(
+                        frame,
+                        "42[\"bcast\",{{\"room\":\"{ROOM}\",\"payload\":{{\"s\":{id},\"q\":{seq},\"t\":{},\"p\":\"{pad}\"}}}}]",
+                        now_ns()
+                    );
+                    client.send(&frame).await?;
+                    shared.sent.set(shared.sent.get() + 1);
+                }
+                // The last copy of this sender's message may reach another member: wait
+                // for either (`recv` is cancel-safe).
+                tokio::select! {
+                    incoming = client.recv() => incoming?,
+                    () = outstanding.room.notified() => continue,
+                }
             }
-        }
-        let Incoming::Event(text) = client.recv().await? else {
+            None => client.recv().await?,
+        };
+        let Incoming::Event(text) = incoming else {
             continue;
         };
         let now = now_ns();
-        let (Some(from), Some(sent_at)) = (int_field(&text, b"\"s\":"), int_field(&text, b"\"t\":")) else {
+        let fields = &shared.fields;
+        let (Some(from), Some(seq), Some(sent_at)) = (
+            fields.sender.get(&text),
+            fields.seq.get(&text),
+            fields.sent_at.get(&text),
+        ) else {
             continue;
         };
         shared.received.set(shared.received.get() + 1);
@@ -201,8 +286,36 @@ async fn deliveries(
                 shared.hist.borrow_mut().record(now.saturating_sub(sent_at));
             }
         }
-        if Some(from) == me {
-            in_flight = in_flight.saturating_sub(1);
+        if let Some(outstanding) = shared.outstanding.get(from as usize) {
+            outstanding.delivered(seq);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_completes_once_every_member_has_it_and_in_order() {
+        let outstanding = Outstanding::default();
+        assert_eq!(outstanding.sent(2), 0);
+        assert_eq!(outstanding.sent(2), 1);
+        assert_eq!(outstanding.in_flight(), 2);
+        // The second message completes first on one member: nothing is freed yet.
+        outstanding.delivered(0);
+        outstanding.delivered(1);
+        assert_eq!(outstanding.in_flight(), 2);
+        outstanding.delivered(0);
+        assert_eq!(outstanding.in_flight(), 1);
+        outstanding.delivered(1);
+        assert_eq!(outstanding.in_flight(), 0);
+        // Numbering goes on after completed messages; stale or unknown ones are ignored.
+        assert_eq!(outstanding.sent(1), 2);
+        outstanding.delivered(0);
+        outstanding.delivered(7);
+        assert_eq!(outstanding.in_flight(), 1);
+        outstanding.delivered(2);
+        assert_eq!(outstanding.in_flight(), 0);
     }
 }
