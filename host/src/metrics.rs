@@ -17,7 +17,8 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     /// Socket.IO sockets currently joined to a namespace.
     pub sockets_open: AtomicI64,
-    /// Messages queued to clients (one per recipient).
+    /// Messages written to clients (one per recipient), counted per write: a broadcast
+    /// adds nothing per recipient on the sender's side.
     pub messages_out: AtomicU64,
     /// Messages received from clients.
     pub messages_in: AtomicU64,
@@ -55,6 +56,13 @@ pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Adds `n` to a counter.
+pub fn add(counter: &AtomicU64, n: u64) {
+    if n > 0 {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 impl Metrics {
     /// Renders every metric in the Prometheus text exposition format.
     pub fn render(&self) -> String {
@@ -87,7 +95,7 @@ impl Metrics {
             ),
             (
                 "portico_messages_out_total",
-                "Messages queued to clients, one per recipient.",
+                "Messages written to clients, one per recipient.",
                 &self.messages_out,
             ),
             (

@@ -6,6 +6,8 @@
 //! Writing bypasses any framing layer: one writer per connection drains every queued
 //! item into a single buffer of pre-encoded frames and hands the kernel one write.
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -14,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::{METRICS, add};
 use crate::outbound::{Outbound, Receiver};
 use crate::protocol::engineio::Frame;
 use crate::protocol::wsframe::{self, DecodeError, OpCode};
@@ -26,6 +29,8 @@ pub type WsWrite = OwnedWriteHalf;
 const BATCH_BYTES: usize = 256 * 1024;
 /// A write buffer grown past this is given back after its batch.
 const KEEP_WRITE_BUFFER: usize = 64 * 1024;
+/// A batch deque grown past this many items is given back once empty.
+const KEEP_BATCH_ITEMS: usize = 256;
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 4096;
 /// How long a closing writer tries to deliver its close frame.
@@ -276,26 +281,36 @@ pub async fn write_loop(
 ) -> DisconnectReason {
     // Grown by the first batch, not before: an idle connection holds no write buffer.
     let mut buf = Vec::new();
+    // Items taken from the queue and not written yet.
+    let mut batch = VecDeque::new();
     let reason = loop {
         if buf.capacity() > KEEP_WRITE_BUFFER {
             buf = Vec::new();
         }
+        if batch.is_empty() && batch.capacity() > KEEP_BATCH_ITEMS {
+            batch = VecDeque::new();
+        }
         buf.clear();
-        let mut close = tokio::select! {
-            biased;
-            () = closed.cancelled() => break cancelled_reason(),
-            item = rx.recv() => match item {
-                Some(item) => append(&item, &mut buf),
-                None => break DisconnectReason::ForcedClose,
-            },
-        };
+        if batch.is_empty() {
+            tokio::select! {
+                biased;
+                () = closed.cancelled() => break cancelled_reason(),
+                more = rx.recv_many(&mut batch) => if !more {
+                    break DisconnectReason::ForcedClose;
+                },
+            }
+        }
+        let (mut close, mut messages) = (None, 0);
         while close.is_none() && buf.len() < BATCH_BYTES {
-            let Ok(item) = rx.try_recv() else { break };
+            let Some(item) = batch.pop_front() else { break };
+            messages += u64::from(item.is_message());
             close = append(&item, &mut buf);
         }
+        rx.set_in_hand(batch.len());
         tokio::select! {
-            written = write.write_all(&buf) => if written.is_err() {
-                break DisconnectReason::TransportClose;
+            written = write.write_all(&buf) => match written {
+                Ok(()) => add(&METRICS.messages_out, messages),
+                Err(_) => break DisconnectReason::TransportClose,
             },
             // A client that stopped reading blocks this write; once the connection is
             // closed (as a slow consumer, say) there is no point finishing it.

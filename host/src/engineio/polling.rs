@@ -35,13 +35,18 @@ pub(super) async fn poll(session: &Session) -> Response {
         return frames_response(&[last]);
     };
     let mut frames = Vec::new();
+    let mut messages = u64::from(first.is_message());
     let mut close = push(first, &mut frames);
     while close.is_none() {
         match rx.try_recv() {
-            Ok(item) => close = push(item, &mut frames),
-            Err(_) => break,
+            Some(item) => {
+                messages += u64::from(item.is_message());
+                close = push(item, &mut frames);
+            }
+            None => break,
         }
     }
+    crate::metrics::add(&crate::metrics::METRICS.messages_out, messages);
     if let Some(reason) = close {
         frames.push(Frame::close());
         session.close(reason);

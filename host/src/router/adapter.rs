@@ -5,6 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use super::broadcast::Targets;
 use super::{Room, SocketId};
 
@@ -18,9 +20,22 @@ pub trait Adapter: Send + Sync + 'static {
     fn leave_all(&self, sid: &SocketId);
     /// The rooms `sid` is in.
     fn rooms_of(&self, sid: &str) -> Vec<Room>;
-    /// The sockets in any of `targets.rooms` (or in `all` when it names none),
-    /// minus those in an `except` room and the excepted socket.
-    fn select(&self, targets: &Targets, all: &mut dyn Iterator<Item = SocketId>) -> Vec<SocketId>;
+    /// Calls `visit` once for each socket in any of `targets.rooms` (or in `all` when
+    /// it names none), minus those in an `except` room and the excepted socket. Ids
+    /// are lent, not cloned: a broadcast visits every recipient.
+    fn for_each_target<'a>(
+        &self,
+        targets: &Targets,
+        all: &mut dyn Iterator<Item = &'a SocketId>,
+        visit: &mut dyn FnMut(&SocketId),
+    );
+
+    /// The sockets [`Adapter::for_each_target`] visits, collected.
+    fn select(&self, targets: &Targets, all: &mut dyn Iterator<Item = &SocketId>) -> Vec<SocketId> {
+        let mut selected = Vec::new();
+        self.for_each_target(targets, all, &mut |sid| selected.push(sid.clone()));
+        selected
+    }
 }
 
 /// The single-node adapter: two maps under one lock.
@@ -30,10 +45,13 @@ pub struct LocalAdapter {
     index: RwLock<Index>,
 }
 
+/// Room names come from clients, so they keep std's DoS-resistant hashing; socket ids
+/// are random and made here, so sets and maps of them use the faster Fx hash (a
+/// broadcast hashes every recipient's id).
 #[derive(Debug, Default)]
 struct Index {
-    members: HashMap<Room, HashSet<SocketId>>,
-    rooms: HashMap<SocketId, HashSet<Room>>,
+    members: HashMap<Room, FxHashSet<SocketId>>,
+    rooms: FxHashMap<SocketId, HashSet<Room>>,
 }
 
 impl LocalAdapter {
@@ -93,7 +111,12 @@ impl Adapter for LocalAdapter {
             .unwrap_or_default()
     }
 
-    fn select(&self, targets: &Targets, all: &mut dyn Iterator<Item = SocketId>) -> Vec<SocketId> {
+    fn for_each_target<'a>(
+        &self,
+        targets: &Targets,
+        all: &mut dyn Iterator<Item = &'a SocketId>,
+        visit: &mut dyn FnMut(&SocketId),
+    ) {
         let index = self.read();
         let excluded = |sid: &SocketId| {
             targets.except_socket.as_ref() == Some(sid)
@@ -102,18 +125,30 @@ impl Adapter for LocalAdapter {
                     .iter()
                     .any(|room| index.members.get(room).is_some_and(|m| m.contains(sid)))
         };
-        if targets.rooms.is_empty() {
-            return all.filter(|sid| !excluded(sid)).collect();
+        let visit_unless_excluded = |sid: &SocketId| {
+            if !excluded(sid) {
+                visit(sid);
+            }
+        };
+        match targets.rooms.as_slice() {
+            [] => all.for_each(visit_unless_excluded),
+            // One room has no duplicates to skip.
+            [room] => index
+                .members
+                .get(room)
+                .into_iter()
+                .flatten()
+                .for_each(visit_unless_excluded),
+            rooms => {
+                let mut seen = FxHashSet::default();
+                rooms
+                    .iter()
+                    .filter_map(|room| index.members.get(room))
+                    .flatten()
+                    .filter(|sid| seen.insert(*sid))
+                    .for_each(visit_unless_excluded);
+            }
         }
-        let mut seen = HashSet::new();
-        targets
-            .rooms
-            .iter()
-            .filter_map(|room| index.members.get(room))
-            .flatten()
-            .filter(|sid| !excluded(sid) && seen.insert((*sid).clone()))
-            .cloned()
-            .collect()
     }
 }
 
@@ -138,14 +173,15 @@ mod tests {
         a
     }
 
-    fn all() -> impl Iterator<Item = SocketId> {
-        ["a", "b", "c"].into_iter().map(sid)
+    fn ids() -> Vec<SocketId> {
+        ["a", "b", "c"].into_iter().map(sid).collect()
     }
 
     #[test]
     fn selects_all_rooms_and_exceptions() {
         let a = adapter();
-        let sel = |t: Targets| sorted(a.select(&t, &mut all()));
+        let all = ids();
+        let sel = |t: Targets| sorted(a.select(&t, &mut all.iter()));
         assert_eq!(sel(Targets::default()), ["a", "b", "c"]);
         assert_eq!(sel(Targets::default().to("red")), ["a", "b"]);
         assert_eq!(
@@ -167,10 +203,17 @@ mod tests {
     #[test]
     fn leave_and_leave_all_clean_up() {
         let a = adapter();
+        let all = ids();
         a.leave(&sid("a"), "red");
-        assert_eq!(sorted(a.select(&Targets::default().to("red"), &mut all())), ["b"]);
+        assert_eq!(
+            sorted(a.select(&Targets::default().to("red"), &mut all.iter())),
+            ["b"]
+        );
         a.leave_all(&sid("b"));
-        assert!(a.select(&Targets::default().to("red"), &mut all()).is_empty());
+        assert!(
+            a.select(&Targets::default().to("red"), &mut all.iter())
+                .is_empty()
+        );
         assert!(a.rooms_of("b").is_empty());
         assert!(!a.read().members.contains_key("red"), "empty rooms are dropped");
         let mut rooms = a.rooms_of("c");

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
+use rustc_hash::FxHashMap;
+
 use super::adapter::{Adapter, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::EventHandler;
@@ -40,7 +42,7 @@ pub struct Namespace {
     handler: Arc<dyn EventHandler>,
     adapter: Box<dyn Adapter>,
     /// A std lock: inserts, removals and lookups only, never across an await.
-    sockets: RwLock<HashMap<SocketId, Socket>>,
+    sockets: RwLock<FxHashMap<SocketId, Socket>>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -76,7 +78,7 @@ impl Namespace {
             verifier,
             handler,
             adapter: Box::new(LocalAdapter::default()),
-            sockets: RwLock::new(HashMap::new()),
+            sockets: RwLock::new(FxHashMap::default()),
         })
     }
 
@@ -211,23 +213,30 @@ impl Namespace {
     /// Emits `name` to the sockets matching `targets`, encoding it once.
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
         let event = OutgoingEvent::new(&self.name, name, payload);
-        let recipients: Vec<Socket> = {
+        // Collected under the locks, delivered after them: no lock is held while
+        // queueing to recipients.
+        let mut recipients: Vec<Socket> = Vec::new();
+        {
             let sockets = self.read();
-            let sids = self.adapter.select(targets, &mut sockets.keys().cloned());
-            sids.iter().filter_map(|sid| sockets.get(sid).cloned()).collect()
-        };
+            self.adapter
+                .for_each_target(targets, &mut sockets.keys(), &mut |sid| {
+                    if let Some(socket) = sockets.get(sid) {
+                        recipients.push(socket.clone());
+                    }
+                });
+        }
         for socket in &recipients {
             socket.deliver(&event);
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SocketId, Socket>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, FxHashMap<SocketId, Socket>> {
         self.sockets
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SocketId, Socket>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, FxHashMap<SocketId, Socket>> {
         self.sockets
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -3,14 +3,19 @@
 //! Producers never wait: a full queue means the client cannot keep up, and the
 //! connection is closed with [`DisconnectReason::SlowConsumer`] instead of slowing
 //! the broadcaster or dropping messages silently.
+//!
+//! # Layout
+//! - [`queue`]: the queue itself, a push a short lock and a wake-up per batch.
+//! - This module: what is queued ([`Outbound`]), the [`Connection`] trait, and
+//!   [`Outbox`], the queue's sending end with the connection's close state.
+
+pub mod queue;
 
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{METRICS, inc};
 use crate::protocol::engineio::Frame;
 use crate::reason::DisconnectReason;
 
@@ -29,15 +34,14 @@ pub enum Outbound {
     Close(DisconnectReason),
 }
 
-/// The sending half of a queue.
-pub type Sender = mpsc::Sender<Outbound>;
-/// The receiving half, owned by the connection's current writer.
-pub type Receiver = mpsc::Receiver<Outbound>;
-
-/// A queue holding at most `capacity` items.
-pub fn channel(capacity: usize) -> (Sender, Receiver) {
-    mpsc::channel(capacity)
+impl Outbound {
+    /// Whether it is a message (frames), as opposed to control.
+    pub fn is_message(&self) -> bool {
+        matches!(self, Outbound::Frame(_) | Outbound::Frames(_))
+    }
 }
+
+pub use queue::{Receiver, Sender, channel};
 
 /// Why an item was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -53,12 +57,9 @@ pub enum SendError {
 /// Queues `item` without waiting.
 pub fn try_send(tx: &Sender, item: Outbound) -> Result<(), SendError> {
     match tx.try_send(item) {
-        Ok(()) => {
-            inc(&METRICS.messages_out);
-            Ok(())
-        }
-        Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::Full),
-        Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        Ok(()) => Ok(()),
+        Err(queue::TrySendError::Full(_)) => Err(SendError::Full),
+        Err(queue::TrySendError::Closed(_)) => Err(SendError::Closed),
     }
 }
 
