@@ -4,7 +4,10 @@
 //! ```text
 //! cargo xtask build   # builds target/plugins/echo.wasm
 //! cargo run --release -p portico --example plugin_overhead -- target/plugins/echo.wasm 20000
+//! cargo run --release -p portico --example plugin_overhead -- target/plugins/bench.wasm 20000 echo
 //! ```
+//!
+//! Arguments: the component, the number of calls, and the event name (default `e`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let wasm = std::path::PathBuf::from(args.next().unwrap_or_else(|| "target/plugins/echo.wasm".into()));
     let calls: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(20_000);
+    let event = args.next().unwrap_or_else(|| "e".into());
     let dir = tempdir()?;
     std::fs::copy(&wasm, dir.join("echo.wasm"))?;
     let runtime = Runtime::new(&PluginsConfig::default().cache_dir())?;
@@ -48,14 +52,18 @@ async fn main() -> anyhow::Result<()> {
         let plugin = registry
             .get("echo")
             .ok_or_else(|| anyhow::anyhow!("echo did not load"))?;
-        let ctx = registry.call_context("echo", plugin.settings());
+        let ctx = registry.call_context(plugin.name(), plugin.settings());
         // Warm up, then measure.
         for _ in 0..1000 {
-            plugin.on_event(ctx.clone(), &socket, "e", r#"{"n":1}"#).await?;
+            plugin
+                .on_event(ctx.clone(), &socket, &event, r#"{"n":1}"#)
+                .await?;
         }
         let start = Instant::now();
         for _ in 0..calls {
-            let outcome = plugin.on_event(ctx.clone(), &socket, "e", r#"{"n":1}"#).await?;
+            let outcome = plugin
+                .on_event(ctx.clone(), &socket, &event, r#"{"n":1}"#)
+                .await?;
             std::hint::black_box(outcome);
         }
         let per_call = start.elapsed() / calls;

@@ -44,7 +44,7 @@ pub async fn check(runtime: &Runtime, path: &Path) -> Result<String, (String, Lo
     let limits = PluginLimits::default();
     let settings = Settings {
         events: Vec::new(),
-        config_json: "{}".to_owned(),
+        config_json: "{}".into(),
         deadline: std::time::Duration::from_millis(limits.deadline_ms),
         memory_bytes: (limits.memory_mb as usize) << 20,
         pool_size: 1,

@@ -73,8 +73,8 @@ impl std::fmt::Display for Kind {
 pub struct Settings {
     /// Events a handler handles; empty means all.
     pub events: Vec<String>,
-    /// The plugin's configuration as JSON.
-    pub config_json: String,
+    /// The plugin's configuration as JSON, shared by every call's context.
+    pub config_json: std::sync::Arc<str>,
     /// Guest running time per call.
     pub deadline: Duration,
     /// Linear memory per instance, in bytes.

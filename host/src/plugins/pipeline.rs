@@ -52,15 +52,12 @@ impl Pipeline {
     }
 
     async fn event(&self, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
-        let info = socket_info(socket);
+        let info = plugin_socket(socket);
         let name = event.name.as_str();
-        let mut payload = event
-            .payload
-            .args
-            .first()
-            .cloned()
-            .unwrap_or(Value::Null)
-            .to_string();
+        let mut payload = match event.payload.args.first() {
+            Some(first) => first.to_string(),
+            None => "null".to_owned(),
+        };
         let result = self.run(socket, &info, name, &mut payload).await;
         match result {
             Ok(ack) => ack,
@@ -85,7 +82,7 @@ impl Pipeline {
     async fn run(
         &self,
         socket: &Socket,
-        info: &SocketInfo,
+        info: &PluginSocket,
         event: &str,
         payload: &mut String,
     ) -> Result<Option<Payload>, PluginError> {
@@ -94,9 +91,9 @@ impl Pipeline {
         }
         for name in self.validators.get(event).into_iter().flatten() {
             let plugin = self.plugin(name, Kind::Validator)?;
-            let ctx = self.context(name, &plugin, info);
+            let ctx = self.context(&plugin, info);
             let outcome = plugin
-                .validate(ctx, info, event, payload)
+                .validate(ctx, &info.info, event, payload)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             match outcome.value {
@@ -105,45 +102,41 @@ impl Pipeline {
                 Err(violations) => return Err(validation_error(&violations)),
             }
         }
-        let Some((name, plugin)) = self.handler_for(event) else {
+        let Some(plugin) = self.handler_for(event) else {
             return Ok(None);
         };
-        let ctx = self.context(&name, &plugin, info);
+        let name = plugin.name();
+        let ctx = self.context(&plugin, info);
         let outcome = plugin
-            .on_event(ctx, info, event, payload)
+            .on_event(ctx, &info.info, event, payload)
             .await
-            .map_err(|e| internal(&name, event, &e))?;
+            .map_err(|e| internal(name, event, &e))?;
         let ack = outcome.value?;
         let ack = match ack {
             None => None,
             Some(json) => match serde_json::from_str::<Value>(&json) {
                 Ok(value) if json.len() <= self.max_payload => Some(Payload::json(vec![value])),
-                _ => return Err(misbehaved(&name, "ack is not JSON within max_payload")),
+                _ => return Err(misbehaved(name, "ack is not JSON within max_payload")),
             },
         };
-        apply(socket, &name, outcome.effects, self.max_payload)?;
+        apply(socket, name, outcome.effects, self.max_payload)?;
         Ok(ack)
     }
 
     /// The context of a call about the socket `info` describes.
-    fn context(
-        &self,
-        name: &str,
-        plugin: &super::instance::Plugin,
-        info: &SocketInfo,
-    ) -> super::state::CallContext {
-        let mut ctx = self.registry.call_context(name, plugin.settings());
-        ctx.namespace = Some(info.namespace.as_str().into());
+    fn context(&self, plugin: &super::instance::Plugin, info: &PluginSocket) -> super::state::CallContext {
+        let mut ctx = self.registry.call_context(plugin.name(), plugin.settings());
+        ctx.namespace = Some(info.namespace.clone());
         ctx
     }
 
     /// Runs every guard; the first refusal wins.
-    async fn guard(&self, info: &SocketInfo, event: &str, payload: &str) -> Result<(), PluginError> {
+    async fn guard(&self, info: &PluginSocket, event: &str, payload: &str) -> Result<(), PluginError> {
         for name in &self.guards {
             let plugin = self.plugin(name, Kind::Guard)?;
-            let ctx = self.context(name, &plugin, info);
+            let ctx = self.context(&plugin, info);
             let outcome = plugin
-                .authorize(ctx, info, event, payload)
+                .authorize(ctx, &info.info, event, payload)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             outcome.value?;
@@ -152,12 +145,12 @@ impl Pipeline {
     }
 
     /// The first handler plugin that handles `event` (no `events` list means all).
-    fn handler_for(&self, event: &str) -> Option<(String, Arc<super::instance::Plugin>)> {
+    fn handler_for(&self, event: &str) -> Option<Arc<super::instance::Plugin>> {
         self.handlers.iter().find_map(|name| {
             let plugin = self.registry.get(name)?;
             let events = &plugin.settings().events;
             (plugin.kind() == Kind::Handler && (events.is_empty() || events.iter().any(|e| e == event)))
-                .then(|| (name.clone(), plugin))
+                .then_some(plugin)
         })
     }
 
@@ -174,13 +167,13 @@ impl Pipeline {
     }
 
     /// The client's error through the filter chain; `None` means swallowed.
-    async fn filter(&self, info: &SocketInfo, event: &str, error: &PluginError) -> Option<ClientError> {
+    async fn filter(&self, info: &PluginSocket, event: &str, error: &PluginError) -> Option<ClientError> {
         for name in &self.filters {
             let Ok(plugin) = self.plugin(name, Kind::Filter) else {
                 continue;
             };
-            let ctx = self.context(name, &plugin, info);
-            match plugin.catch(ctx, info, event, error).await {
+            let ctx = self.context(&plugin, info);
+            match plugin.catch(ctx, &info.info, event, error).await {
                 Ok(outcome) => return outcome.value,
                 Err(err) => {
                     tracing::warn!(plugin = name, event, %err, "exception filter failed; trying the next")
@@ -195,7 +188,7 @@ impl Pipeline {
     }
 
     async fn connect(&self, socket: &Socket) -> ConnectResult {
-        let info = socket_info(socket);
+        let info = plugin_socket(socket);
         if self.guard_connect {
             let auth = socket.handshake().auth.to_string();
             if let Err(error) = self.guard(&info, "connect", &auth).await {
@@ -207,8 +200,8 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.context(name, &plugin, &info);
-            let outcome = match plugin.on_connect(ctx, &info).await {
+            let ctx = self.context(&plugin, &info);
+            let outcome = match plugin.on_connect(ctx, &info.info).await {
                 Ok(outcome) => outcome,
                 Err(err) => {
                     let error = internal(name, "connect", &err);
@@ -236,13 +229,13 @@ impl Pipeline {
     }
 
     async fn disconnect(&self, socket: &Socket, reason: DisconnectReason) {
-        let info = socket_info(socket);
+        let info = plugin_socket(socket);
         for name in &self.handlers {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.context(name, &plugin, &info);
-            match plugin.on_disconnect(ctx, &info, reason.as_str()).await {
+            let ctx = self.context(&plugin, &info);
+            match plugin.on_disconnect(ctx, &info.info, reason.as_str()).await {
                 Ok(outcome) => {
                     let _ = apply(socket, name, outcome.effects, self.max_payload);
                 }
@@ -268,14 +261,24 @@ impl EventHandler for Pipeline {
     }
 }
 
-/// What plugins see of a socket.
-fn socket_info(socket: &Socket) -> SocketInfo {
-    SocketInfo {
-        id: socket.id().to_string(),
-        namespace: socket.namespace().name().to_owned(),
-        user_json: socket.handshake().user.as_ref().map(Value::to_string),
-        auth_json: socket.handshake().auth.to_string(),
-    }
+/// What plugins are told about a socket, made once per socket (it does not change
+/// while the socket lives) and kept with it.
+struct PluginSocket {
+    info: SocketInfo,
+    /// Its namespace, for call contexts.
+    namespace: Arc<str>,
+}
+
+fn plugin_socket(socket: &Socket) -> Arc<PluginSocket> {
+    socket.handler_state(|socket| PluginSocket {
+        info: SocketInfo {
+            id: socket.id().to_string(),
+            namespace: socket.namespace().name().to_owned(),
+            user_json: socket.handshake().user.as_ref().map(Value::to_string),
+            auth_json: socket.handshake().auth.to_string(),
+        },
+        namespace: socket.namespace().name().into(),
+    })
 }
 
 /// Checks then applies a successful call's effects; output from a plugin is never

@@ -145,7 +145,7 @@ impl Registry {
         let component = tokio::task::spawn_blocking(move || runtime.compile(&bytes))
             .await
             .map_err(|e| LoadError::Compile(e.to_string()))??;
-        let probe = self.call_context(name, &settings);
+        let probe = self.call_context(&name.into(), &settings);
         Plugin::prepare(&self.runtime, name, digest, &component, settings, probe).await
     }
 
@@ -163,7 +163,7 @@ impl Registry {
             events,
             config_json: plugin_config
                 .and_then(|v| serde_json::to_string(&v).ok())
-                .unwrap_or_else(|| "{}".to_owned()),
+                .map_or_else(|| "{}".into(), Into::into),
             deadline: Duration::from_millis(
                 config
                     .deadline_ms
@@ -187,11 +187,12 @@ impl Registry {
         }
     }
 
-    /// The context for a call into `plugin`.
-    pub fn call_context(&self, plugin: &str, settings: &Settings) -> CallContext {
+    /// The context for a call into `plugin`: reference-count bumps, no copies (one is
+    /// made per event).
+    pub fn call_context(&self, plugin: &Arc<str>, settings: &Settings) -> CallContext {
         CallContext {
-            plugin: plugin.into(),
-            config_json: settings.config_json.as_str().into(),
+            plugin: plugin.clone(),
+            config_json: settings.config_json.clone(),
             store: self.store.clone(),
             max_effects: MAX_EFFECTS,
             namespace: None,

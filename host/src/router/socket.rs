@@ -1,8 +1,9 @@
 //! One client connected to one namespace, over Socket.IO or the native framing.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -67,6 +68,8 @@ struct Inner {
     acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
     next_ack: AtomicU64,
     connected: AtomicBool,
+    /// What the namespace's handler keeps about this socket ([`Socket::handler_state`]).
+    handler_state: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -95,6 +98,7 @@ impl Socket {
             acks: Mutex::new(HashMap::new()),
             next_ack: AtomicU64::new(1),
             connected: AtomicBool::new(true),
+            handler_state: OnceLock::new(),
         }))
     }
 
@@ -116,6 +120,21 @@ impl Socket {
     /// What the client presented on connect.
     pub fn handshake(&self) -> &Handshake {
         &self.0.handshake
+    }
+
+    /// State the namespace's handler derives from this socket once and reuses on every
+    /// event (what plugins are told about the socket, say): made by `init` on first
+    /// use. A handler asking for a different type than the first gets a fresh value.
+    pub fn handler_state<T: Send + Sync + 'static>(&self, init: impl FnOnce(&Socket) -> T) -> Arc<T> {
+        if let Some(state) = self.0.handler_state.get() {
+            return match state.clone().downcast::<T>() {
+                Ok(state) => state,
+                Err(_) => Arc::new(init(self)),
+            };
+        }
+        let state = Arc::new(init(self));
+        let _ = self.0.handler_state.set(state.clone());
+        state
     }
 
     /// Whether it is still in its namespace.
@@ -234,5 +253,37 @@ impl Socket {
             .acks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::echo::Echo;
+    use crate::outbound::Outbox;
+
+    fn socket() -> Socket {
+        let ns = Namespace::new("/", Arc::new(Echo));
+        let (outbox, _rx) = Outbox::new(4);
+        Socket::new(ns, Arc::new(outbox), Framing::SocketIo, Handshake::default())
+    }
+
+    #[test]
+    fn handler_state_is_made_once_and_shared() {
+        let socket = socket();
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let init = |s: &Socket| {
+            made.fetch_add(1, Ordering::SeqCst);
+            s.id().to_string()
+        };
+        let first = socket.handler_state(init);
+        let second = socket.handler_state(init);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(*first, socket.id().to_string());
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        // Another type is not confused with the first: it is made fresh each time.
+        let other = socket.handler_state(|_| 7u32);
+        assert_eq!(*other, 7);
+        assert_eq!(*socket.handler_state(init), socket.id().to_string());
     }
 }
