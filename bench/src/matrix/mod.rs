@@ -6,8 +6,10 @@
 //! - [`servers`]: the servers and how one is started;
 //! - [`machine`]: the machine and versions, for the report;
 //! - [`report`]: medians, ratios, targets, Markdown;
-//! - [`profile`]: `perf record` on the server during a run (`--profile`).
+//! - [`profile`]: `perf record` on the server during a run (`--profile`);
+//! - [`instructions`]: the plugin's cost per event in instructions, under callgrind.
 
+mod instructions;
 mod machine;
 mod profile;
 mod report;
@@ -30,13 +32,14 @@ pub struct Args {
     /// every server and scenario runs and loses nothing; it never judges speed.
     #[arg(long)]
     pub quick: bool,
-    /// Repetitions (medians are reported); default 3, or 1 with --quick.
+    /// Repetitions (medians are reported); default 5, or 1 with --quick.
     #[arg(long)]
     pub reps: Option<usize>,
     /// Servers to run, in order (default: all).
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
-    /// Scenarios to run (default: echo,latency,fanout,idle).
+    /// Scenarios to run (default: echo,latency,fanout,idle,instructions; --quick leaves
+    /// out instructions, which runs portico and portico-wasm under valgrind).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// The repository root.
@@ -110,7 +113,10 @@ fn scenario_args(scenario: &str, quick: bool) -> Option<&'static [&'static str]>
     })
 }
 
-const SCENARIOS: [&str; 4] = ["echo", "latency", "fanout", "idle"];
+const SCENARIOS: [&str; 5] = ["echo", "latency", "fanout", "idle", INSTRUCTIONS];
+
+/// The scenario counted under callgrind instead of timed (see [`instructions`]).
+const INSTRUCTIONS: &str = "instructions";
 
 /// Runs the matrix.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -144,17 +150,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         chosen
     };
-    let scenarios: Vec<&str> = if args.scenarios.is_empty() {
-        SCENARIOS.to_vec()
+    let mut scenarios: Vec<&str> = if args.scenarios.is_empty() {
+        SCENARIOS
+            .iter()
+            .copied()
+            .filter(|s| !args.quick || *s != INSTRUCTIONS)
+            .collect()
     } else {
         args.scenarios.iter().map(String::as_str).collect()
     };
     for scenario in &scenarios {
-        if scenario_args(scenario, args.quick).is_none() {
+        if *scenario != INSTRUCTIONS && scenario_args(scenario, args.quick).is_none() {
             bail!("unknown scenario {scenario:?}; known: {}", SCENARIOS.join(", "));
         }
     }
-    let reps = args.reps.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let count_instructions = scenarios.contains(&INSTRUCTIONS);
+    scenarios.retain(|s| *s != INSTRUCTIONS);
+    if count_instructions && !instructions::have_valgrind() {
+        bail!("the instructions scenario needs valgrind (Debian package valgrind)");
+    }
+    let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
     let (server_core, loadgen_core) = if servers::have_taskset() && machine::cores() >= 2 {
         (Some(0), Some(1))
     } else {
@@ -190,6 +205,32 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                         eprintln!("FAILED: {err:#}");
                         failures.push(format!("{} {scenario} rep {rep}: {err:#}", spec.name));
                     }
+                }
+            }
+        }
+    }
+    if count_instructions {
+        for spec in chosen.iter().filter(|s| s.name.starts_with("portico")) {
+            eprint!("bench: {INSTRUCTIONS} {:<13} ", spec.name);
+            match instructions::per_ack(spec, &me, &logs, server_core) {
+                Ok(per_ack) => {
+                    eprintln!("{} user-space instructions per ack", report::num(per_ack));
+                    let mut report = Report {
+                        scenario: INSTRUCTIONS.to_owned(),
+                        ..Report::default()
+                    };
+                    report.metrics.insert("instructions_per_ack".into(), per_ack);
+                    let run = Run {
+                        server: spec.name.to_owned(),
+                        rep: 1,
+                        report,
+                    };
+                    writeln!(jsonl, "{}", serde_json::to_string(&run)?)?;
+                    runs.push(run);
+                }
+                Err(err) => {
+                    eprintln!("FAILED: {err:#}");
+                    failures.push(format!("{} {INSTRUCTIONS}: {err:#}", spec.name));
                 }
             }
         }

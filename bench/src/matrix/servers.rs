@@ -114,6 +114,23 @@ impl Running {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Asks it to stop (SIGINT, so it can shut down and flush what it writes at exit)
+    /// and waits up to `timeout` for it; killed after that.
+    pub fn interrupt(mut self, timeout: Duration) -> anyhow::Result<()> {
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.pid().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("did not stop within {timeout:?} of SIGINT")
+    }
 }
 
 impl Drop for Running {

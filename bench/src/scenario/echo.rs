@@ -32,7 +32,10 @@ struct Shared {
     /// When measuring started; `None` during warm-up.
     measuring_since: Cell<Option<Instant>>,
     stop: Cell<bool>,
+    /// Acks in the measured window.
     acks: Cell<u64>,
+    /// Every ack, warm-up included (for instruction counts, which cover the whole run).
+    acks_total: Cell<u64>,
     running: Cell<usize>,
     hist: RefCell<Latencies>,
 }
@@ -64,6 +67,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
 
     let acks = shared.acks.get();
     report.set("acks", acks as f64);
+    report.set("acks_total", shared.acks_total.get() as f64);
     report.set("acks_per_s", acks as f64 / stats.elapsed.as_secs_f64());
     report.latencies(
         "latency",
@@ -111,6 +115,7 @@ async fn echo_loop(mut client: Client, shared: Rc<Shared>, errors: Rc<Errors>, p
         if !acked {
             break;
         }
+        shared.acks_total.set(shared.acks_total.get() + 1);
         let done = Instant::now();
         if let Some(since) = shared.measuring_since.get()
             && sent >= since

@@ -281,7 +281,9 @@ impl Plugin {
         let _permit = self.permits.acquire().await.map_err(|_| CallError::Unavailable)?;
         let mut warm = match self.take_idle() {
             Some(warm) => warm,
-            None => self.instantiate(ctx.clone()).await?,
+            // Boxed: instantiating is the rare path, and its future is most of a call's
+            // size, which every caller up the chain would otherwise move on each event.
+            None => Box::pin(self.instantiate(ctx.clone())).await?,
         };
         prepare_call(&mut warm.store, ctx, self.max_ticks());
         let Warm { store, instance } = &mut warm;
