@@ -174,7 +174,9 @@ async fn run(
 
     match ns.handler().on_connect(&socket).await {
         Ok(after) => {
-            ns.went_online(&socket);
+            if ns.mark_online(&socket) {
+                ns.announce_online(&socket);
+            }
             if let Some(after) = after {
                 after();
             }

@@ -92,15 +92,20 @@ impl Namespace {
         &self.presence
     }
 
-    /// Marks an admitted socket's user online (after its CONNECT reply went out), and
-    /// tells the namespace if this is the user's first socket.
-    pub fn went_online(&self, socket: &Socket) {
+    /// Marks an admitted socket's user online, before its CONNECT reply is queued, so
+    /// anyone who saw the socket connect finds it in presence. Returns whether this is
+    /// the user's first socket and `user_online` is due: [`Namespace::announce_online`],
+    /// once the reply is queued (so the new socket's own copy comes after it).
+    pub fn mark_online(&self, socket: &Socket) -> bool {
         let Some((user_id, username)) = identity(socket) else {
-            return;
+            return false;
         };
-        if self.presence.arrive(&user_id, &username, socket.id()) == Transition::Online
-            && self.presence_events
-        {
+        self.presence.arrive(&user_id, &username, socket.id()) == Transition::Online && self.presence_events
+    }
+
+    /// Emits `user_online` for the socket's user (see [`Namespace::mark_online`]).
+    pub fn announce_online(&self, socket: &Socket) {
+        if let Some((user_id, username)) = identity(socket) {
             let body = serde_json::json!({ "userId": user_id, "username": username });
             self.emit(&Targets::default(), "user_online", Payload::json(vec![body]));
         }

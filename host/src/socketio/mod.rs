@@ -129,8 +129,11 @@ impl SocketIo {
             Ok(after) => {
                 client.sockets().insert(nsp, socket.clone());
                 client.joined.cancel();
+                let announce = ns.mark_online(&socket);
                 let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
-                ns.went_online(&socket);
+                if announce {
+                    ns.announce_online(&socket);
+                }
                 if let Some(after) = after {
                     after();
                 }
