@@ -7,7 +7,10 @@
 //! connections. Stops on SIGTERM/SIGINT. Default socketioxide options (path
 //! `/socket.io/`, pingInterval 25 s, pingTimeout 20 s, polling + websocket), except the
 //! max payload, raised from socketioxide's 100 kB to 1 MB (socket.io's
-//! `maxHttpBufferSize` default).
+//! `maxHttpBufferSize` default). Accepted connections get `TCP_NODELAY`, as Node's HTTP
+//! server and Portico give theirs by default: without it, Nagle's algorithm held small
+//! writes for the peer's delayed ACK (a 50-member fan-out ran at 90k deliveries/s, the
+//! load generator 90% idle).
 //!
 //! Events on namespace "/":
 //! - `echo` (any JSON, with an ack): acks the payload unchanged.
@@ -17,6 +20,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 
@@ -85,6 +89,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.flush()?;
     }
 
+    let listener = listener.tap_io(|tcp| {
+        // A failure here only costs latency; the connection is still served.
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::select! {
         res = axum::serve(listener, app) => res?,
         () = shutdown => {}
