@@ -1,8 +1,8 @@
 //! `instructions`: what the plugin costs per event, counted in instructions, which do
 //! not drift with the machine's load the way times do.
 //!
-//! `portico` and `portico-wasm` each run under `valgrind --tool=callgrind` twice, with
-//! the same echo load (10 clients) for a short and a long time. The difference in
+//! `portico`, `portico-wasm` and `socketioxide` each run under `valgrind --tool=callgrind`
+//! twice, with the same echo load (10 clients) for a short and a long time. The difference in
 //! user-space instructions over the difference in acks is the instructions per ack,
 //! with start-up and shutdown cancelled out. The kernel's share (the TCP stack) is not
 //! counted, and it is the same for both.

@@ -27,8 +27,10 @@ pub fn describe(root: &Path) -> Vec<(String, String)> {
             |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
         );
     let git = command_line(root, "git", &["rev-parse", "--short", "HEAD"]);
+    // The results this run rewrites don't count as changes to what was measured.
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
+        .args([":!bench/RESULTS.md", ":!bench/results.jsonl"])
         .current_dir(root)
         .output()
         .is_ok_and(|o| !o.stdout.is_empty());

@@ -462,10 +462,17 @@ Fan-out server CPU per delivery: portico {} µs, socketioxide {} µs: portico ne
              difference of a 2 s and a 6 s run, so start-up cancels out; the kernel's TCP work is not \
              counted): portico runs {} user-space instructions per ack, portico-wasm {}: the plugin \
              adds **{} instructions per event**. Unlike the times above, these counts do not move \
-             with the machine's load.",
+             with the machine's load.{}",
             num(builtin),
             num(wasm),
-            num(wasm - builtin)
+            num(wasm - builtin),
+            median(runs, "instructions", SOCKETIOXIDE, "instructions_per_ack").map_or(String::new(), |sio| {
+                format!(
+                    " socketioxide, counted the same way, runs {} per ack: {:.2}× portico's.",
+                    num(sio),
+                    sio / builtin
+                )
+            })
         );
     }
 
