@@ -124,11 +124,17 @@ describe("chat gateway (deploy/chat.toml)", () => {
     const tab1 = io(`${server.url}/chat`, { forceNew: true, reconnection: false, auth: { token } });
     const tab2 = io(`${server.url}/chat`, { forceNew: true, reconnection: false, auth: { token } });
     sockets.push(tab1, tab2);
+    const toSelf = [];
+    tab1.on("user_online", (u) => toSelf.push(u));
+    tab2.on("user_online", (u) => toSelf.push(u));
     assert.deepEqual(await online, { userId: sub, username: name });
     await Promise.all([tab1.connected || once(tab1, "connect"), tab2.connected || once(tab2, "connect")]);
     const { users } = await observer.emitWithAck("get_online_users", null);
     assert.deepEqual(users.find((u) => u.userId === sub), { userId: sub, username: name, sockets: 2 });
     assert.ok(users.some((u) => u.userId === observer.sub));
+    // Each tab's acks are queued after anything its own connect emitted.
+    await Promise.all([tab1.emitWithAck("get_online_users", null), tab2.emitWithAck("get_online_users", null)]);
+    assert.deepEqual(toSelf, [], "a user's own sockets are not told that the user came online");
   });
 
   it("refuses /chat without a token; private rooms admit their members", async () => {

@@ -267,8 +267,9 @@ pub struct NamespaceConfig {
     /// Also answer a failed event's ack with `{error: {message, code}}`. Defaults to `false`
     /// (NestJS behaviour: the error event only).
     pub ack_errors: bool,
-    /// Emit `user_online {userId, username}` to the namespace on a user's first socket
-    /// and `user_offline` on their last (needs `auth`). Defaults to `false`.
+    /// Emit `user_online {userId, username}` to the other users' sockets in the
+    /// namespace on a user's first socket, and `user_offline` on their last (needs
+    /// `auth`). Defaults to `false`.
     pub presence: bool,
 }
 

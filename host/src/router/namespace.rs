@@ -95,7 +95,7 @@ impl Namespace {
     /// Marks an admitted socket's user online, before its CONNECT reply is queued, so
     /// anyone who saw the socket connect finds it in presence. Returns whether this is
     /// the user's first socket and `user_online` is due: [`Namespace::announce_online`],
-    /// once the reply is queued (so the new socket's own copy comes after it).
+    /// once the reply is queued.
     pub fn mark_online(&self, socket: &Socket) -> bool {
         let Some((user_id, username)) = identity(socket) else {
             return false;
@@ -103,11 +103,15 @@ impl Namespace {
         self.presence.arrive(&user_id, &username, socket.id()) == Transition::Online && self.presence_events
     }
 
-    /// Emits `user_online` for the socket's user (see [`Namespace::mark_online`]).
+    /// Tells the other users' sockets in the namespace that the socket's user came
+    /// online (see [`Namespace::mark_online`]). The user's own sockets (room
+    /// `user:<sub>`) are not told: they know, and a copy racing a tab's own `connect`
+    /// event would read as somebody else arriving.
     pub fn announce_online(&self, socket: &Socket) {
         if let Some((user_id, username)) = identity(socket) {
             let body = serde_json::json!({ "userId": user_id, "username": username });
-            self.emit(&Targets::default(), "user_online", Payload::json(vec![body]));
+            let others = socket.broadcast().except(format!("user:{user_id}"));
+            self.emit(&others, "user_online", Payload::json(vec![body]));
         }
     }
 
