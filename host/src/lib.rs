@@ -4,7 +4,7 @@
 //! # Layout
 //! In data-flow order, from the listener to the recipients:
 //! - [`config`]: the TOML config, `${ENV}` expansion, validation naming the bad key.
-//! - [`server`]: listener with an explicit backlog, axum routes, CORS, shutdown.
+//! - [`server`]: the gateway assembled from its config; listener, CORS, shutdown.
 //! - [`accept`]: the accept loop, HTTP/1.1 with upgrades on each connection.
 //! - [`protocol`]: sans-IO codecs (the `portico-protocol` crate).
 //! - [`wsio`]: WebSocket reading (no buffer while idle, a size cap), and the batching writer.
@@ -14,6 +14,8 @@
 //! - [`native`]: the `{event, data}` WebSocket endpoint.
 //! - [`router`]: namespaces, sockets, rooms, targets; an event encoded once for all recipients.
 //! - [`builtin`]: the built-in event handlers (echo, conformance, silent).
+//! - [`http`]: the HTTP routes (one table for the router and its OpenAPI document), the
+//!   operator API, routes served by plugins.
 //! - [`outbound`]: a connection's bounded queue; a full queue disconnects a slow client.
 //! - [`reason`], [`metrics`], [`id`]: disconnect reasons, counters, random ids.
 
@@ -24,6 +26,7 @@ pub mod auth;
 pub mod builtin;
 pub mod config;
 pub mod engineio;
+pub mod http;
 pub mod id;
 pub mod metrics;
 pub mod native;

@@ -5,10 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
 use http::{HeaderValue, Method};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -18,7 +14,6 @@ use crate::auth::Verifier;
 use crate::builtin;
 use crate::config::{AuthMode, Config, CorsConfig};
 use crate::engineio::{Engine, EngineConfig};
-use crate::metrics::METRICS;
 use crate::native::{NativeConfig, NativeEndpoint};
 use crate::plugins::LoadError;
 use crate::plugins::pipeline::Pipeline;
@@ -34,13 +29,19 @@ use crate::store::MemoryStore;
 /// How long shutdown waits for connections to send their close frames.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The running gateway's shared parts.
+/// The running gateway's shared parts: a cheap handle, the state of every route.
 #[derive(Clone)]
 pub struct Gateway {
     engine: Engine<SocketIo>,
     native: NativeEndpoint,
     namespaces: Namespaces,
     registry: Option<Arc<Registry>>,
+    /// The operator API key, when the API is enabled.
+    api_key: Option<Arc<str>>,
+    /// Largest HTTP body of the operator API and plugin routes.
+    max_body_bytes: usize,
+    /// The OpenAPI document of every route, serialized once.
+    openapi: Arc<str>,
 }
 
 /// Why the gateway could not start.
@@ -63,7 +64,9 @@ pub enum ServeError {
 impl Gateway {
     /// Builds every layer from `config`; plugins are not loaded yet (see [`Gateway::start`]).
     pub fn new(config: &Config) -> Result<Gateway, ServeError> {
-        let registry = if config.namespaces.values().any(|ns| ns.uses_plugins()) {
+        let uses_plugins =
+            config.namespaces.values().any(|ns| ns.uses_plugins()) || !config.http.routes.is_empty();
+        let registry = if uses_plugins {
             let runtime = Runtime::new(&config.plugins.cache_dir())?;
             let store: Arc<dyn crate::store::Store> = Arc::new(MemoryStore::default());
             Some(Arc::new(Registry::new(runtime, config.plugins.clone(), store)))
@@ -114,6 +117,11 @@ impl Gateway {
             native,
             namespaces,
             registry,
+            api_key: config.api.enabled_key().map(Arc::from),
+            max_body_bytes: config.http.max_body_bytes,
+            openapi: crate::http::openapi::document(&crate::http::routes(config))
+                .to_string()
+                .into(),
         })
     }
 
@@ -149,72 +157,39 @@ impl Gateway {
         &self.namespaces
     }
 
-    /// The HTTP routes.
+    /// The Engine.IO endpoint.
+    pub fn engine(&self) -> &Engine<SocketIo> {
+        &self.engine
+    }
+
+    /// The native WebSocket endpoint.
+    pub fn native(&self) -> &NativeEndpoint {
+        &self.native
+    }
+
+    /// The operator API key, when the API is enabled.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
+    /// Largest HTTP body of the operator API and plugin routes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The OpenAPI document, as JSON.
+    pub fn openapi(&self) -> &str {
+        &self.openapi
+    }
+
+    /// The HTTP routes (see [`crate::http`]).
     pub fn router(&self, config: &Config) -> Router {
-        let path = config.server.path.clone();
-        let mut engine_routes = Router::new()
-            .route(&path, any(engine_io))
-            .route(path.trim_end_matches('/'), any(engine_io));
-        if let Some(cors) = cors_layer(&config.cors) {
-            engine_routes = engine_routes.layer(cors);
-        }
-        let mut app = Router::new()
-            .merge(engine_routes)
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/metrics", get(metrics))
-            .route("/api/v1/presence", get(presence));
-        if config.native.enabled {
-            let native_path = config.native.path.clone();
-            app = app
-                .route(&native_path, any(native_root))
-                .route(&format!("{native_path}/{{*nsp}}"), any(native_named));
-        }
-        app.with_state(self.clone())
-    }
-}
-
-async fn engine_io(State(gateway): State<Gateway>, req: Request) -> Response {
-    gateway.engine.handle(req).await
-}
-
-async fn native_root(State(gateway): State<Gateway>, req: Request<Body>) -> Response {
-    gateway.native.handle("/", req)
-}
-
-async fn native_named(
-    State(gateway): State<Gateway>,
-    Path(nsp): Path<String>,
-    req: Request<Body>,
-) -> Response {
-    gateway.native.handle(&format!("/{nsp}"), req)
-}
-
-/// `GET /api/v1/presence?namespace=/chat`: the users online in a namespace.
-async fn presence(State(gateway): State<Gateway>, Query(query): Query<PresenceQuery>) -> Response {
-    let name = query.namespace.unwrap_or_else(|| "/".to_owned());
-    match gateway.namespaces.get(&name) {
-        Some(ns) => axum::Json(serde_json::json!({ "namespace": name, "users": ns.presence().online() }))
-            .into_response(),
-        None => (
-            http::StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({ "message": "Invalid namespace" })),
+        crate::http::router(
+            self.clone(),
+            &crate::http::routes(config),
+            cors_layer(&config.cors),
         )
-            .into_response(),
     }
-}
-
-/// The presence endpoint's query.
-#[derive(Debug, serde::Deserialize)]
-struct PresenceQuery {
-    namespace: Option<String>,
-}
-
-async fn metrics() -> Response {
-    (
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        METRICS.render(),
-    )
-        .into_response()
 }
 
 /// The CORS layer for the configured origins, or none when no origin is allowed.

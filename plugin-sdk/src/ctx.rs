@@ -1,9 +1,11 @@
-//! What a call can see and do: [`Ctx`] for handlers, [`Env`] for the other kinds.
+//! What a call can see and do: [`Ctx`] for handlers, [`HttpCtx`] for HTTP handlers,
+//! [`Env`] for the other kinds.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Error, Host, Level, OnlineUser, SocketInfo, Target};
+use crate::emit::{Emit, Namespace, Presence};
+use crate::{Error, Host, Level, SocketInfo};
 
 /// Log and config, for every kind of plugin.
 pub struct Env<'a> {
@@ -90,32 +92,39 @@ impl<'a> Ctx<'a> {
         self.to_socket(&self.socket().id.clone()).emit(event, data)
     }
 
+    /// The caller's namespace.
+    fn here(&self) -> Namespace<'a> {
+        Namespace::new(self.env.host, None)
+    }
+
+    /// Another namespace, to emit to or read presence of (Socket.IO's `io.of(name)`).
+    pub fn of(&self, namespace: &str) -> Namespace<'a> {
+        Namespace::new(self.env.host, Some(namespace.to_owned()))
+    }
+
     /// Emits to everyone in the namespace (chain `.except_sender()` to leave the sender out).
-    pub fn broadcast(&self) -> Emit<'_> {
-        Emit::new(self.env.host, Target::All)
+    pub fn broadcast(&self) -> Emit<'a> {
+        self.here().broadcast()
     }
 
     /// Emits to the members of a room.
-    pub fn to_room(&self, room: &str) -> Emit<'_> {
-        Emit::new(self.env.host, Target::Rooms(vec![room.to_owned()]))
+    pub fn to_room(&self, room: &str) -> Emit<'a> {
+        self.here().to_room(room)
     }
 
     /// Emits to the members of any of these rooms (each once).
-    pub fn to_rooms<I: IntoIterator<Item = S>, S: Into<String>>(&self, rooms: I) -> Emit<'_> {
-        Emit::new(
-            self.env.host,
-            Target::Rooms(rooms.into_iter().map(Into::into).collect()),
-        )
+    pub fn to_rooms<I: IntoIterator<Item = S>, S: Into<String>>(&self, rooms: I) -> Emit<'a> {
+        self.here().to_rooms(rooms)
     }
 
     /// Emits to one socket.
-    pub fn to_socket(&self, id: &str) -> Emit<'_> {
-        Emit::new(self.env.host, Target::Socket(id.to_owned()))
+    pub fn to_socket(&self, id: &str) -> Emit<'a> {
+        self.here().to_socket(id)
     }
 
     /// Emits to every socket of a user (room `user:<id>`).
-    pub fn to_user(&self, id: &str) -> Emit<'_> {
-        Emit::new(self.env.host, Target::User(id.to_owned()))
+    pub fn to_user(&self, id: &str) -> Emit<'a> {
+        self.here().to_user(id)
     }
 
     /// Puts the sender in a room (after the call succeeds).
@@ -134,80 +143,46 @@ impl<'a> Ctx<'a> {
     }
 
     /// The plugin's key/value store and room history.
-    pub fn store(&self) -> Store<'_> {
+    pub fn store(&self) -> Store<'a> {
         Store { host: self.env.host }
     }
 
-    /// Who is online.
-    pub fn presence(&self) -> Presence<'_> {
-        Presence { host: self.env.host }
+    /// Who is online in the caller's namespace.
+    pub fn presence(&self) -> Presence<'a> {
+        self.here().presence()
     }
 }
 
-/// Who is online, as the gateway tracks it (users with a verified identity).
-pub struct Presence<'a> {
+/// Everything an HTTP handler call can do: config, log, the store, and emits to and
+/// presence of any namespace.
+pub struct HttpCtx<'a> {
     host: &'a dyn Host,
 }
 
-impl Presence<'_> {
-    /// Users online in the caller's namespace.
-    pub fn online_users(&self) -> Vec<OnlineUser> {
-        self.host.online_users(None)
+impl<'a> HttpCtx<'a> {
+    /// A context over `host`.
+    pub fn new(host: &'a dyn Host) -> HttpCtx<'a> {
+        HttpCtx { host }
     }
 
-    /// Users online in another namespace.
-    pub fn online_users_in(&self, namespace: &str) -> Vec<OnlineUser> {
-        self.host.online_users(Some(namespace))
+    /// The plugin's configuration, deserialized.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        Env::new(self.host, SocketInfo::default()).config()
     }
 
-    /// A user's socket ids in the caller's namespace.
-    pub fn user_sockets(&self, user_id: &str) -> Vec<String> {
-        self.host.user_sockets(user_id)
+    /// Writes a log line at `level`.
+    pub fn log(&self, level: Level, message: &str) {
+        self.host.log(level, message);
     }
 
-    /// Whether a user is online in the caller's namespace.
-    pub fn is_online(&self, user_id: &str) -> bool {
-        self.host.is_online(user_id)
-    }
-}
-
-/// An emit being addressed; `emit` sends it (after the call succeeds).
-#[must_use = "an Emit does nothing until .emit(..) is called"]
-pub struct Emit<'a> {
-    host: &'a dyn Host,
-    to: Target,
-    except_rooms: Vec<String>,
-    except_sender: bool,
-}
-
-impl<'a> Emit<'a> {
-    fn new(host: &'a dyn Host, to: Target) -> Emit<'a> {
-        Emit {
-            host,
-            to,
-            except_rooms: Vec::new(),
-            except_sender: false,
-        }
+    /// A namespace to emit to or read presence of.
+    pub fn of(&self, namespace: &str) -> Namespace<'a> {
+        Namespace::new(self.host, Some(namespace.to_owned()))
     }
 
-    /// Leaves out the sender.
-    pub fn except_sender(mut self) -> Emit<'a> {
-        self.except_sender = true;
-        self
-    }
-
-    /// Leaves out the members of `room`.
-    pub fn except(mut self, room: &str) -> Emit<'a> {
-        self.except_rooms.push(room.to_owned());
-        self
-    }
-
-    /// Sends `event` with `data`.
-    pub fn emit(self, event: &str, data: &impl Serialize) -> Result<(), Error> {
-        let json = serde_json::to_string(data).map_err(|e| Error::internal(e.to_string()))?;
-        self.host
-            .emit(event, &json, &self.to, &self.except_rooms, self.except_sender);
-        Ok(())
+    /// The plugin's key/value store and room history.
+    pub fn store(&self) -> Store<'a> {
+        Store { host: self.host }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Errors, violations and client errors, with the codes Portico's examples use.
+//! Errors and violations, with the codes Portico's examples use.
 
 use serde_json::Value;
 
@@ -61,15 +61,4 @@ pub struct Violation {
     pub property: String,
     /// class-validator's message for it.
     pub message: String,
-}
-
-/// What the client receives as its `error` event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientError {
-    /// The message.
-    pub message: String,
-    /// The code.
-    pub code: String,
-    /// Extra data.
-    pub data: Option<Value>,
 }

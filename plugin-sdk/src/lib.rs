@@ -1,6 +1,6 @@
 //! Write Portico plugins in a few lines.
 //!
-//! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements one of four
+//! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements one of five
 //! traits and marks the impl with [`plugin`]:
 //!
 //! ```ignore
@@ -25,22 +25,27 @@
 //! replaced at any time. Keep state in [`Ctx::store`].
 //!
 //! # Layout
-//! - [`Handler`], [`Validator`], [`Guard`], [`Filter`]: the four plugin kinds.
-//! - [`Ctx`] (handlers) and [`Env`] (the others): what a call can see and do.
-//! - [`Error`], [`Violation`], [`ClientError`], [`SocketInfo`]: the contract's types.
+//! - [`Handler`], [`Validator`], [`Guard`], [`Filter`], [`HttpHandler`]: the plugin kinds.
+//! - [`Ctx`] (handlers), [`HttpCtx`] (HTTP handlers) and [`Env`] (the others): what a
+//!   call can see and do; [`Namespace`] and [`Emit`] address emits.
+//! - [`http`]: requests, responses and NestJS-shaped HTTP errors.
+//! - [`Error`], [`Violation`], [`SocketInfo`]: the contract's types.
 //! - [`rules`]: class-validator's rules (IsString, IsNotEmpty, MaxLength, …) driven by data.
 //! - [`time`]: timestamps as JavaScript's `toISOString()` writes them.
 //! - [`testing`]: a recording host, to test plugin logic natively with `cargo test`.
 //! - [`Host`]: the seam between the SDK and the generated bindings.
 
 mod ctx;
+mod emit;
 mod error;
+pub mod http;
 pub mod rules;
 pub mod testing;
 pub mod time;
 
-pub use ctx::{Ctx, Emit, Env, Presence, Store};
-pub use error::{ClientError, Error, Violation};
+pub use ctx::{Ctx, Env, HttpCtx, Store};
+pub use emit::{Emit, Namespace, Presence};
+pub use error::{Error, Violation};
 pub use portico_sdk_macros::plugin;
 pub use serde_json::{self, Value, json};
 
@@ -58,6 +63,22 @@ pub struct SocketInfo {
     pub user_json: Option<String>,
     /// The CONNECT `auth` payload as JSON.
     pub auth_json: String,
+}
+
+/// Event names Socket.IO keeps for itself; the gateway refuses to emit them (a call
+/// that tries fails as a whole).
+pub const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Whether `name` is one of [`RESERVED_EVENTS`].
+pub fn is_reserved_event(name: &str) -> bool {
+    RESERVED_EVENTS.contains(&name)
 }
 
 /// Log severity.
@@ -96,9 +117,10 @@ pub trait Host {
     fn log(&self, level: Level, message: &str);
     /// The plugin's configuration as JSON.
     fn config(&self) -> String;
-    /// Queues an emit.
+    /// Queues an emit in `namespace` (the caller's when `None`).
     fn emit(
         &self,
+        namespace: Option<&str>,
         event: &str,
         payload_json: &str,
         to: &Target,
@@ -125,10 +147,10 @@ pub trait Host {
     fn history_range(&self, room: &str, limit: u32) -> Vec<String>;
     /// Users online in a namespace (the caller's when `None`).
     fn online_users(&self, namespace: Option<&str>) -> Vec<OnlineUser>;
-    /// A user's sockets in the caller's namespace.
-    fn user_sockets(&self, user_id: &str) -> Vec<String>;
-    /// Whether a user has a socket in the caller's namespace.
-    fn is_online(&self, user_id: &str) -> bool;
+    /// A user's sockets in a namespace (the caller's when `None`).
+    fn user_sockets(&self, namespace: Option<&str>, user_id: &str) -> Vec<String>;
+    /// Whether a user has a socket in a namespace (the caller's when `None`).
+    fn is_online(&self, namespace: Option<&str>, user_id: &str) -> bool;
 }
 
 /// A user who is online.
@@ -187,10 +209,32 @@ pub trait Guard {
     fn authorize(env: &Env, event: &str, payload: &Value) -> Result<(), Error>;
 }
 
-/// Shapes the errors clients receive (`filter-plugin` world).
+/// Shapes the errors clients receive (`filter-plugin` world), like a NestJS
+/// exception filter's `client.emit('error', body)`.
 pub trait Filter {
-    /// The client's `error` event, or `None` to send nothing.
-    fn catch(env: &Env, event: &str, error: Error) -> Option<ClientError>;
+    /// The payload of the client's `error` event for `error`, raised while handling
+    /// `event` whose first argument was `payload` (NestJS's
+    /// `host.switchToWs().getData()`), or `None` to send nothing.
+    fn catch(env: &Env, event: &str, payload: &Value, error: Error) -> Option<Value>;
+}
+
+/// Serves the HTTP routes the operator maps to the plugin (`http-handler-plugin`
+/// world), like a NestJS controller. An `Err` is sent as NestJS's error body
+/// `{statusCode, message, error}`; emits apply only when the status is below 400.
+///
+/// ```ignore
+/// #[plugin]
+/// impl HttpHandler for Push {
+///     fn handle(ctx: &mut HttpCtx, req: &http::Request) -> Result<http::Response, http::HttpError> {
+///         let body: Notice = req.json()?;                      // 400 naming the field
+///         ctx.of("/chat").to_user(&body.user_id).emit("notification", &body.data)?;
+///         http::Response::json(201, &json!({ "success": true }))
+///     }
+/// }
+/// ```
+pub trait HttpHandler {
+    /// Answers a request.
+    fn handle(ctx: &mut HttpCtx, request: &http::Request) -> Result<http::Response, http::HttpError>;
 }
 
 #[doc(hidden)]
@@ -239,8 +283,14 @@ pub mod __rt {
         host: &dyn Host,
         socket: SocketInfo,
         event: &str,
+        payload_json: &str,
         error: Error,
-    ) -> Option<ClientError> {
-        F::catch(&Env::new(host, socket), event, error)
+    ) -> Option<String> {
+        let payload = serde_json::from_str(payload_json).unwrap_or(Value::Null);
+        F::catch(&Env::new(host, socket), event, &payload, error).map(|body| body.to_string())
+    }
+
+    pub fn handle_http<H: HttpHandler>(host: &dyn Host, request: http::Request) -> http::Response {
+        H::handle(&mut HttpCtx::new(host), &request).unwrap_or_else(http::HttpError::into_response)
     }
 }

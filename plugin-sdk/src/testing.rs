@@ -21,6 +21,8 @@ use crate::{Host, Level, OnlineUser, Target};
 pub enum Recorded {
     /// An emit, with its payload parsed.
     Emit {
+        /// The namespace named with `of`, `None` for the caller's.
+        namespace: Option<String>,
         /// Event name.
         event: String,
         /// Payload.
@@ -53,7 +55,8 @@ pub enum Recorded {
     },
 }
 
-/// A recording host with an in-memory store.
+/// A recording host with an in-memory store. Presence is one table for every
+/// namespace.
 #[derive(Debug, Default)]
 pub struct MockHost {
     config: String,
@@ -117,6 +120,7 @@ impl Host for MockHost {
 
     fn emit(
         &self,
+        namespace: Option<&str>,
         event: &str,
         payload_json: &str,
         to: &Target,
@@ -124,6 +128,7 @@ impl Host for MockHost {
         except_sender: bool,
     ) {
         self.recorded.borrow_mut().push(Recorded::Emit {
+            namespace: namespace.map(str::to_owned),
             event: event.to_owned(),
             data: serde_json::from_str(payload_json).unwrap_or(serde_json::Value::Null),
             to: to.clone(),
@@ -188,7 +193,7 @@ impl Host for MockHost {
         self.online.borrow().iter().map(|(u, _)| u.clone()).collect()
     }
 
-    fn user_sockets(&self, user_id: &str) -> Vec<String> {
+    fn user_sockets(&self, _namespace: Option<&str>, user_id: &str) -> Vec<String> {
         self.online
             .borrow()
             .iter()
@@ -197,7 +202,7 @@ impl Host for MockHost {
             .unwrap_or_default()
     }
 
-    fn is_online(&self, user_id: &str) -> bool {
+    fn is_online(&self, _namespace: Option<&str>, user_id: &str) -> bool {
         self.online.borrow().iter().any(|(u, _)| u.user_id == user_id)
     }
 

@@ -6,9 +6,11 @@
 
 mod auth;
 mod env;
+mod http;
 mod plugins;
 
 pub use auth::{AuthConfig, AuthMode};
+pub use http::{ApiConfig, HttpConfig, PluginRoute};
 pub use plugins::{Isolation, PluginLimits, PluginSettings, PluginsConfig};
 
 use std::collections::BTreeMap;
@@ -85,6 +87,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// WebAssembly plugins: where they live and their default limits.
     pub plugins: PluginsConfig,
+    /// HTTP routes served by plugins.
+    pub http: HttpConfig,
+    /// The operator API and its key.
+    pub api: ApiConfig,
     /// Namespaces by name (`"/"`, `"/chat"`). Defaults to `/` with the `echo` handler.
     pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
@@ -100,6 +106,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             plugins: PluginsConfig::default(),
+            http: HttpConfig::default(),
+            api: ApiConfig::default(),
             namespaces: BTreeMap::from([("/".to_owned(), NamespaceConfig::default())]),
         }
     }
@@ -267,9 +275,11 @@ pub struct NamespaceConfig {
     /// Also answer a failed event's ack with `{error: {message, code}}`. Defaults to `false`
     /// (NestJS behaviour: the error event only).
     pub ack_errors: bool,
-    /// Emit `user_online {userId, username}` to the other users' sockets in the
-    /// namespace on a user's first socket, and `user_offline` on their last (needs
-    /// `auth`). Defaults to `false`.
+    /// Emit the seed's presence events (needs `auth`): `user_online {userId, username}`
+    /// to every socket of the namespace (the new one included) each time a verified user
+    /// connects, and `user_offline` to those left when the user's last socket leaves.
+    /// `userId` and `username` are the token's `sub` and `username` claims. Defaults to
+    /// `false`.
     pub presence: bool,
 }
 
@@ -414,11 +424,16 @@ impl Config {
                 });
             }
         }
+        if self.http.max_body_bytes == 0 {
+            return invalid("http.max_body_bytes", "must be at least 1 byte");
+        }
+        self.http.plugin_routes(&self.reserved_paths())?;
+        self.api.validate()?;
         for origin in &self.cors.origins {
             let ok = origin == "*"
                 || ((origin.starts_with("http://") || origin.starts_with("https://"))
                     && !origin.ends_with('/')
-                    && http::HeaderValue::from_str(origin).is_ok());
+                    && ::http::HeaderValue::from_str(origin).is_ok());
             if !ok {
                 return invalid(
                     "cors.origins",
@@ -429,6 +444,27 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The paths the gateway serves itself: exact paths, and prefixes ending in `/`.
+    pub fn reserved_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = [self.server.path.as_str(), "/api/", "/healthz", "/metrics"]
+            .map(str::to_owned)
+            .into();
+        if self.native.enabled {
+            paths.push(self.native.path.clone());
+            paths.push(format!("{}/", self.native.path));
+        }
+        paths
+    }
+
+    /// The `[http.routes]`, parsed (checked by [`Config::validate`]).
+    pub fn plugin_routes(&self) -> Vec<PluginRoute> {
+        self.http
+            .plugin_routes(&self.reserved_paths())
+            .unwrap_or_default()
     }
 }
 

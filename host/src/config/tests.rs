@@ -132,3 +132,82 @@ fn read_errors_name_the_file() {
     let err = Config::load(Some(Path::new("/nonexistent/portico.toml"))).expect_err("missing");
     assert!(err.to_string().contains("/nonexistent/portico.toml"), "{err}");
 }
+
+#[test]
+fn http_routes_parse_and_refuse_what_cannot_be_served() {
+    let config = parse(
+        "[http.routes]\n\"POST /notifications/send\" = \"notifications\"\n\"get /a.b-c_d~e\" = \"x\"\n",
+    )
+    .expect("valid");
+    let routes = config.plugin_routes();
+    assert_eq!(
+        routes,
+        [
+            PluginRoute {
+                method: ::http::Method::POST,
+                path: "/notifications/send".into(),
+                plugin: "notifications".into(),
+            },
+            PluginRoute {
+                method: ::http::Method::GET,
+                path: "/a.b-c_d~e".into(),
+                plugin: "x".into(),
+            },
+        ]
+    );
+    let refused = [
+        ("\"/x\" = \"p\"", "write a route as"),
+        ("\"TRACE /x\" = \"p\"", "`TRACE` is not one of"),
+        ("\"GET x\" = \"p\"", "is not a literal path"),
+        ("\"GET /users/{id}\" = \"p\"", "is not a literal path"),
+        ("\"GET /x/\" = \"p\"", "is not a literal path"),
+        (
+            "\"GET /socket.io/x\" = \"p\"",
+            "served by the gateway itself (`/socket.io/`)",
+        ),
+        ("\"GET /socket.io\" = \"p\"", "served by the gateway itself"),
+        ("\"GET /ws\" = \"p\"", "served by the gateway itself (`/ws`)"),
+        (
+            "\"GET /ws/chat\" = \"p\"",
+            "served by the gateway itself (`/ws/`)",
+        ),
+        (
+            "\"POST /api/v1/emit\" = \"p\"",
+            "served by the gateway itself (`/api/`)",
+        ),
+        ("\"GET /healthz\" = \"p\"", "served by the gateway itself"),
+        ("\"GET /x\" = \"no such plugin\"", "is not a plugin name"),
+        ("\"GET /x\" = \"p\"\n\"get /x\" = \"q\"", "GET /x is mapped twice"),
+    ];
+    for (routes, reason) in refused {
+        let text = format!("[http.routes]\n{routes}\n");
+        match parse(&text) {
+            Err(ConfigError::Invalid { key, reason: got }) => {
+                assert!(key.starts_with("http.routes."), "{text}: {key}");
+                assert!(got.contains(reason), "{text}: {got}");
+            }
+            other => panic!("{text}: expected invalid, got {other:?}"),
+        }
+    }
+    assert!(parse("[native]\nenabled = false\n[http.routes]\n\"GET /ws\" = \"p\"\n").is_ok());
+}
+
+#[test]
+fn the_api_key_enables_the_api_and_must_not_be_short() {
+    assert_eq!(parse("").expect("valid").api.enabled_key(), None);
+    assert_eq!(
+        parse("[api]\nkey = \"\"\n").expect("valid").api.enabled_key(),
+        None,
+        "empty disables"
+    );
+    let on = parse("[api]\nkey = \"0123456789abcdef\"\n").expect("valid");
+    assert_eq!(on.api.enabled_key(), Some("0123456789abcdef"));
+    match parse("[api]\nkey = \"short\"\n") {
+        Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "api.key"),
+        other => panic!("expected invalid api.key, got {other:?}"),
+    }
+    match parse("[http]\nmax_body_bytes = 0\n") {
+        Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "http.max_body_bytes"),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}

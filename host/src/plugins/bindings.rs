@@ -41,6 +41,22 @@ pub mod guard {
     });
 }
 
+/// The HTTP world: exports `http-handler`, imports what a handler does.
+pub mod http {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "portico:plugin/http-handler-plugin",
+        exports: { default: async },
+        with: {
+            "portico:plugin/log": super::handler::portico::plugin::log,
+            "portico:plugin/config": super::handler::portico::plugin::config,
+            "portico:plugin/sockets": super::handler::portico::plugin::sockets,
+            "portico:plugin/store": super::handler::portico::plugin::store,
+            "portico:plugin/presence": super::handler::portico::plugin::presence,
+        },
+    });
+}
+
 /// The exception-filter world.
 pub mod filter {
     wasmtime::component::bindgen!({
@@ -55,5 +71,6 @@ pub mod filter {
     });
 }
 
-pub use handler::portico::plugin::types::{ClientError, Error as PluginError, SocketInfo, Violation};
+pub use handler::portico::plugin::types::{Error as PluginError, SocketInfo, Violation};
 pub use handler::portico::plugin::{config, log, presence, sockets, store, types};
+pub use http::exports::portico::plugin::http_handler::{Request as HttpRequest, Response as HttpResponse};

@@ -43,6 +43,7 @@ impl config::Host for HostState {
 impl sockets::Host for HostState {
     fn emit(
         &mut self,
+        namespace: Option<String>,
         event: String,
         payload_json: String,
         to: sockets::Target,
@@ -56,6 +57,7 @@ impl sockets::Host for HostState {
             sockets::Target::User(id) => Target::User(id),
         };
         self.push_effect(Effect::Emit {
+            namespace,
             event,
             payload_json,
             to,
@@ -111,8 +113,9 @@ impl store::Host for HostState {
 }
 
 impl HostState {
+    /// A namespace by name; `None` is the caller's (`/` for an HTTP call).
     fn namespace(&self, name: Option<&str>) -> Option<std::sync::Arc<crate::router::Namespace>> {
-        let name = name.or(self.call.namespace.as_deref())?;
+        let name = name.or(self.call.namespace.as_deref()).unwrap_or("/");
         self.call.namespaces.as_ref()?.get(name).cloned()
     }
 }
@@ -133,8 +136,8 @@ impl presence::Host for HostState {
             .collect()
     }
 
-    fn user_sockets(&mut self, user_id: String) -> Vec<String> {
-        let Some(ns) = self.namespace(None) else {
+    fn user_sockets(&mut self, namespace: Option<String>, user_id: String) -> Vec<String> {
+        let Some(ns) = self.namespace(namespace.as_deref()) else {
             return Vec::new();
         };
         ns.presence()
@@ -144,8 +147,8 @@ impl presence::Host for HostState {
             .collect()
     }
 
-    fn is_online(&mut self, user_id: String) -> bool {
-        self.namespace(None)
+    fn is_online(&mut self, namespace: Option<String>, user_id: String) -> bool {
+        self.namespace(namespace.as_deref())
             .is_some_and(|ns| !ns.presence().sockets_of(&user_id).is_empty())
     }
 }

@@ -1,5 +1,6 @@
 //! One loaded plugin version: its pre-linked component and a bounded pool of warm
 //! instances, each used by one call at a time and thrown away after any failure.
+//! The typed calls into its exports are in [`super::exports`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::{self, filter, guard, handler, validator};
+use super::bindings::{filter, guard, handler, http, validator};
 use super::runtime::{Runtime, TICK};
 use super::state::{CallContext, Effect, HostState, MemoryLimitExceeded};
 use super::{CallError, Kind, LoadError, Settings};
@@ -21,14 +22,16 @@ enum Pre {
     Validator(validator::ValidatorPluginPre<HostState>),
     Guard(guard::GuardPluginPre<HostState>),
     Filter(filter::FilterPluginPre<HostState>),
+    Http(http::HttpHandlerPluginPre<HostState>),
 }
 
 /// An instantiated component.
-enum Instance {
+pub(super) enum Instance {
     Handler(handler::HandlerPlugin),
     Validator(validator::ValidatorPlugin),
     Guard(guard::GuardPlugin),
     Filter(filter::FilterPlugin),
+    Http(http::HttpHandlerPlugin),
 }
 
 /// An instance with the store it lives in.
@@ -96,6 +99,7 @@ impl Plugin {
             }
             Kind::Guard => Pre::Guard(guard::GuardPluginPre::new(instance_pre).map_err(world)?),
             Kind::Filter => Pre::Filter(filter::FilterPluginPre::new(instance_pre).map_err(world)?),
+            Kind::Http => Pre::Http(http::HttpHandlerPluginPre::new(instance_pre).map_err(world)?),
         };
         let plugin = Plugin {
             name: name.into(),
@@ -144,136 +148,10 @@ impl Plugin {
         self.idle().clear();
     }
 
-    /// `handler.on-connect`.
-    pub async fn on_connect(
-        &self,
-        ctx: CallContext,
-        socket: &bindings::SocketInfo,
-    ) -> Result<Outcome<Result<(), bindings::PluginError>>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
-                    .call_on_connect(store, socket)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
-        .await
-    }
-
-    /// `handler.on-event`.
-    pub async fn on_event(
-        &self,
-        ctx: CallContext,
-        socket: &bindings::SocketInfo,
-        event: &str,
-        payload_json: &str,
-    ) -> Result<Outcome<Result<Option<String>, bindings::PluginError>>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
-                    .call_on_event(store, socket, event, payload_json)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
-        .await
-    }
-
-    /// `handler.on-disconnect`.
-    pub async fn on_disconnect(
-        &self,
-        ctx: CallContext,
-        socket: &bindings::SocketInfo,
-        reason: &str,
-    ) -> Result<Outcome<()>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
-                    .call_on_disconnect(store, socket, reason)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
-        .await
-    }
-
-    /// `validator.validate`.
-    pub async fn validate(
-        &self,
-        ctx: CallContext,
-        socket: &bindings::SocketInfo,
-        event: &str,
-        payload_json: &str,
-    ) -> Result<Outcome<Result<String, Vec<bindings::Violation>>>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Validator(p) => p
-                    .portico_plugin_validator()
-                    .call_validate(store, socket, event, payload_json)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
-        .await
-    }
-
-    /// `guard.authorize`.
-    pub async fn authorize(
-        &self,
-        ctx: CallContext,
-        socket: &bindings::SocketInfo,
-        event: &str,
-        payload_json: &str,
-    ) -> Result<Outcome<Result<(), bindings::PluginError>>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Guard(p) => p
-                    .portico_plugin_guard()
-                    .call_authorize(store, socket, event, payload_json)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
-        .await
-    }
-
-    /// `filter.catch`.
-    pub async fn catch(
-        &self,
-        ctx: CallContext,
-        socket: &bindings::SocketInfo,
-        event: &str,
-        error: &bindings::PluginError,
-    ) -> Result<Outcome<Option<bindings::ClientError>>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Filter(p) => p
-                    .portico_plugin_filter()
-                    .call_catch(store, socket, event, error)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
-        .await
-    }
-
-    async fn call<R>(
+    /// Runs `f` on a warm (or fresh) instance with `ctx` as the call's context, under
+    /// the deadline; `Ok(None)` from `f` means the instance is of another world. The
+    /// typed calls, one per export, are in `exports`.
+    pub(super) async fn call<R>(
         &self,
         ctx: CallContext,
         f: impl AsyncFnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<Option<R>>,
@@ -328,6 +206,7 @@ impl Plugin {
                 Pre::Validator(pre) => Instance::Validator(pre.instantiate_async(&mut store).await?),
                 Pre::Guard(pre) => Instance::Guard(pre.instantiate_async(&mut store).await?),
                 Pre::Filter(pre) => Instance::Filter(pre.instantiate_async(&mut store).await?),
+                Pre::Http(pre) => Instance::Http(pre.instantiate_async(&mut store).await?),
             })
         })
         .await
@@ -390,20 +269,5 @@ fn classify(err: &wasmtime::Error) -> CallError {
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::Timeout,
         _ => CallError::Trap(format!("{err:#}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send<T: Send>(_: &T) {}
-
-    /// Calls run inside spawned tasks, so their futures must be `Send`.
-    #[allow(dead_code, clippy::diverging_sub_expression, unreachable_code)]
-    fn call_futures_are_send(plugin: &Plugin, ctx: CallContext, socket: &bindings::SocketInfo) {
-        assert_send(&plugin.on_event(ctx.clone(), socket, "e", "null"));
-        assert_send(&plugin.on_connect(ctx.clone(), socket));
-        assert_send(&plugin.validate(ctx.clone(), socket, "e", "null"));
     }
 }

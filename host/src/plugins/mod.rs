@@ -4,14 +4,20 @@
 //! - [`bindings`]: generated bindings, one module per world.
 //! - [`runtime`]: the engine, epoch ticker, compile cache and linkers.
 //! - [`state`]: a store's data: limits, deadline ticks, the call's context and outbox.
-//! - `imports`: the host side of `log`, `config`, `sockets`, `store`.
+//! - `imports`: the host side of `log`, `config`, `sockets`, `store`, `presence`.
 //! - [`instance`]: one plugin version with its pool of warm instances.
+//! - `exports`: the typed call of each export (`on-event`, `validate`, `handle`, …).
 //! - [`registry`]: the live set, loaded from the folder and swapped atomically.
 //! - [`watcher`]: reloads what changes in the folder, debounced.
 //! - [`pipeline`]: a namespace's guards → validators → handler → filters.
+//! - [`http`]: an HTTP route served by an `http-handler` plugin.
+//! - [`effects`]: what a successful call asked for, checked, then applied.
 
 pub mod bindings;
 pub mod check;
+pub mod effects;
+mod exports;
+pub mod http;
 mod imports;
 pub mod instance;
 pub mod pipeline;
@@ -24,7 +30,7 @@ use std::time::Duration;
 
 use crate::config::Isolation;
 
-/// The four plugin worlds.
+/// The plugin worlds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `handler-plugin`: reacts to connections and events.
@@ -35,6 +41,8 @@ pub enum Kind {
     Guard,
     /// `filter-plugin`: shapes client errors.
     Filter,
+    /// `http-handler-plugin`: serves HTTP routes.
+    Http,
 }
 
 impl Kind {
@@ -47,6 +55,7 @@ impl Kind {
             "validator" => Some(Kind::Validator),
             "guard" => Some(Kind::Guard),
             "filter" => Some(Kind::Filter),
+            "http-handler" => Some(Kind::Http),
             _ => None,
         }
     }
@@ -58,6 +67,7 @@ impl Kind {
             Kind::Validator => "validator-plugin",
             Kind::Guard => "guard-plugin",
             Kind::Filter => "filter-plugin",
+            Kind::Http => "http-handler-plugin",
         }
     }
 }

@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::bindings::{ClientError, PluginError, SocketInfo};
+use super::bindings::{PluginError, SocketInfo};
+use super::effects::{self, Caller};
 use super::registry::Registry;
-use super::state::{Effect, Target};
+use super::state::Effect;
 use super::{CallError, Kind};
 use crate::config::NamespaceConfig;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 use crate::router::handler::{AfterConnect, BoxFuture, ConnectRefusal, ConnectResult, IncomingEvent};
-use crate::router::{EventHandler, Socket, Targets};
+use crate::router::{EventHandler, Socket};
 
 /// The code and message every internal failure shows the client.
 const INTERNAL: (&str, &str) = ("INTERNAL_ERROR", "Internal error");
@@ -54,50 +55,51 @@ impl Pipeline {
     async fn event(&self, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
         let info = plugin_socket(socket);
         let name = event.name.as_str();
-        let mut payload = match event.payload.args.first() {
+        let payload = match event.payload.args.first() {
             Some(first) => first.to_string(),
             None => "null".to_owned(),
         };
-        let result = self.run(socket, &info, name, &mut payload).await;
+        let result = self.run(socket, &info, name, &payload).await;
         match result {
             Ok(ack) => ack,
             Err(error) => {
-                let client = self.filter(&info, name, &error).await;
-                if let Some(client) = &client {
-                    let _ = socket.emit("error", Payload::json(vec![client_json(client)]));
+                let body = self.filter(&info, name, &payload, &error).await;
+                let ack = (self.ack_errors && event.wants_ack).then(|| {
+                    let body = body.clone().unwrap_or_else(|| client_json(&error));
+                    Payload::json(vec![json!({ "error": body })])
+                });
+                if let Some(body) = body {
+                    let _ = socket.emit("error", Payload::json(vec![body]));
                 }
-                if self.ack_errors && event.wants_ack {
-                    let (message, code) = client
-                        .map(|c| (c.message, c.code))
-                        .unwrap_or_else(|| (error.message.clone(), error.code.clone()));
-                    return Some(Payload::json(vec![
-                        json!({ "error": { "message": message, "code": code } }),
-                    ]));
-                }
-                None
+                ack
             }
         }
     }
 
+    /// Guards, validators, then the handler, for an event whose first argument is
+    /// `payload`.
     async fn run(
         &self,
         socket: &Socket,
         info: &PluginSocket,
         event: &str,
-        payload: &mut String,
+        payload: &str,
     ) -> Result<Option<Payload>, PluginError> {
         if self.guard_events.is_empty() || self.guard_events.iter().any(|e| e == event) {
             self.guard(info, event, payload).await?;
         }
+        // What the validators passed on, when they changed it.
+        let mut validated: Option<String> = None;
         for name in self.validators.get(event).into_iter().flatten() {
             let plugin = self.plugin(name, Kind::Validator)?;
             let ctx = self.context(&plugin, info);
+            let input = validated.as_deref().unwrap_or(payload);
             let outcome = plugin
-                .validate(ctx, &info.info, event, payload)
+                .validate(ctx, &info.info, event, input)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             match outcome.value {
-                Ok(next) if serde_json::from_str::<Value>(&next).is_ok() => *payload = next,
+                Ok(next) if serde_json::from_str::<Value>(&next).is_ok() => validated = Some(next),
                 Ok(_) => return Err(misbehaved(name, "validator returned invalid JSON")),
                 Err(violations) => return Err(validation_error(&violations)),
             }
@@ -107,8 +109,9 @@ impl Pipeline {
         };
         let name = plugin.name();
         let ctx = self.context(&plugin, info);
+        let input = validated.as_deref().unwrap_or(payload);
         let outcome = plugin
-            .on_event(ctx, &info.info, event, payload)
+            .on_event(ctx, &info.info, event, input)
             .await
             .map_err(|e| internal(name, event, &e))?;
         let ack = outcome.value?;
@@ -119,8 +122,22 @@ impl Pipeline {
                 _ => return Err(misbehaved(name, "ack is not JSON within max_payload")),
             },
         };
-        apply(socket, name, outcome.effects, self.max_payload)?;
+        self.apply(Some(socket), name, outcome.effects)?;
         Ok(ack)
+    }
+
+    /// Applies a successful call's effects, or refuses them all.
+    fn apply(&self, socket: Option<&Socket>, plugin: &str, effects: Vec<Effect>) -> Result<(), PluginError> {
+        if effects.is_empty() {
+            return Ok(());
+        }
+        let namespaces = self.registry.namespaces();
+        let caller = Caller {
+            namespaces: &namespaces,
+            socket,
+            max_payload: self.max_payload,
+        };
+        effects::apply(&caller, effects).map_err(|err| misbehaved(plugin, &err.to_string()))
     }
 
     /// The context of a call about the socket `info` describes.
@@ -166,25 +183,40 @@ impl Pipeline {
         }
     }
 
-    /// The client's error through the filter chain; `None` means swallowed.
-    async fn filter(&self, info: &PluginSocket, event: &str, error: &PluginError) -> Option<ClientError> {
+    /// The payload of the client's `error` event, through the filter chain; `None`
+    /// means a filter swallowed it. A filter that fails or answers something that is
+    /// not JSON is logged and the next one tried; without any, `{message, code}`.
+    async fn filter(
+        &self,
+        info: &PluginSocket,
+        event: &str,
+        payload: &str,
+        error: &PluginError,
+    ) -> Option<Value> {
         for name in &self.filters {
             let Ok(plugin) = self.plugin(name, Kind::Filter) else {
                 continue;
             };
             let ctx = self.context(&plugin, info);
-            match plugin.catch(ctx, &info.info, event, error).await {
-                Ok(outcome) => return outcome.value,
+            match plugin.catch(ctx, &info.info, event, payload, error).await {
+                Ok(outcome) => match outcome.value {
+                    None => return None,
+                    Some(body) if body.len() <= self.max_payload => match serde_json::from_str(&body) {
+                        Ok(body) => return Some(body),
+                        Err(_) => {
+                            misbehaved(name, "filter answered invalid JSON");
+                        }
+                    },
+                    Some(_) => {
+                        misbehaved(name, "filter answered more than max_payload");
+                    }
+                },
                 Err(err) => {
                     tracing::warn!(plugin = name, event, %err, "exception filter failed; trying the next")
                 }
             }
         }
-        Some(ClientError {
-            message: error.message.clone(),
-            code: error.code.clone(),
-            data_json: error.data_json.clone(),
-        })
+        Some(client_json(error))
     }
 
     async fn connect(&self, socket: &Socket) -> ConnectResult {
@@ -217,11 +249,17 @@ impl Pipeline {
             return Ok(None);
         }
         let socket = socket.clone();
+        let namespaces = self.registry.namespaces();
         let max_payload = self.max_payload;
         let after: AfterConnect = Box::new(move || {
+            let caller = Caller {
+                namespaces: &namespaces,
+                socket: Some(&socket),
+                max_payload,
+            };
             for (name, effects) in effects {
-                if let Err(err) = apply(&socket, &name, effects, max_payload) {
-                    tracing::warn!(plugin = name, message = err.message, "connect effects refused");
+                if let Err(err) = effects::apply(&caller, effects) {
+                    tracing::warn!(plugin = name, %err, "connect effects refused");
                 }
             }
         });
@@ -237,7 +275,7 @@ impl Pipeline {
             let ctx = self.context(&plugin, &info);
             match plugin.on_disconnect(ctx, &info.info, reason.as_str()).await {
                 Ok(outcome) => {
-                    let _ = apply(socket, name, outcome.effects, self.max_payload);
+                    let _ = self.apply(Some(socket), name, outcome.effects);
                 }
                 Err(err) => {
                     internal(name, "disconnect", &err);
@@ -279,86 +317,6 @@ fn plugin_socket(socket: &Socket) -> Arc<PluginSocket> {
         },
         namespace: socket.namespace().name().into(),
     })
-}
-
-/// Checks then applies a successful call's effects; output from a plugin is never
-/// trusted blindly.
-fn apply(socket: &Socket, plugin: &str, effects: Vec<Effect>, max_payload: usize) -> Result<(), PluginError> {
-    let mut checked = Vec::with_capacity(effects.len());
-    for effect in effects {
-        if let Effect::Emit {
-            event, payload_json, ..
-        } = &effect
-        {
-            if event.is_empty() || payload_json.len() > max_payload {
-                return Err(misbehaved(
-                    plugin,
-                    "emit with an empty event name or an oversized payload",
-                ));
-            }
-            let Ok(value) = serde_json::from_str::<Value>(payload_json) else {
-                return Err(misbehaved(plugin, "emit payload is not JSON"));
-            };
-            checked.push((effect, Some(value)));
-        } else {
-            checked.push((effect, None));
-        }
-    }
-    for (effect, value) in checked {
-        apply_one(socket, effect, value);
-    }
-    Ok(())
-}
-
-fn apply_one(socket: &Socket, effect: Effect, value: Option<Value>) {
-    let ns = socket.namespace();
-    let resolve = |id: Option<String>| match id {
-        None => Some(socket.clone()),
-        Some(id) => ns.socket(&id),
-    };
-    match effect {
-        Effect::Emit {
-            event,
-            to,
-            except_rooms,
-            except_sender,
-            ..
-        } => {
-            let mut targets = match to {
-                Target::All => Targets::default(),
-                Target::Rooms(rooms) => Targets {
-                    rooms: rooms.into_iter().map(Into::into).collect(),
-                    ..Targets::default()
-                },
-                Target::Socket(id) => Targets::default().to(id),
-                Target::User(id) => Targets::default().to(format!("user:{id}")),
-            };
-            targets.except = except_rooms.into_iter().map(Into::into).collect();
-            if except_sender {
-                targets.except_socket = Some(socket.id().clone());
-            }
-            ns.emit(
-                &targets,
-                &event,
-                Payload::json(vec![value.unwrap_or(Value::Null)]),
-            );
-        }
-        Effect::Join { room, socket: id } => {
-            if let Some(target) = resolve(id) {
-                target.join(&[room.into()]);
-            }
-        }
-        Effect::Leave { room, socket: id } => {
-            if let Some(target) = resolve(id) {
-                target.leave(&room);
-            }
-        }
-        Effect::Disconnect { socket: id } => {
-            if let Some(target) = resolve(id) {
-                target.disconnect();
-            }
-        }
-    }
 }
 
 /// Logs a failed call once and turns it into the client-safe internal error.
@@ -406,8 +364,8 @@ fn refusal(error: &PluginError) -> ConnectRefusal {
     }
 }
 
-/// The `error` event body: `{message, code}` plus `data` when present.
-fn client_json(error: &ClientError) -> Value {
+/// The `error` event body without a filter: `{message, code}` plus `data` when present.
+fn client_json(error: &PluginError) -> Value {
     let mut body = json!({ "message": error.message, "code": error.code });
     if let Some(data) = error
         .data_json

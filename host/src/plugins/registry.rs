@@ -48,6 +48,11 @@ impl Registry {
         let _ = self.namespaces.set(namespaces);
     }
 
+    /// The gateway's namespaces (none before [`Registry::set_namespaces`]).
+    pub fn namespaces(&self) -> crate::router::Namespaces {
+        self.namespaces.get().cloned().unwrap_or_default()
+    }
+
     /// The current version of a plugin.
     pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
         self.plugins.load().get(name).cloned()

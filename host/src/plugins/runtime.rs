@@ -8,7 +8,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine};
 
-use super::bindings::{filter, guard, handler, validator};
+use super::bindings::{filter, guard, handler, http, validator};
 use super::state::HostState;
 use super::{Kind, LoadError};
 
@@ -25,6 +25,7 @@ struct Inner {
     validator: Linker<HostState>,
     guard: Linker<HostState>,
     filter: Linker<HostState>,
+    http: Linker<HostState>,
 }
 
 impl Runtime {
@@ -59,6 +60,9 @@ impl Runtime {
             filter: linker(|l| {
                 filter::FilterPlugin::add_to_linker::<HostState, HasSelf<HostState>>(l, |s| s)
             })?,
+            http: linker(|l| {
+                http::HttpHandlerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(l, |s| s)
+            })?,
             engine,
         };
         spawn_ticker(&inner.engine);
@@ -77,6 +81,7 @@ impl Runtime {
             Kind::Validator => &self.0.validator,
             Kind::Guard => &self.0.guard,
             Kind::Filter => &self.0.filter,
+            Kind::Http => &self.0.http,
         }
     }
 
@@ -100,7 +105,7 @@ impl Runtime {
         match kinds.as_slice() {
             [kind] => Ok(*kind),
             [] => Err(LoadError::World(format!(
-                "exports none of portico:plugin/{{handler,validator,guard,filter}}@0.1.0 (exports: {})",
+                "exports none of portico:plugin/{{handler,validator,guard,filter,http-handler}}@0.1.0 (exports: {})",
                 if exports.is_empty() {
                     "nothing".to_owned()
                 } else {

@@ -73,6 +73,8 @@ pub enum Target {
 pub enum Effect {
     /// Emit an event.
     Emit {
+        /// The namespace, the caller's when `None`.
+        namespace: Option<String>,
         /// Event name.
         event: String,
         /// One JSON value, as text (validated before it is applied).
@@ -116,7 +118,7 @@ pub struct CallContext {
     pub store: Arc<dyn Store>,
     /// Most effects one call may request.
     pub max_effects: usize,
-    /// The caller's namespace, when the call is about a socket.
+    /// The caller's namespace, when the call is about a socket (`None` for HTTP calls).
     pub namespace: Option<Arc<str>>,
     /// Every namespace, for presence lookups.
     pub namespaces: Option<crate::router::Namespaces>,

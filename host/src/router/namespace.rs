@@ -93,25 +93,24 @@ impl Namespace {
     }
 
     /// Marks an admitted socket's user online, before its CONNECT reply is queued, so
-    /// anyone who saw the socket connect finds it in presence. Returns whether this is
-    /// the user's first socket and `user_online` is due: [`Namespace::announce_online`],
-    /// once the reply is queued.
+    /// anyone who saw the socket connect finds it in presence. Returns whether
+    /// `user_online` is due ([`Namespace::announce_online`], once the reply is queued):
+    /// with presence events on, for every connection of a verified user, as the seed's
+    /// `handleConnection` emits it.
     pub fn mark_online(&self, socket: &Socket) -> bool {
         let Some((user_id, username)) = identity(socket) else {
             return false;
         };
-        self.presence.arrive(&user_id, &username, socket.id()) == Transition::Online && self.presence_events
+        self.presence.arrive(&user_id, &username, socket.id());
+        self.presence_events
     }
 
-    /// Tells the other users' sockets in the namespace that the socket's user came
-    /// online (see [`Namespace::mark_online`]). The user's own sockets (room
-    /// `user:<sub>`) are not told: they know, and a copy racing a tab's own `connect`
-    /// event would read as somebody else arriving.
+    /// Emits the seed's `user_online {userId, username}` to every socket of the
+    /// namespace, the new one included (`this.server.emit`), with the token's `sub` and
+    /// `username` claims as the token has them (see [`Namespace::mark_online`]).
     pub fn announce_online(&self, socket: &Socket) {
-        if let Some((user_id, username)) = identity(socket) {
-            let body = serde_json::json!({ "userId": user_id, "username": username });
-            let others = socket.broadcast().except(format!("user:{user_id}"));
-            self.emit(&others, "user_online", Payload::json(vec![body]));
+        if let Some(body) = presence_event(socket) {
+            self.emit(&Targets::default(), "user_online", Payload::json(vec![body]));
         }
     }
 
@@ -197,11 +196,11 @@ impl Namespace {
         self.adapter.leave_all(socket.id());
         self.write().remove(socket.id());
         METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
-        if let Some((user_id, username)) = identity(socket)
+        if let Some((user_id, _)) = identity(socket)
             && self.presence.leave(&user_id, socket.id()) == Transition::Offline
             && self.presence_events
+            && let Some(body) = presence_event(socket)
         {
-            let body = serde_json::json!({ "userId": user_id, "username": username });
             self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));
         }
         let handler = self.handler.clone();
@@ -222,21 +221,23 @@ impl Namespace {
     /// Emits `name` to the sockets matching `targets`, encoding it once.
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
         let event = OutgoingEvent::new(&self.name, name, payload);
-        // Collected under the locks, delivered after them: no lock is held while
-        // queueing to recipients.
-        let mut recipients: Vec<Socket> = Vec::new();
-        {
-            let sockets = self.read();
-            self.adapter
-                .for_each_target(targets, &mut sockets.keys(), &mut |sid| {
-                    if let Some(socket) = sockets.get(sid) {
-                        recipients.push(socket.clone());
-                    }
-                });
-        }
-        for socket in &recipients {
+        for socket in &self.matching(targets) {
             socket.deliver(&event);
         }
+    }
+
+    /// The sockets matching `targets`. Collected under the locks and used after them:
+    /// no lock is held while queueing to (or disconnecting) them.
+    pub fn matching(&self, targets: &Targets) -> Vec<Socket> {
+        let mut matching: Vec<Socket> = Vec::new();
+        let sockets = self.read();
+        self.adapter
+            .for_each_target(targets, &mut sockets.keys(), &mut |sid| {
+                if let Some(socket) = sockets.get(sid) {
+                    matching.push(socket.clone());
+                }
+            });
+        matching
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, FxHashMap<SocketId, Socket>> {
@@ -261,6 +262,20 @@ fn identity(socket: &Socket) -> Option<(String, String)> {
         .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))
         .map_or_else(|| user_id.clone(), str::to_owned);
     Some((user_id, username))
+}
+
+/// `{userId, username}` of `user_online` / `user_offline`: the claims `sub` and
+/// `username` as the token has them (a numeric `sub` stays a number; no `username`
+/// claim, no `username` key), as the seed's `{userId: payload.sub, username:
+/// payload.username}` serialises.
+fn presence_event(socket: &Socket) -> Option<serde_json::Value> {
+    let claims = socket.handshake().user.as_ref()?;
+    let mut body = serde_json::Map::new();
+    body.insert("userId".to_owned(), claims.get("sub")?.clone());
+    if let Some(username) = claims.get("username") {
+        body.insert("username".to_owned(), username.clone());
+    }
+    Some(serde_json::Value::Object(body))
 }
 
 /// All configured namespaces, by name. Fixed at start-up.

@@ -1,4 +1,5 @@
-//! `#[portico_sdk::plugin]`: turns an `impl Handler | Validator | Guard | Filter for T`
+//! `#[portico_sdk::plugin]`: turns an `impl Handler | Validator | Guard | Filter |
+//! HttpHandler for T`
 //! into a WebAssembly component export.
 //!
 //! The attribute keeps the impl as written (so it stays testable natively) and adds a
@@ -42,7 +43,7 @@ fn expand(item: &ItemImpl) -> syn::Result<Tokens> {
     let Some((_, trait_path, _)) = &item.trait_ else {
         return Err(syn::Error::new_spanned(
             &item.self_ty,
-            "#[plugin] goes on `impl Handler for T` (or Validator, Guard, Filter)",
+            "#[plugin] goes on `impl Handler for T` (or Validator, Guard, Filter, HttpHandler)",
         ));
     };
     let Some(last) = trait_path.segments.last() else {
@@ -60,15 +61,19 @@ fn expand(item: &ItemImpl) -> syn::Result<Tokens> {
         "Validator" => ("validator-plugin", validator_guest(ty)),
         "Guard" => ("guard-plugin", guard_guest(ty)),
         "Filter" => ("filter-plugin", filter_guest(ty)),
+        "HttpHandler" => ("http-handler-plugin", http_guest(ty)),
         _ => {
             return Err(syn::Error::new_spanned(
                 &last.ident,
-                "#[plugin] works on impls of portico_sdk::Handler, Validator, Guard or Filter",
+                "#[plugin] works on impls of portico_sdk::Handler, Validator, Guard, Filter or HttpHandler",
             ));
         }
     };
+    let http = world == "http-handler-plugin";
+    let host = host_impl(world == "handler-plugin" || http);
+    // Conversions of the shared `types`, which the HTTP world does not use.
+    let conversions = if http { Tokens::new() } else { type_conversions() };
     let world = format!("portico:plugin/{world}");
-    let host = host_impl(world.starts_with("portico:plugin/handler"));
     let module = format_ident!("__portico_plugin_export");
     Ok(quote! {
         // Only a WebAssembly build exports anything; natively the impl is plain Rust
@@ -83,27 +88,7 @@ fn expand(item: &ItemImpl) -> syn::Result<Tokens> {
                 runtime_path: "::portico_sdk::__wit_bindgen::rt",
             });
 
-            use portico::plugin::types;
-
-            fn socket_in(s: types::SocketInfo) -> ::portico_sdk::SocketInfo {
-                ::portico_sdk::SocketInfo { id: s.id, namespace: s.namespace, user_json: s.user_json, auth_json: s.auth_json }
-            }
-
-            fn data_out(data: ::core::option::Option<::portico_sdk::Value>) -> ::core::option::Option<::std::string::String> {
-                data.map(|d| d.to_string())
-            }
-
-            fn error_out(e: ::portico_sdk::Error) -> types::Error {
-                types::Error { code: e.code, message: e.message, data_json: data_out(e.data) }
-            }
-
-            fn error_in(e: types::Error) -> ::portico_sdk::Error {
-                ::portico_sdk::Error {
-                    code: e.code,
-                    message: e.message,
-                    data: e.data_json.and_then(|d| ::portico_sdk::serde_json::from_str(&d).ok()),
-                }
-            }
+            #conversions
 
             #host
 
@@ -112,6 +97,33 @@ fn expand(item: &ItemImpl) -> syn::Result<Tokens> {
             export!(__Export);
         }
     })
+}
+
+/// Conversions between the SDK's types and the generated `types` interface.
+fn type_conversions() -> Tokens {
+    quote! {
+        use portico::plugin::types;
+
+        fn socket_in(s: types::SocketInfo) -> ::portico_sdk::SocketInfo {
+            ::portico_sdk::SocketInfo { id: s.id, namespace: s.namespace, user_json: s.user_json, auth_json: s.auth_json }
+        }
+
+        fn data_out(data: ::core::option::Option<::portico_sdk::Value>) -> ::core::option::Option<::std::string::String> {
+            data.map(|d| d.to_string())
+        }
+
+        fn error_out(e: ::portico_sdk::Error) -> types::Error {
+            types::Error { code: e.code, message: e.message, data_json: data_out(e.data) }
+        }
+
+        fn error_in(e: types::Error) -> ::portico_sdk::Error {
+            ::portico_sdk::Error {
+                code: e.code,
+                message: e.message,
+                data: e.data_json.and_then(|d| ::portico_sdk::serde_json::from_str(&d).ok()),
+            }
+        }
+    }
 }
 
 fn handler_guest(ty: &Type) -> Tokens {
@@ -170,11 +182,34 @@ fn filter_guest(ty: &Type) -> Tokens {
             fn catch(
                 socket: types::SocketInfo,
                 event: ::std::string::String,
+                payload_json: ::std::string::String,
                 error: types::Error,
-            ) -> ::core::option::Option<types::ClientError> {
-                ::portico_sdk::__rt::catch::<super::#ty>(&__Host, socket_in(socket), &event, error_in(error)).map(|c| {
-                    types::ClientError { message: c.message, code: c.code, data_json: data_out(c.data) }
-                })
+            ) -> ::core::option::Option<::std::string::String> {
+                ::portico_sdk::__rt::catch::<super::#ty>(&__Host, socket_in(socket), &event, &payload_json, error_in(error))
+            }
+        }
+    }
+}
+
+fn http_guest(ty: &Type) -> Tokens {
+    quote! {
+        impl exports::portico::plugin::http_handler::Guest for __Export {
+            fn handle(
+                request: exports::portico::plugin::http_handler::Request,
+            ) -> exports::portico::plugin::http_handler::Response {
+                let request = ::portico_sdk::http::Request {
+                    method: request.method,
+                    path: request.path,
+                    query: request.query,
+                    headers: request.headers,
+                    body: request.body,
+                };
+                let response = ::portico_sdk::__rt::handle_http::<super::#ty>(&__Host, request);
+                exports::portico::plugin::http_handler::Response {
+                    status: response.status,
+                    headers: response.headers,
+                    body: response.body,
+                }
             }
         }
     }
@@ -185,7 +220,7 @@ fn filter_guest(ty: &Type) -> Tokens {
 fn host_impl(full: bool) -> Tokens {
     let handler_imports = if full {
         quote! {
-            fn emit(&self, event: &str, payload_json: &str, to: &::portico_sdk::Target, except_rooms: &[::std::string::String], except_sender: bool) {
+            fn emit(&self, namespace: ::core::option::Option<&str>, event: &str, payload_json: &str, to: &::portico_sdk::Target, except_rooms: &[::std::string::String], except_sender: bool) {
                 use portico::plugin::sockets::Target as T;
                 let to = match to {
                     ::portico_sdk::Target::All => T::All,
@@ -193,7 +228,7 @@ fn host_impl(full: bool) -> Tokens {
                     ::portico_sdk::Target::Socket(id) => T::Socket(id.clone()),
                     ::portico_sdk::Target::User(id) => T::User(id.clone()),
                 };
-                portico::plugin::sockets::emit(event, payload_json, &to, except_rooms, except_sender)
+                portico::plugin::sockets::emit(namespace, event, payload_json, &to, except_rooms, except_sender)
             }
             fn join(&self, room: &str, socket: ::core::option::Option<&str>) { portico::plugin::sockets::join(room, socket) }
             fn leave(&self, room: &str, socket: ::core::option::Option<&str>) { portico::plugin::sockets::leave(room, socket) }
@@ -210,12 +245,12 @@ fn host_impl(full: bool) -> Tokens {
                     .map(|u| ::portico_sdk::OnlineUser { user_id: u.user_id, username: u.username, sockets: u.sockets })
                     .collect()
             }
-            fn user_sockets(&self, user_id: &str) -> ::std::vec::Vec<::std::string::String> { portico::plugin::presence::user_sockets(user_id) }
-            fn is_online(&self, user_id: &str) -> bool { portico::plugin::presence::is_online(user_id) }
+            fn user_sockets(&self, namespace: ::core::option::Option<&str>, user_id: &str) -> ::std::vec::Vec<::std::string::String> { portico::plugin::presence::user_sockets(namespace, user_id) }
+            fn is_online(&self, namespace: ::core::option::Option<&str>, user_id: &str) -> bool { portico::plugin::presence::is_online(namespace, user_id) }
         }
     } else {
         quote! {
-            fn emit(&self, _: &str, _: &str, _: &::portico_sdk::Target, _: &[::std::string::String], _: bool) {}
+            fn emit(&self, _: ::core::option::Option<&str>, _: &str, _: &str, _: &::portico_sdk::Target, _: &[::std::string::String], _: bool) {}
             fn join(&self, _: &str, _: ::core::option::Option<&str>) {}
             fn leave(&self, _: &str, _: ::core::option::Option<&str>) {}
             fn disconnect(&self, _: ::core::option::Option<&str>) {}
@@ -226,8 +261,8 @@ fn host_impl(full: bool) -> Tokens {
             fn history_append(&self, _: &str, _: &str, _: u32) {}
             fn history_range(&self, _: &str, _: u32) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
             fn online_users(&self, _: ::core::option::Option<&str>) -> ::std::vec::Vec<::portico_sdk::OnlineUser> { ::std::vec::Vec::new() }
-            fn user_sockets(&self, _: &str) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
-            fn is_online(&self, _: &str) -> bool { false }
+            fn user_sockets(&self, _: ::core::option::Option<&str>, _: &str) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
+            fn is_online(&self, _: ::core::option::Option<&str>, _: &str) -> bool { false }
         }
     };
     quote! {

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::engineio::Frame;
 
-/// Event names a client may not emit (they are reserved by the client library).
-const RESERVED_EVENTS: &[&str] = &[
+/// Event names Socket.IO keeps for itself (socket.io's `RESERVED_EVENTS`): a client
+/// may not send them as events, and a server never emits them.
+pub const RESERVED_EVENTS: &[&str] = &[
     "connect",
     "connect_error",
     "disconnect",
@@ -214,7 +215,7 @@ fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeEr
         (1, None) => PacketKind::Disconnect,
         (2 | 5, Some(Value::Array(mut items))) => {
             let name = match items.first() {
-                Some(Value::String(name)) if !RESERVED_EVENTS.contains(&name.as_str()) => name.clone(),
+                Some(Value::String(name)) if !is_reserved_event(name) => name.clone(),
                 _ => return Err(DecodeError::InvalidPayload),
             };
             items.remove(0);
@@ -319,6 +320,11 @@ impl Packet {
         frames.extend(attachments.iter().cloned().map(Frame::Binary));
         frames
     }
+}
+
+/// Whether `name` is one of [`RESERVED_EVENTS`].
+pub fn is_reserved_event(name: &str) -> bool {
+    RESERVED_EVENTS.contains(&name)
 }
 
 /// The `{"_placeholder":true,"num":N}` object standing for attachment `num`.

@@ -287,3 +287,20 @@ fn placeholders_are_recognised() {
     assert_eq!(placeholder_num(&json!({"num": 1})), None);
     assert_eq!(placeholder_num(&json!("x")), None);
 }
+
+#[test]
+fn reserved_event_names_are_socketio_own() {
+    for name in [
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    ] {
+        assert!(is_reserved_event(name), "{name}");
+    }
+    for name in ["error", "message", "Connect", "connect ", ""] {
+        assert!(!is_reserved_event(name), "{name:?}");
+    }
+}

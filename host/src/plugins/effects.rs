@@ -1,0 +1,300 @@
+//! What a successful plugin call asked for (emits, joins, leaves, disconnects): all
+//! checked first, then applied, so a call's effects apply entirely or not at all.
+//! Output from a plugin is never trusted blindly.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::state::{Effect, Target};
+use crate::protocol::socketio::{Payload, is_reserved_event};
+use crate::router::{Namespace, Namespaces, Socket, Targets};
+
+/// Who made a call, and what its effects may reach.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    /// Every namespace, for emits that name one.
+    pub namespaces: &'a Namespaces,
+    /// The socket whose event or connection the call handled; `None` for HTTP calls.
+    pub socket: Option<&'a Socket>,
+    /// Largest emit payload accepted, in bytes.
+    pub max_payload: usize,
+}
+
+/// Why a call's effects were refused (all of them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EffectError {
+    /// An emit without an event name, or with one Socket.IO reserves (`connect`, …).
+    #[error("emit with an empty or reserved event name")]
+    BadEvent,
+    /// An emit payload over `max_payload`.
+    #[error("emit payload larger than max_payload")]
+    TooLarge,
+    /// An emit payload that is not one JSON value.
+    #[error("emit payload is not JSON")]
+    NotJson,
+    /// An emit to a namespace the gateway does not serve.
+    #[error("emit to unknown namespace `{0}`")]
+    UnknownNamespace(String),
+    /// A join, leave or disconnect from a call that has no socket (an HTTP call).
+    #[error("join, leave and disconnect act on the calling socket's namespace; this call has none")]
+    NoSocket,
+}
+
+/// A checked effect, ready to apply.
+enum Checked<'a> {
+    Emit {
+        ns: Arc<Namespace>,
+        event: String,
+        targets: Targets,
+        value: Value,
+    },
+    Join(&'a Socket, String, Option<String>),
+    Leave(&'a Socket, String, Option<String>),
+    Disconnect(&'a Socket, Option<String>),
+}
+
+/// Checks every effect, then applies them in order.
+pub fn apply(caller: &Caller<'_>, effects: Vec<Effect>) -> Result<(), EffectError> {
+    if effects.is_empty() {
+        return Ok(());
+    }
+    let checked = effects
+        .into_iter()
+        .map(|effect| check(caller, effect))
+        .collect::<Result<Vec<_>, _>>()?;
+    for effect in checked {
+        apply_one(effect);
+    }
+    Ok(())
+}
+
+fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectError> {
+    let socket = || caller.socket.ok_or(EffectError::NoSocket);
+    Ok(match effect {
+        Effect::Emit {
+            namespace,
+            event,
+            payload_json,
+            to,
+            except_rooms,
+            except_sender,
+        } => {
+            if event.is_empty() || is_reserved_event(&event) {
+                return Err(EffectError::BadEvent);
+            }
+            if payload_json.len() > caller.max_payload {
+                return Err(EffectError::TooLarge);
+            }
+            let value = serde_json::from_str::<Value>(&payload_json).map_err(|_| EffectError::NotJson)?;
+            let ns = match (namespace, caller.socket) {
+                (None, Some(socket)) => socket.namespace().clone(),
+                (name, _) => {
+                    let name = name.unwrap_or_else(|| "/".to_owned());
+                    caller
+                        .namespaces
+                        .get(&name)
+                        .cloned()
+                        .ok_or(EffectError::UnknownNamespace(name))?
+                }
+            };
+            let mut targets = match to {
+                Target::All => Targets::default(),
+                Target::Rooms(rooms) => Targets {
+                    rooms: rooms.into_iter().map(Into::into).collect(),
+                    ..Targets::default()
+                },
+                Target::Socket(id) => Targets::default().to(id),
+                Target::User(id) => Targets::default().to(format!("user:{id}")),
+            };
+            targets.except = except_rooms.into_iter().map(Into::into).collect();
+            if except_sender && let Some(socket) = caller.socket {
+                targets.except_socket = Some(socket.id().clone());
+            }
+            Checked::Emit {
+                ns,
+                event,
+                targets,
+                value,
+            }
+        }
+        Effect::Join { room, socket: id } => Checked::Join(socket()?, room, id),
+        Effect::Leave { room, socket: id } => Checked::Leave(socket()?, room, id),
+        Effect::Disconnect { socket: id } => Checked::Disconnect(socket()?, id),
+    })
+}
+
+fn apply_one(effect: Checked<'_>) {
+    // A socket by id in the caller's namespace; a socket that has left is skipped, so a
+    // slow call cannot put a disconnected socket back in a room.
+    let resolve = |caller: &Socket, id: Option<String>| {
+        match id {
+            None => Some(caller.clone()),
+            Some(id) => caller.namespace().socket(&id),
+        }
+        .filter(Socket::connected)
+    };
+    match effect {
+        Checked::Emit {
+            ns,
+            event,
+            targets,
+            value,
+        } => ns.emit(&targets, &event, Payload::json(vec![value])),
+        Checked::Join(caller, room, id) => {
+            if let Some(target) = resolve(caller, id) {
+                target.join(&[room.into()]);
+            }
+        }
+        Checked::Leave(caller, room, id) => {
+            if let Some(target) = resolve(caller, id) {
+                target.leave(&room);
+            }
+        }
+        Checked::Disconnect(caller, id) => {
+            if let Some(target) = resolve(caller, id) {
+                target.disconnect();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::echo::Echo;
+    use crate::outbound::{Outbound, Outbox, Receiver};
+    use crate::protocol::engineio::Frame;
+    use crate::router::{Framing, Handshake};
+
+    /// A socket in `ns`, admitted, with the receiving end of its queue.
+    fn socket(ns: &Arc<Namespace>) -> (Socket, Receiver) {
+        let (outbox, rx) = Outbox::new(16);
+        let socket = Socket::new(
+            ns.clone(),
+            Arc::new(outbox),
+            Framing::SocketIo,
+            Handshake::default(),
+        );
+        ns.add(&socket);
+        (socket, rx)
+    }
+
+    /// The text frames queued so far.
+    fn texts(rx: &mut Receiver) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv())
+            .filter_map(|item| match item {
+                Outbound::Frame(Frame::Text(text)) => Some(String::from_utf8_lossy(&text).into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn emit(namespace: Option<&str>, event: &str, payload: &str, to: Target) -> Effect {
+        Effect::Emit {
+            namespace: namespace.map(str::to_owned),
+            event: event.to_owned(),
+            payload_json: payload.to_owned(),
+            to,
+            except_rooms: vec![],
+            except_sender: false,
+        }
+    }
+
+    fn setup() -> (Namespaces, Arc<Namespace>, Arc<Namespace>) {
+        let root = Namespace::new("/", Arc::new(Echo));
+        let chat = Namespace::new("/chat", Arc::new(Echo));
+        (Namespaces::new([root.clone(), chat.clone()]), root, chat)
+    }
+
+    #[test]
+    fn emits_reach_the_named_namespace_or_the_callers() {
+        let (namespaces, root, chat) = setup();
+        let (caller, mut caller_rx) = socket(&chat);
+        let (_, mut root_rx) = socket(&root);
+        let (member, mut member_rx) = socket(&chat);
+        member.join(&["r".into()]);
+        let caller_ref = Caller {
+            namespaces: &namespaces,
+            socket: Some(&caller),
+            max_payload: 100,
+        };
+        let effects = vec![
+            emit(None, "here", "1", Target::Rooms(vec!["r".into()])),
+            emit(Some("/"), "there", "2", Target::All),
+        ];
+        assert_eq!(apply(&caller_ref, effects), Ok(()));
+        assert_eq!(texts(&mut member_rx), [r#"42/chat,["here",1]"#]);
+        assert_eq!(texts(&mut root_rx), [r#"42["there",2]"#]);
+        assert!(texts(&mut caller_rx).is_empty());
+        // Without a calling socket (an HTTP call), `None` is `/`.
+        let http = Caller {
+            socket: None,
+            ..caller_ref
+        };
+        assert_eq!(apply(&http, vec![emit(None, "io", "3", Target::All)]), Ok(()));
+        assert_eq!(texts(&mut root_rx), [r#"42["io",3]"#]);
+    }
+
+    #[test]
+    fn one_bad_effect_refuses_them_all() {
+        let (namespaces, _root, chat) = setup();
+        let (caller, _caller_rx) = socket(&chat);
+        let (member, mut member_rx) = socket(&chat);
+        member.join(&["r".into()]);
+        let caller = Caller {
+            namespaces: &namespaces,
+            socket: Some(&caller),
+            max_payload: 8,
+        };
+        let good = || emit(None, "ok", "1", Target::Rooms(vec!["r".into()]));
+        for (bad, why) in [
+            (emit(None, "", "1", Target::All), EffectError::BadEvent),
+            (emit(None, "connect", "1", Target::All), EffectError::BadEvent),
+            (emit(None, "e", "{oops", Target::All), EffectError::NotJson),
+            (
+                emit(None, "e", "\"123456789\"", Target::All),
+                EffectError::TooLarge,
+            ),
+            (
+                emit(Some("/nope"), "e", "1", Target::All),
+                EffectError::UnknownNamespace("/nope".into()),
+            ),
+        ] {
+            assert_eq!(apply(&caller, vec![good(), bad]), Err(why));
+        }
+        assert!(
+            texts(&mut member_rx).is_empty(),
+            "nothing of a refused call was applied"
+        );
+    }
+
+    #[tokio::test]
+    async fn room_changes_need_a_calling_socket_that_is_still_connected() {
+        let (namespaces, _root, chat) = setup();
+        let http = Caller {
+            namespaces: &namespaces,
+            socket: None,
+            max_payload: 8,
+        };
+        let join = Effect::Join {
+            room: "r".into(),
+            socket: None,
+        };
+        assert_eq!(apply(&http, vec![join.clone()]), Err(EffectError::NoSocket));
+        let (caller, _rx) = socket(&chat);
+        chat.remove(
+            &caller,
+            crate::reason::DisconnectReason::ClientNamespaceDisconnect,
+        );
+        let gone = Caller {
+            socket: Some(&caller),
+            ..http
+        };
+        assert_eq!(apply(&gone, vec![join]), Ok(()));
+        assert!(
+            caller.rooms().is_empty(),
+            "a socket that left is not put back in a room"
+        );
+    }
+}
