@@ -1,283 +1,225 @@
-//! The seed's NestJS chat gateway as a plugin.
+//! The seed's NestJS chat gateway (`ChatGateway` of the complete chat example) as a
+//! plugin, to the letter of the seed's code:
 //!
 //! | event | payload | effect | ack |
 //! |---|---|---|---|
-//! | `join_room` | `{roomId}` | joins; `user_joined_room {userId, username, roomId}` to the others | `{roomId, messages}`: the last 50, oldest first |
-//! | `leave_room` | `{roomId}` | leaves; `user_left_room {userId, username, roomId}` to the room | `{roomId, left: true}` |
-//! | `send_message` | `{roomId, text}` | stores it; `new_message {id, text, roomId, userId, username, timestamp}` to the room | `{sent: true, messageId}` |
-//! | `typing` | `{roomId, isTyping}` | `typing {userId, username, roomId, isTyping}` to the others | none |
-//! | `get_online_users` | none | | `{users: [{userId, username, sockets}]}` (presence) |
+//! | `message` | `{text}` | emits `message {ok: true, received: text}` to the sender (NestJS's `WsResponse`) | none |
+//! | `join_room` | `JoinRoomDto {roomId}` | joins; `user_joined_room {roomId, userId, username}` to the others in the room | `{joined: roomId, messages}`: the last 50, oldest first |
+//! | `leave_room` | `{roomId}` | leaves; `user_left_room {roomId, userId, username}` to the others in the room | `{left: roomId}` |
+//! | `send_message` | `SendMessageDto {text, roomId?}` | stores it; `new_message {id, text, roomId, userId, username, timestamp}` to the room (sender included) | `{sent: true, messageId}` |
+//! | `typing` | `{roomId, isTyping}` | `user_typing {roomId, userId, username, isTyping}` to the others in the room | none |
 //! | `direct_message` | `{recipientId, text}` | `direct_message {id, text, senderId, senderUsername, timestamp}` to `user:<recipientId>` | `{sent: true, messageId}` |
 //!
-//! Who may join which room is the `room-guard` plugin's job (configured as a guard on
-//! `join_room`), as NestJS keeps it in a `CanActivate` guard. User fields come from the verified
-//! identity (the JWT claims `sub` and `username`/`name`), never from the payload;
-//! without one, the socket id stands in until authentication is configured.
+//! What the seed keeps elsewhere stays elsewhere: the DTOs are checked (and stripped of
+//! unknown properties) by the `dto-validator` plugin, `canUserJoinRoom` is the
+//! `room-guard` plugin, `WsJwtGuard` the `jwt-guard` plugin, `user_online` /
+//! `user_offline` the namespace's `presence`, and errors reach the client through the
+//! `error-filter` plugin. The seed's methods "for other services" (`sendToUser`,
+//! `sendToRoom`, `getOnlineUsers`) are HTTP: the `notifications` plugin and the
+//! operator API's `/api/v1/emit` and `/api/v1/presence`. `userId` and `username` are the verified token's `sub` and
+//! `username` claims as the token has them (a numeric `sub` stays a number), never
+//! taken from the payload. Without a verified identity every event but `message` and
+//! `typing` fails with the seed's `WsException('User not found')`.
 
 use portico_sdk::time::now_iso8601;
-use portico_sdk::{Ctx, Error, Handler, Reply, json, plugin, serde_json};
-use serde::{Deserialize, Serialize};
+use portico_sdk::{Ctx, Error, Handler, Reply, Value, json, plugin, serde_json};
+use serde::Deserialize;
 
-/// Messages kept per room.
+/// Messages returned by `join_room` (the seed's `getRoomMessages(roomId, 50)`), and
+/// kept per room.
 const HISTORY: u32 = 50;
 
 /// The chat plugin.
 pub struct Chat;
 
+/// The seed's `JoinRoomDto`, after the validator; also `leave_room`'s `{roomId}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RoomPayload {
     room_id: String,
 }
 
+/// The seed's `SendMessageDto`, after the validator.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SendMessage {
-    room_id: String,
     text: String,
+    room_id: Option<String>,
 }
 
+/// `typing`'s `{roomId, isTyping}`; `isTyping` is passed on as sent.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Typing {
     room_id: String,
-    #[serde(default = "yes")]
-    is_typing: bool,
+    is_typing: Option<Value>,
 }
 
-fn yes() -> bool {
-    true
-}
-
+/// `direct_message`'s `{recipientId, text}`; `text` is passed on as sent.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DirectMessage {
-    recipient_id: String,
-    text: String,
+    recipient_id: UserId,
+    text: Option<Value>,
 }
 
-/// A stored and broadcast room message (the seed's `new_message`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Message {
-    /// Increasing id.
-    pub id: i64,
-    /// The text.
-    pub text: String,
-    /// The room.
-    pub room_id: String,
-    /// The sender's `sub`.
-    pub user_id: String,
-    /// The sender's name.
-    pub username: String,
-    /// `toISOString()` time.
-    pub timestamp: String,
+/// A user id as the client sends it: `2` and `"2"` name the same user.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UserId {
+    Number(serde_json::Number),
+    Text(String),
 }
 
-/// Who is calling, from the verified identity.
+impl UserId {
+    /// The id as the room `user:<id>` spells it (JavaScript's template string).
+    fn as_room_id(&self) -> String {
+        match self {
+            UserId::Number(n) => n.to_string(),
+            UserId::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// The seed's `ConnectedUser`, from the verified identity.
 struct User {
-    id: String,
-    name: String,
+    /// `payload.sub`, as the token has it.
+    id: Value,
+    /// `payload.username`, when the token has one.
+    name: Option<Value>,
 }
 
 #[derive(Deserialize)]
 struct Claims {
-    sub: serde_json::Value,
-    username: Option<String>,
-    name: Option<String>,
+    sub: Value,
+    username: Option<Value>,
 }
 
-fn user(ctx: &Ctx) -> User {
-    match ctx.user::<Claims>() {
-        Some(claims) => {
-            let id = match claims.sub {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            let name = claims.username.or(claims.name).unwrap_or_else(|| id.clone());
-            User { id, name }
-        }
-        None => {
-            let id = ctx.socket().id.clone();
-            User {
-                name: format!("guest-{}", id.chars().take(6).collect::<String>()),
-                id,
-            }
-        }
-    }
+fn user(ctx: &Ctx) -> Option<User> {
+    let claims = ctx.user::<Claims>()?;
+    Some(User {
+        id: claims.sub,
+        name: claims.username,
+    })
+}
+
+/// The seed's `WsException('User not found')`.
+fn not_found() -> Error {
+    Error::ws("User not found")
+}
+
+/// An object with `fields`, leaving out those that are `None`: JavaScript drops
+/// `undefined` properties when it serialises.
+fn object(fields: &[(&str, Option<Value>)]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| ((*k).to_owned(), v)))
+            .collect(),
+    )
+}
+
+/// `{roomId, userId, username}`, as `user_joined_room` and `user_left_room` carry it.
+fn room_event(room_id: &str, me: &User) -> Value {
+    object(&[
+        ("roomId", Some(room_id.into())),
+        ("userId", Some(me.id.clone())),
+        ("username", me.name.clone()),
+    ])
 }
 
 #[plugin]
 impl Handler for Chat {
     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
-        let me = user(ctx);
         match event {
-            "join_room" => {
-                let RoomPayload { room_id } = ctx.payload()?;
-                ctx.join(&room_id);
-                ctx.to_room(&room_id).except_sender().emit(
-                    "user_joined_room",
-                    &json!({ "userId": me.id, "username": me.name, "roomId": room_id }),
-                )?;
-                let messages: Vec<Message> = ctx.store().history(&room_id, HISTORY);
-                Reply::ack(&json!({ "roomId": room_id, "messages": messages }))
-            }
-            "leave_room" => {
-                let RoomPayload { room_id } = ctx.payload()?;
-                ctx.leave(&room_id);
-                ctx.to_room(&room_id).except_sender().emit(
-                    "user_left_room",
-                    &json!({ "userId": me.id, "username": me.name, "roomId": room_id }),
-                )?;
-                Reply::ack(&json!({ "roomId": room_id, "left": true }))
-            }
-            "send_message" => {
-                let SendMessage { room_id, text } = ctx.payload()?;
-                let message = Message {
-                    id: ctx.store().incr("message-id", 1),
-                    text,
-                    room_id: room_id.clone(),
-                    user_id: me.id,
-                    username: me.name,
-                    timestamp: now_iso8601(),
+            // The basic gateway's handler: its `{event, data}` return is a WsResponse,
+            // which NestJS emits to the sender instead of acking.
+            "message" => {
+                let payload: Value = ctx.payload()?;
+                let received = match &payload {
+                    // `payload.text` throws on null/undefined: an internal error.
+                    Value::Null => return Err(Error::internal("payload is null")),
+                    Value::Object(fields) => fields.get("text").cloned(),
+                    _ => None,
                 };
-                ctx.store().append(&room_id, &message, HISTORY)?;
-                ctx.to_room(&room_id).emit("new_message", &message)?;
-                Reply::ack(&json!({ "sent": true, "messageId": message.id }))
-            }
-            "typing" => {
-                let Typing { room_id, is_typing } = ctx.payload()?;
-                ctx.to_room(&room_id).except_sender().emit(
-                    "typing",
-                    &json!({ "userId": me.id, "username": me.name, "roomId": room_id, "isTyping": is_typing }),
+                ctx.emit(
+                    "message",
+                    &object(&[("ok", Some(true.into())), ("received", received)]),
                 )?;
                 Reply::none()
             }
-            "direct_message" => {
-                let DirectMessage { recipient_id, text } = ctx.payload()?;
+            "join_room" => {
+                let me = user(ctx).ok_or_else(not_found)?;
+                let RoomPayload { room_id } = ctx.payload()?;
+                ctx.join(&room_id);
+                let messages: Vec<Value> = ctx.store().history(&room_id, HISTORY);
+                ctx.to_room(&room_id)
+                    .except_sender()
+                    .emit("user_joined_room", &room_event(&room_id, &me))?;
+                Reply::ack(&json!({ "joined": room_id, "messages": messages }))
+            }
+            "leave_room" => {
+                let me = user(ctx).ok_or_else(not_found)?;
+                let RoomPayload { room_id } = ctx.payload()?;
+                ctx.leave(&room_id);
+                ctx.to_room(&room_id)
+                    .except_sender()
+                    .emit("user_left_room", &room_event(&room_id, &me))?;
+                Reply::ack(&json!({ "left": room_id }))
+            }
+            "send_message" => {
+                let me = user(ctx).ok_or_else(not_found)?;
+                let SendMessage { text, room_id } = ctx.payload()?;
                 let id = ctx.store().incr("message-id", 1);
-                ctx.to_user(&recipient_id).emit(
-                    "direct_message",
-                    &json!({ "id": id, "text": text, "senderId": me.id, "senderUsername": me.name, "timestamp": now_iso8601() }),
-                )?;
+                let message = object(&[
+                    ("id", Some(id.into())),
+                    ("text", Some(text.into())),
+                    ("roomId", room_id.clone().map(Value::from)),
+                    ("userId", Some(me.id)),
+                    ("username", me.name),
+                    ("timestamp", Some(now_iso8601().into())),
+                ]);
+                // Without a room, `server.to(undefined)` reaches nobody and nothing
+                // lands in a room's history.
+                if let Some(room_id) = room_id {
+                    ctx.store().append(&room_id, &message, HISTORY)?;
+                    ctx.to_room(&room_id).emit("new_message", &message)?;
+                }
                 Reply::ack(&json!({ "sent": true, "messageId": id }))
             }
-            "get_online_users" => Reply::ack(&json!({ "users": ctx.presence().online_users() })),
+            "typing" => {
+                let Some(me) = user(ctx) else {
+                    return Reply::none();
+                };
+                let Typing { room_id, is_typing } = ctx.payload()?;
+                let body = object(&[
+                    ("roomId", Some(room_id.clone().into())),
+                    ("userId", Some(me.id)),
+                    ("username", me.name),
+                    ("isTyping", is_typing),
+                ]);
+                ctx.to_room(&room_id).except_sender().emit("user_typing", &body)?;
+                Reply::none()
+            }
+            "direct_message" => {
+                let me = user(ctx).ok_or_else(not_found)?;
+                let DirectMessage { recipient_id, text } = ctx.payload()?;
+                let id = ctx.store().incr("message-id", 1);
+                let message = object(&[
+                    ("id", Some(id.into())),
+                    ("text", text),
+                    ("senderId", Some(me.id)),
+                    ("senderUsername", me.name),
+                    ("timestamp", Some(now_iso8601().into())),
+                ]);
+                ctx.to_user(&recipient_id.as_room_id())
+                    .emit("direct_message", &message)?;
+                Reply::ack(&json!({ "sent": true, "messageId": id }))
+            }
             _ => Reply::none(),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use portico_sdk::testing::{MockHost, Recorded};
-    use portico_sdk::{SocketInfo, Target};
-
-    fn socket(sub: &str, name: &str) -> SocketInfo {
-        SocketInfo {
-            id: format!("sock-{sub}"),
-            namespace: "/chat".into(),
-            user_json: Some(json!({ "sub": sub, "username": name }).to_string()),
-            auth_json: "{}".into(),
-        }
-    }
-
-    fn call(
-        host: &MockHost,
-        who: &SocketInfo,
-        event: &str,
-        payload: serde_json::Value,
-    ) -> Result<Reply, Error> {
-        Chat::on_event(&mut Ctx::new(host, who.clone(), payload.to_string()), event)
-    }
-
-    #[test]
-    fn messages_are_numbered_stored_broadcast_and_replayed_oldest_first() {
-        let host = MockHost::new();
-        let alice = socket("1", "alice");
-        for i in 0..55 {
-            let reply = call(
-                &host,
-                &alice,
-                "send_message",
-                json!({"roomId": "r", "text": format!("m{i}")}),
-            )
-            .unwrap();
-            assert_eq!(
-                reply,
-                Reply(Some(json!({"sent": true, "messageId": i + 1}).to_string()))
-            );
-        }
-        let Recorded::Emit { event, data, to, .. } = &host.recorded()[0] else {
-            panic!("emit")
-        };
-        assert_eq!(
-            (event.as_str(), to),
-            ("new_message", &Target::Rooms(vec!["r".into()]))
-        );
-        assert_eq!(data["userId"], "1");
-        assert_eq!(data["username"], "alice");
-        assert_eq!(data["timestamp"].as_str().map(str::len), Some(24));
-        host.clear();
-        let reply = call(&host, &socket("2", "bob"), "join_room", json!({"roomId": "r"})).unwrap();
-        let ack: serde_json::Value = serde_json::from_str(reply.0.as_deref().unwrap()).unwrap();
-        let texts: Vec<&str> = ack["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect();
-        assert_eq!(texts.len(), 50);
-        assert_eq!((texts[0], texts[49]), ("m5", "m54"));
-        assert_eq!(
-            host.recorded()[0],
-            Recorded::Join {
-                room: "r".into(),
-                socket: None
-            }
-        );
-    }
-
-    #[test]
-    fn user_fields_come_from_the_identity_not_the_payload() {
-        let host = MockHost::new();
-        let payload =
-            json!({"recipientId": "2", "text": "hi", "senderId": "forged", "senderUsername": "forged"});
-        call(&host, &socket("1", "alice"), "direct_message", payload).unwrap();
-        let Recorded::Emit { data, to, .. } = &host.recorded()[0] else {
-            panic!("emit")
-        };
-        assert_eq!(to, &Target::User("2".into()));
-        assert_eq!(
-            (data["senderId"].as_str(), data["senderUsername"].as_str()),
-            (Some("1"), Some("alice"))
-        );
-    }
-
-    #[test]
-    fn lists_online_users_from_presence() {
-        let host = MockHost::new();
-        host.set_online("1", "alice", &["s1", "s2"]);
-        let reply = call(&host, &socket("2", "bob"), "get_online_users", json!(null)).unwrap();
-        let ack: serde_json::Value = serde_json::from_str(reply.0.as_deref().unwrap()).unwrap();
-        assert_eq!(
-            ack,
-            json!({ "users": [{ "userId": "1", "username": "alice", "sockets": 2 }] })
-        );
-    }
-
-    #[test]
-    fn typing_goes_to_the_others() {
-        let host = MockHost::new();
-        call(&host, &socket("1", "alice"), "typing", json!({"roomId": "r"})).unwrap();
-        let Recorded::Emit {
-            except_sender, data, ..
-        } = &host.recorded()[0]
-        else {
-            panic!("emit")
-        };
-        assert!(*except_sender);
-        assert_eq!(data["isTyping"], true);
-    }
-}
+mod tests;

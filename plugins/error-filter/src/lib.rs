@@ -1,23 +1,20 @@
-//! The seed's `WsExceptionFilter`: the client receives `{message, code}` (plus
-//! `data` when the error carries it). Internal errors never show their detail.
+//! The seed's `WsExceptionFilter` (the `/chat` gateway's): the client's `error` event
+//! is exactly `{message, code}`. A `WsException` keeps its message with `WS_ERROR`, a
+//! validation failure its class-validator messages with `VALIDATION_ERROR`, and
+//! anything else is `{message: "Internal error", code: "INTERNAL_ERROR"}`: internal
+//! detail never reaches the client, and extra data is never attached.
 
-use portico_sdk::{ClientError, Env, Error, Filter, plugin};
+use portico_sdk::{Env, Error, Filter, Value, json, plugin};
 
 /// The filter.
 pub struct ErrorFilter;
 
 #[plugin]
 impl Filter for ErrorFilter {
-    fn catch(_env: &Env, _event: &str, error: Error) -> Option<ClientError> {
-        let (message, data) = if error.code == "INTERNAL_ERROR" {
-            ("Internal error".to_owned(), None)
-        } else {
-            (error.message, error.data)
-        };
-        Some(ClientError {
-            message,
-            code: error.code,
-            data,
+    fn catch(_env: &Env, _event: &str, _payload: &Value, error: Error) -> Option<Value> {
+        Some(match error.code.as_str() {
+            "WS_ERROR" | "VALIDATION_ERROR" => json!({ "message": error.message, "code": error.code }),
+            _ => json!({ "message": "Internal error", "code": "INTERNAL_ERROR" }),
         })
     }
 }
@@ -28,19 +25,35 @@ mod tests {
     use portico_sdk::SocketInfo;
     use portico_sdk::testing::MockHost;
 
-    #[test]
-    fn keeps_message_and_code_and_hides_internal_detail() {
+    fn catch(error: Error) -> Option<Value> {
         let host = MockHost::new();
         let env = Env::new(&host, SocketInfo::default());
-        let out = ErrorFilter::catch(&env, "e", Error::ws("Access denied to this room"));
+        ErrorFilter::catch(&env, "e", &json!({}), error)
+    }
+
+    #[test]
+    fn ws_and_validation_errors_keep_message_and_code_and_nothing_else() {
         assert_eq!(
-            out.map(|c| (c.message, c.code)),
-            Some(("Access denied to this room".into(), "WS_ERROR".into()))
+            catch(Error::ws("Access denied to this room")),
+            Some(json!({"message": "Access denied to this room", "code": "WS_ERROR"}))
         );
-        let internal = Error::new("INTERNAL_ERROR", "stack trace here");
+        let invalid = Error::validation("text should not be empty").with_data(json!({"violations": []}));
         assert_eq!(
-            ErrorFilter::catch(&env, "e", internal).map(|c| c.message),
-            Some("Internal error".into())
+            catch(invalid),
+            Some(json!({"message": "text should not be empty", "code": "VALIDATION_ERROR"}))
         );
+    }
+
+    #[test]
+    fn anything_else_is_internal_without_detail() {
+        for error in [
+            Error::new("INTERNAL_ERROR", "stack trace here"),
+            Error::new("TOKEN_EXPIRED", "whatever"),
+        ] {
+            assert_eq!(
+                catch(error),
+                Some(json!({"message": "Internal error", "code": "INTERNAL_ERROR"}))
+            );
+        }
     }
 }
