@@ -173,10 +173,13 @@ auth = "required"
 });
 
 describe("presence", () => {
-  it("a user with two tabs is online once, offline after the last tab; the endpoint lists them", async () => {
+  const KEY = "presence-e2e-operator-key";
+  it("user_online to every socket on each connection, user_offline after a user's last tab; the endpoint lists them", async () => {
     const server = await startServer(`
 [auth]
 secret = "${SECRET}"
+[api]
+key = "${KEY}"
 [namespaces."/"]
 handler = "echo"
 auth = "required"
@@ -184,22 +187,24 @@ presence = true
 `);
     const open = [];
     const connect = async (sub, name) => {
-      const s = io(server.url, { forceNew: true, reconnection: false, auth: { token: sign({ sub, name, exp: now() + 600 }, SECRET) } });
+      const s = io(server.url, { forceNew: true, reconnection: false, auth: { token: sign({ sub, username: name, exp: now() + 600 }, SECRET) } });
       open.push(s);
+      const own = once(s, "user_online");
       await once(s, "connect");
+      // The seed's handleConnection: `this.server.emit`, so the new socket is told too.
+      assert.deepEqual(await own, { userId: sub, username: name });
       return s;
     };
+    const list = async (nsp) =>
+      fetch(`${server.url}/api/v1/presence?namespace=${nsp}`, { headers: { authorization: `Bearer ${KEY}` } });
     try {
       const observer = await connect("1", "olga");
       const events = [];
       observer.on("user_online", (u) => events.push(["online", u]));
       observer.on("user_offline", (u) => events.push(["offline", u]));
-      const online = once(observer, "user_online");
       const tab1 = await connect("42", "alice");
-      assert.deepEqual(await online, { userId: "42", username: "alice" });
       const tab2 = await connect("42", "alice");
-      let list = await (await fetch(`${server.url}/api/v1/presence?namespace=/`)).json();
-      assert.deepEqual(list, {
+      assert.deepEqual(await (await list("/")).json(), {
         namespace: "/",
         users: [
           { userId: "1", username: "olga", sockets: 1 },
@@ -207,20 +212,27 @@ presence = true
         ],
       });
       tab1.disconnect();
-      // The observer's own ack is ordered after anything the first tab's leaving caused.
+      // Once the gateway counts one socket for alice, the observer's own ack is ordered
+      // after anything the first tab's leaving caused.
+      while ((await (await list("/")).json()).users.find((u) => u.userId === "42").sockets !== 1) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await observer.emitWithAck("ping", 1);
-      await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(
         events,
-        [["online", { userId: "42", username: "alice" }]],
-        "online once for two tabs; closing one tab keeps alice online",
+        [
+          ["online", { userId: "42", username: "alice" }],
+          ["online", { userId: "42", username: "alice" }],
+        ],
+        "online per connection; closing one of two tabs keeps alice online",
       );
       const offline = once(observer, "user_offline");
       tab2.disconnect();
       assert.deepEqual(await offline, { userId: "42", username: "alice" });
-      list = await (await fetch(`${server.url}/api/v1/presence?namespace=/`)).json();
-      assert.deepEqual(list.users.map((u) => u.userId), ["1"]);
-      assert.equal((await fetch(`${server.url}/api/v1/presence?namespace=/nope`)).status, 404);
+      assert.deepEqual((await (await list("/")).json()).users.map((u) => u.userId), ["1"]);
+      assert.equal((await list("/nope")).status, 404);
+      const anonymous = await fetch(`${server.url}/api/v1/presence?namespace=/`);
+      assert.equal(anonymous.status, 401, "who is online is for the operator's key only");
     } finally {
       open.forEach((s) => s.disconnect());
       await server.stop();

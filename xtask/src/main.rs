@@ -192,7 +192,8 @@ fn run_bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
 
 fn e2e(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("e2e");
-    npm_ci(&dir, "socket.io-client")?;
+    // The newest package of package.json: a folder installed before it was added gets it.
+    npm_ci(&dir, "@apidevtools/swagger-parser")?;
     let mut tests: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .filter(|name| name.ends_with(".test.mjs"))

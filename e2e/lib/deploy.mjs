@@ -1,0 +1,93 @@
+// The example deployment, deploy/chat.toml, exactly as `cargo xtask run` serves it (its
+// file unchanged; only the listen address, the secrets and a copy of the plugins folder
+// come from the environment), plus helpers its tests share: clients that are tracked and
+// closed, tokens for fresh users, and recorders for "who received what".
+import { readFileSync, mkdtempSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+import { startServer, once } from "./server.mjs";
+import { sign, now } from "./jwt.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const builtPlugins = process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugins");
+
+export const SECRET = "seed-e2e-secret";
+export const API_KEY = "seed-e2e-operator-key-0123456789";
+
+/** Starts deploy/chat.toml with a private copy of the built plugins. */
+export async function startDeployment() {
+  const plugins = mkdtempSync(join(tmpdir(), "portico-deploy-"));
+  cpSync(builtPlugins, plugins, { recursive: true });
+  return startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
+    env: { PORTICO_PLUGINS_DIR: plugins, JWT_SECRET: SECRET, PORTICO_API_KEY: API_KEY },
+  });
+}
+
+let users = 0;
+/**
+ * A new user: `{sub, username, token}`. Subs are numbers, as a NestJS app signs
+ * `sub: user.id`, and unique per file run whatever order tests run in.
+ */
+export function newUser({ ttl = 3600, claims = {} } = {}) {
+  users += 1;
+  const sub = 1000 + users;
+  const username = `user${sub}`;
+  const payload = { sub, username, email: `${username}@example.com`, iat: now(), exp: now() + ttl, ...claims };
+  return { sub, username, claims: payload, token: sign(payload, SECRET) };
+}
+
+/** Clients of one server, closed together. */
+export class Clients {
+  constructor() {
+    this.sockets = [];
+  }
+
+  /** A socket.io client for `url` (not yet connected). */
+  open(url, opts = {}) {
+    const s = io(url, { forceNew: true, reconnection: false, ...opts });
+    this.sockets.push(s);
+    return s;
+  }
+
+  /** A connected socket.io client; `.user` is the user it connected as, if any. */
+  async connect(url, { user, ...opts } = {}) {
+    const s = this.open(url, user ? { auth: { token: user.token }, ...opts } : opts);
+    await once(s, "connect");
+    return Object.assign(s, { user });
+  }
+
+  closeAll() {
+    this.sockets.forEach((s) => s.disconnect());
+    this.sockets = [];
+  }
+}
+
+/**
+ * Records every event a socket receives, in order, as `[event, ...args]`.
+ * `events(name)` gives the arguments of each `name` received.
+ */
+export function record(socket) {
+  const log = [];
+  socket.onAny((event, ...args) => log.push([event, ...args]));
+  return {
+    log,
+    events: (name) => log.filter(([e]) => e === name).map(([, ...args]) => (args.length === 1 ? args[0] : args)),
+    clear: () => log.splice(0, log.length),
+  };
+}
+
+/** Whether an ack arrives within `ms`: resolves `{acked: true, args}` or `{acked: false}`. */
+export function ackWithin(socket, ms, event, ...args) {
+  return socket
+    .timeout(ms)
+    .emitWithAck(event, ...args)
+    .then(
+      (answer) => ({ acked: true, answer }),
+      () => ({ acked: false }),
+    );
+}
+
+/** Keys of an object, sorted: compare exact key sets. */
+export const keys = (o) => Object.keys(o).sort();
