@@ -156,6 +156,14 @@ describe("seed `/`: the room gateway of 003 in front of the echo plugin", () => 
     });
   }
 
+  it("/notifications is the seed's empty NotificationsGateway: it connects and handles nothing", async () => {
+    const s = await clients.connect(`${server.url}/notifications`);
+    const log = record(s);
+    assert.deepStrictEqual(await ackWithin(s, 300, "anything", 1), { acked: false });
+    assert.deepStrictEqual(log.log, []);
+    assert.equal(s.connected, true);
+  });
+
   it("every other event reaches the echo plugin, which acks it with its payload", async () => {
     const s = await root();
     assert.deepStrictEqual(await s.timeout(2000).emitWithAck("anything", { a: 1 }), { a: 1 });
