@@ -46,6 +46,9 @@ pub mod time;
 pub use ctx::{Ctx, Env, HttpCtx, Store};
 pub use emit::{Emit, Namespace, Presence};
 pub use error::{Error, Violation};
+/// Event names Socket.IO keeps for itself (`connect`, `disconnect`, …): the gateway
+/// refuses to emit them, and a call that tries fails as a whole.
+pub use portico_protocol::socketio::{RESERVED_EVENTS, is_reserved_event};
 pub use portico_sdk_macros::plugin;
 pub use serde_json::{self, Value, json};
 
@@ -63,22 +66,6 @@ pub struct SocketInfo {
     pub user_json: Option<String>,
     /// The CONNECT `auth` payload as JSON.
     pub auth_json: String,
-}
-
-/// Event names Socket.IO keeps for itself; the gateway refuses to emit them (a call
-/// that tries fails as a whole).
-pub const RESERVED_EVENTS: &[&str] = &[
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
-/// Whether `name` is one of [`RESERVED_EVENTS`].
-pub fn is_reserved_event(name: &str) -> bool {
-    RESERVED_EVENTS.contains(&name)
 }
 
 /// Log severity.
