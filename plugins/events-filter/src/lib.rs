@@ -20,7 +20,11 @@ pub fn body(socket_id: &str, payload: &Value, error: Error) -> Value {
     match error.code.as_str() {
         "WS_ERROR" | "VALIDATION_ERROR" => {
             body.insert("message".into(), error.message.into());
-            if let (true, Some(Value::Object(details))) = (error.code == "WS_ERROR", error.data) {
+            // Only a WsException carries details of its own; a validation error's data
+            // (the violations) is not the seed's shape.
+            if error.code == "WS_ERROR"
+                && let Some(Value::Object(details)) = error.data
+            {
                 body.extend(details);
             }
         }
