@@ -96,6 +96,12 @@ impl Registry {
         let started = Instant::now();
         match self.load_file(name, &path).await {
             Ok(plugin) => {
+                let plugin = Arc::new(plugin);
+                // Serving first, then said: whoever reads "plugin loaded" (an operator, a
+                // test) may send the next event at once, and it must reach this version.
+                if let Some(previous) = self.swap(name, Some(plugin.clone())) {
+                    previous.retire();
+                }
                 tracing::info!(
                     plugin = name,
                     kind = %plugin.kind(),
@@ -103,11 +109,6 @@ impl Registry {
                     ms = started.elapsed().as_millis() as u64,
                     "plugin loaded"
                 );
-                let plugin = Arc::new(plugin);
-                let previous = self.swap(name, Some(plugin));
-                if let Some(previous) = previous {
-                    previous.retire();
-                }
                 Ok(())
             }
             Err(err) => {
