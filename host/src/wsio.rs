@@ -34,7 +34,7 @@ const KEEP_BATCH_ITEMS: usize = 256;
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 4096;
 /// How long a closing writer tries to deliver its close frame.
-const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+pub const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A message read from a client.
 #[derive(Debug)]

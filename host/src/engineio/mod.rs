@@ -269,12 +269,12 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     fn upgrade(&self, req: &mut Request<Body>, entry: Entry<H::Conn>) -> Result<Response, RequestError> {
-        if entry.session.transport() != Transport::Polling {
-            return Err(RequestError::BadRequest);
-        }
         let (response, upgrade) = websocket_upgrade(req)?;
-        if !entry.session.begin_upgrade() {
-            return Err(RequestError::BadRequest);
+        if entry.session.transport() != Transport::Polling || !entry.session.begin_upgrade() {
+            // Already upgraded, or a probe is running: as Node's engine.io does, the
+            // WebSocket is accepted and closed at once, and the session is untouched.
+            self.0.tasks.spawn(websocket::close_at_once(upgrade));
+            return Ok(response);
         }
         self.0
             .tasks

@@ -20,11 +20,21 @@ pub(super) async fn poll(session: &Session) -> Response {
     if session.transport() != Transport::Polling {
         return super::error_response(RequestError::BadRequest);
     }
-    let first = tokio::select! {
-        biased;
-        () = session.closed().cancelled() => None,
-        () = session.interrupt_poll().notified() => return frames_response(&[Frame::noop()]),
-        item = rx.recv() => item,
+    let first = loop {
+        // Registered before the check, so a change right after it still wakes us.
+        let interrupted = session.interrupt_poll().notified();
+        tokio::pin!(interrupted);
+        interrupted.as_mut().enable();
+        if session.poll_must_yield() {
+            // Upgrading: what is queued stays queued, for the WebSocket.
+            return frames_response(&[Frame::noop()]);
+        }
+        tokio::select! {
+            biased;
+            () = session.closed().cancelled() => break None,
+            item = rx.recv() => break item,
+            () = &mut interrupted => {}
+        }
     };
     let Some(first) = first else {
         // A client's own close gets a noop, as the reference server answers.

@@ -27,9 +27,13 @@ struct Inner {
     transport: AtomicU8,
     /// Set while a WebSocket probe is in progress, so a second probe is refused.
     upgrading: AtomicBool,
+    /// Set once the probe is answered (`3probe`) and until the upgrade ends either way:
+    /// polls answer `6` (noop) at once, so the client can pause polling and send `5`.
+    probed: AtomicBool,
     /// Set while a POST is being handled, so an overlapping one is refused.
     posting: AtomicBool,
-    /// Wakes a pending poll so it answers `6` (noop): upgrade in progress.
+    /// Wakes pending polls to look at `probed` and the transport again. Only
+    /// `notify_waiters`: a stored permit would outlive an aborted probe.
     interrupt_poll: Notify,
     /// Signalled when the client answers a ping.
     pong: Notify,
@@ -53,6 +57,7 @@ impl Session {
             rx: Arc::new(Mutex::new(rx)),
             transport: AtomicU8::new(transport_code(transport)),
             upgrading: AtomicBool::new(false),
+            probed: AtomicBool::new(false),
             posting: AtomicBool::new(false),
             interrupt_poll: Notify::new(),
             pong: Notify::new(),
@@ -84,8 +89,28 @@ impl Session {
         !self.0.upgrading.swap(true, Ordering::AcqRel)
     }
 
+    /// Ends a probe that did not complete: the session goes on over polling.
     pub(super) fn abort_upgrade(&self) {
+        self.0.probed.store(false, Ordering::Release);
         self.0.upgrading.store(false, Ordering::Release);
+    }
+
+    /// The client has its `3probe`: polls answer noop from now on.
+    pub(super) fn probe_answered(&self) {
+        self.0.probed.store(true, Ordering::Release);
+        self.0.interrupt_poll.notify_waiters();
+    }
+
+    /// The upgrade completed: the session is on WebSocket, and a poll still pending
+    /// lets go of the queue.
+    pub(super) fn upgraded(&self) {
+        self.set_transport(Transport::Websocket);
+        self.0.interrupt_poll.notify_waiters();
+    }
+
+    /// Whether a poll must answer noop now instead of waiting for messages.
+    pub(super) fn poll_must_yield(&self) -> bool {
+        self.0.probed.load(Ordering::Acquire) || self.transport() != Transport::Polling
     }
 
     /// Claims the single POST slot; false if a POST is already being handled.
@@ -101,6 +126,7 @@ impl Session {
         self.0.rx.clone()
     }
 
+    /// Notified when [`Session::poll_must_yield`] may have changed.
     pub(super) fn interrupt_poll(&self) -> &Notify {
         &self.0.interrupt_poll
     }

@@ -6,10 +6,10 @@ use tokio::io::AsyncWriteExt;
 
 use super::{Engine, EngineHandler, Entry};
 use crate::outbound::{Connection, Outbound};
-use crate::protocol::engineio::{self as proto, Frame, Message, Transport};
+use crate::protocol::engineio::{self as proto, Frame, Message};
 use crate::protocol::wsframe::{self, OpCode};
 use crate::reason::DisconnectReason;
-use crate::wsio::{self, Incoming, WsReader, WsWrite};
+use crate::wsio::{self, CLOSE_GRACE, Incoming, WsReader, WsWrite};
 
 /// Runs a session's WebSocket until it closes. With `upgrade`, the session is on
 /// polling and this socket must first complete the probe.
@@ -57,9 +57,8 @@ pub(super) async fn run<H: EngineHandler>(
                 return;
             }
         }
-        session.set_transport(Transport::Websocket);
         // Ends a poll that is still pending, so its lock on the queue is released.
-        session.interrupt_poll().notify_one();
+        session.upgraded();
     }
 
     // After an upgrade a pending poll may still hold the queue for a moment.
@@ -114,6 +113,20 @@ pub(super) async fn run<H: EngineHandler>(
     let _ = writer.await;
 }
 
+/// Closes a WebSocket that may not join its session (a second upgrade), sending only
+/// a close frame without a status, as Node's `ws` does for `close()`.
+pub(super) async fn close_at_once(upgrade: UpgradeFut) {
+    let Ok(ws) = upgrade.await else { return };
+    let mut io = ws.into_inner();
+    let mut buf = Vec::with_capacity(2);
+    wsframe::encode(OpCode::Close, &[], &mut buf);
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        io.write_all(&buf).await?;
+        io.shutdown().await
+    })
+    .await;
+}
+
 /// Answers probes until the client sends `5`; false if the socket closes first.
 async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut WsWrite) -> bool {
     loop {
@@ -133,7 +146,7 @@ async fn probe_upgrade<C>(entry: &Entry<C>, reader: &mut WsReader, write: &mut W
                     return false;
                 }
                 // The pending poll answers noop so the client can pause polling.
-                entry.session.interrupt_poll().notify_one();
+                entry.session.probe_answered();
             }
             Ok(proto::Packet::Upgrade) => return true,
             _ => {}

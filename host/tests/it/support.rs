@@ -1,0 +1,309 @@
+//! A gateway built from a TOML config and driven in-process: polling requests go
+//! through its router (no socket at all); WebSocket tests need hyper's upgrade, so
+//! they get the same router served on a loopback port and a raw client that can
+//! send exactly the frames a test wants (fragments, bad masks, nothing at all).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::any;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use portico::config::Config;
+use portico::engineio::{Engine, EngineConfig};
+use portico::native::{NativeConfig, NativeEndpoint};
+use portico::protocol::wsframe::{self, OpCode};
+use portico::router::Namespaces;
+use portico::server::Gateway;
+use portico::socketio::{SocketIo, SocketIoConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// How long a test waits for something that should happen at once.
+pub const SOON: Duration = Duration::from_secs(5);
+
+/// A gateway (or just its Socket.IO and native endpoints) and its router, shut down
+/// when dropped.
+pub struct TestGateway {
+    /// The Engine.IO endpoint.
+    pub engine: Engine<SocketIo>,
+    /// The HTTP routes.
+    pub router: Router,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestGateway {
+    /// Builds and starts (plugins loaded) the gateway of `toml`.
+    pub async fn new(toml: &str) -> TestGateway {
+        let config = Config::from_toml(toml, Path::new("it.toml")).expect("test config parses");
+        config.validate().expect("test config is valid");
+        let gateway = Gateway::new(&config).expect("gateway builds");
+        let shutdown = CancellationToken::new();
+        gateway.start(&config, &shutdown).await.expect("gateway starts");
+        let router = gateway.router(&config);
+        TestGateway {
+            engine: gateway.engine().clone(),
+            router,
+            shutdown,
+        }
+    }
+
+    /// Serves `namespaces` (handlers of the test's own) on `/socket.io/` and `/ws`,
+    /// with the default settings.
+    pub fn with_namespaces(namespaces: Namespaces) -> TestGateway {
+        let config = Config::default();
+        let socketio = SocketIo::new(
+            SocketIoConfig {
+                connect_timeout: config.socketio.connect_timeout(),
+                max_attachments: config.socketio.max_attachments,
+            },
+            namespaces.clone(),
+        );
+        let engine = Engine::new(EngineConfig::from_config(&config), socketio);
+        let native = NativeEndpoint::new(
+            NativeConfig {
+                ping_interval: config.engineio.ping_interval(),
+                ping_timeout: config.engineio.ping_timeout(),
+                max_payload: config.engineio.max_payload,
+                queue_capacity: config.limits.outbound_queue,
+            },
+            namespaces,
+        );
+        let router = Router::new()
+            .route(
+                "/socket.io/",
+                any({
+                    let engine = engine.clone();
+                    move |req: Request<Body>| {
+                        let engine = engine.clone();
+                        async move { engine.handle(req).await }
+                    }
+                }),
+            )
+            .route(
+                "/ws",
+                any(move |req: Request<Body>| std::future::ready(native.handle("/", req))),
+            );
+        TestGateway {
+            engine,
+            router,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Sends one request through the router.
+    pub async fn request(&self, req: Request<Body>) -> (StatusCode, String) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Opens a polling session; returns its sid (the `0` packet is checked).
+    pub async fn open_polling(&self) -> String {
+        let (status, body) = self.get("/socket.io/?EIO=4&transport=polling").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let open = body.strip_prefix('0').expect("an open packet");
+        let open: serde_json::Value = serde_json::from_str(open).expect("open JSON");
+        open["sid"].as_str().expect("a sid").to_owned()
+    }
+
+    /// A polling session already connected to Socket.IO namespace `/`.
+    pub async fn socketio_polling(&self) -> String {
+        let sid = self.open_polling().await;
+        assert_eq!(self.post(&sid, "40").await, (StatusCode::OK, "ok".to_owned()));
+        let (status, body) = self.poll(&sid).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.starts_with("40{\"sid\":"), "CONNECT answered: {body}");
+        sid
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        self.request(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// A long-poll GET for `sid`.
+    pub async fn poll(&self, sid: &str) -> (StatusCode, String) {
+        self.get(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+            .await
+    }
+
+    /// A polling POST of `body` for `sid`.
+    pub async fn post(&self, sid: &str, body: &str) -> (StatusCode, String) {
+        let req = Request::post(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(Body::from(body.to_owned()))
+            .expect("request");
+        self.request(req).await
+    }
+
+    /// Serves the router on a free loopback port, for WebSocket clients.
+    pub async fn listen(&self) -> SocketAddr {
+        let listener = portico::server::bind("127.0.0.1:0".parse().expect("addr"), 128).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(portico::accept::serve(
+            listener,
+            self.router.clone(),
+            self.shutdown.clone(),
+        ));
+        addr
+    }
+}
+
+/// A frame the server sent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+    /// A close frame: code and reason.
+    Close(u16, String),
+    /// Any control frame but close.
+    Control(u8),
+}
+
+/// A WebSocket client that writes frames by hand.
+pub struct RawWs {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawWs {
+    /// Opens `path_and_query` on `addr`; panics unless the server answers 101.
+    pub async fn connect(addr: SocketAddr, path_and_query: &str) -> RawWs {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request = format!(
+            "GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("write handshake");
+        let mut buf = Vec::new();
+        let end = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0u8; 1024];
+            let n = tokio::time::timeout(SOON, stream.read(&mut chunk))
+                .await
+                .expect("handshake answered in time")
+                .expect("read");
+            assert!(n > 0, "connection closed during the handshake");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
+        RawWs {
+            stream,
+            buf: buf[end..].to_vec(),
+        }
+    }
+
+    /// Sends one masked frame.
+    pub async fn frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        let mut out = Vec::new();
+        wsframe::encode(opcode, payload, &mut out);
+        // The server encoder writes FIN and no mask: patch both in.
+        let header_len = match out[1] & 0x7F {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        if !fin {
+            out[0] &= 0x7F;
+        }
+        out[1] |= 0x80;
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut body = out.split_off(header_len);
+        wsframe::unmask(&mut body, mask);
+        out.extend_from_slice(&mask);
+        out.extend_from_slice(&body);
+        self.stream.write_all(&out).await.expect("write frame");
+    }
+
+    /// Sends a complete text message.
+    pub async fn text(&mut self, text: &str) {
+        self.frame(OpCode::Text, true, text.as_bytes()).await;
+    }
+
+    /// The next frame from the server, or `None` if the connection ended first.
+    pub async fn recv(&mut self) -> Option<Received> {
+        tokio::time::timeout(SOON, self.next())
+            .await
+            .expect("a frame within 5 s")
+    }
+
+    /// The next text frame, skipping nothing: panics on anything else.
+    pub async fn recv_text(&mut self) -> String {
+        match self.recv().await {
+            Some(Received::Text(text)) => text,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    async fn next(&mut self) -> Option<Received> {
+        loop {
+            if let Some((received, used)) = parse_server_frame(&self.buf) {
+                self.buf.drain(..used);
+                return Some(received);
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+/// One unmasked server frame at the start of `buf`, and its length.
+fn parse_server_frame(buf: &[u8]) -> Option<(Received, usize)> {
+    let [b0, b1, rest @ ..] = buf else { return None };
+    let (len, ext) = match b1 & 0x7F {
+        126 => (
+            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+            2,
+        ),
+        127 => (u64::from_be_bytes(*rest.first_chunk::<8>()?) as usize, 8),
+        n => (usize::from(n), 0),
+    };
+    let start = 2 + ext;
+    let payload = buf.get(start..start + len)?;
+    assert!(b0 & 0x80 != 0, "the server does not fragment");
+    let received = match b0 & 0x0F {
+        1 => Received::Text(String::from_utf8(payload.to_vec()).expect("UTF-8 text")),
+        2 => Received::Binary(payload.to_vec()),
+        8 => {
+            let code = payload
+                .first_chunk::<2>()
+                .map_or(1005, |c| u16::from_be_bytes(*c));
+            Received::Close(
+                code,
+                String::from_utf8_lossy(payload.get(2..).unwrap_or(&[])).into_owned(),
+            )
+        }
+        op => Received::Control(op),
+    };
+    Some((received, start + len))
+}
