@@ -156,7 +156,6 @@ async fn run(
     METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
 
     let socket = Socket::new(ns.clone(), conn.clone(), Framing::Native, handshake);
-    ns.admit(&socket);
 
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move {
@@ -172,21 +171,45 @@ async fn run(
         config.ping_timeout,
     ));
 
-    match ns.handler().on_connect(&socket).await {
+    let admitted = match ns.handler().on_connect(&socket).await {
         Ok(after) => {
+            ns.admit(&socket);
             if ns.mark_online(&socket) {
                 ns.announce_online(&socket);
             }
             if let Some(after) = after {
                 after();
             }
+            true
         }
         Err(refusal) => {
             let _ = socket.emit("error", Payload::json(vec![refusal.to_json()]));
-            ns.discard(&socket);
+            ns.refuse(&socket);
+            // Nothing the client sent meanwhile is read: a refused socket handles nothing.
             conn.close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
+            false
         }
+    };
+    if admitted {
+        read_loop(&conn, &socket, &mut reader, &pong, &shutdown).await;
     }
+    let _ = writer.await;
+    let reason = closed_reason(&conn);
+    if admitted {
+        ns.remove(&socket, reason);
+    }
+    record_close(reason);
+    METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Reads the client's frames until the connection closes.
+async fn read_loop(
+    conn: &Outbox,
+    socket: &Socket,
+    reader: &mut wsio::WsReader,
+    pong: &Notify,
+    shutdown: &CancellationToken,
+) {
     loop {
         let incoming = tokio::select! {
             () = conn.closed().cancelled() => break,
@@ -199,11 +222,11 @@ async fn run(
         match incoming {
             Ok(Incoming::Text(text)) => {
                 inc(&METRICS.messages_in);
-                on_text(&socket, &text).await;
+                on_text(socket, &text).await;
                 // Let writers drain between buffered messages (see `Engine::dispatch`).
                 tokio::task::consume_budget().await;
             }
-            Ok(Incoming::Binary(_)) => reply_error(&socket, &native::DecodeError::Binary),
+            Ok(Incoming::Binary(_)) => reply_error(socket, &native::DecodeError::Binary),
             Ok(Incoming::Pong) => pong.notify_one(),
             Ok(Incoming::Ping(payload)) => {
                 let _ = conn.send(Outbound::WsControl(wsio::pong(&payload)));
@@ -215,11 +238,6 @@ async fn run(
             }
         }
     }
-    let _ = writer.await;
-    let reason = closed_reason(&conn);
-    ns.remove(&socket, reason);
-    record_close(reason);
-    METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Why the connection closed; a writer that stopped on its own reports a forced close.

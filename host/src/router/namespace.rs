@@ -130,7 +130,8 @@ impl Namespace {
     }
 
     /// Registers a socket, puts it in its own room and, when authenticated, in
-    /// `user:<sub>`.
+    /// `user:<sub>`. Called once its handler has accepted it: before that, nothing
+    /// sent to the namespace, a room or the user may reach it.
     pub fn admit(&self, socket: &Socket) {
         self.add(socket);
         let Some(claims) = socket.handshake().user.as_ref() else {
@@ -208,14 +209,10 @@ impl Namespace {
         tokio::spawn(async move { handler.on_disconnect(&socket, reason).await });
     }
 
-    /// Removes a socket whose connection was refused; the handler is not told.
-    pub fn discard(&self, socket: &Socket) {
-        if !socket.mark_disconnected() {
-            return;
-        }
-        self.adapter.leave_all(socket.id());
-        self.write().remove(socket.id());
-        METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
+    /// Marks a socket whose connection was refused (it was never admitted) as gone, so
+    /// nothing its handler deferred reaches it; the handler is not told.
+    pub fn refuse(&self, socket: &Socket) {
+        socket.mark_disconnected();
     }
 
     /// Emits `name` to the sockets matching `targets`, encoding it once.

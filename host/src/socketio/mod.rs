@@ -124,10 +124,20 @@ impl SocketIo {
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
         let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
-        ns.admit(&socket);
         match ns.handler().on_connect(&socket).await {
             Ok(after) => {
-                client.sockets().insert(nsp, socket.clone());
+                {
+                    // Under the lock `on_close` drains: either it finds this socket, or
+                    // the session closed during `on_connect` and it is never admitted.
+                    let mut sockets = client.sockets();
+                    if client.session.closed().is_cancelled() {
+                        drop(sockets);
+                        ns.refuse(&socket);
+                        return;
+                    }
+                    ns.admit(&socket);
+                    sockets.insert(nsp, socket.clone());
+                }
                 client.joined.cancel();
                 let announce = ns.mark_online(&socket);
                 let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
@@ -139,8 +149,8 @@ impl SocketIo {
                 }
             }
             Err(refusal) => {
-                ns.discard(&socket);
                 let _ = socket.send_packet(PacketKind::ConnectError(refusal.to_json()));
+                ns.refuse(&socket);
             }
         }
     }
