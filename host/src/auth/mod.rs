@@ -142,8 +142,10 @@ impl Verifier {
         if !self.disconnect_on_expiry {
             return None;
         }
-        let exp = claims.get("exp")?.as_u64()?;
-        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp + self.validation.leeway))
+        // A NumericDate may have a fraction (RFC 7519 §2): `as_u64` would skip it.
+        let exp = claims.get("exp")?.as_f64()?;
+        let exp = std::time::Duration::try_from_secs_f64(exp).ok()?;
+        Some(std::time::UNIX_EPOCH + exp + std::time::Duration::from_secs(self.validation.leeway))
     }
 
     /// Finds and verifies the token of a connection. `Ok(None)`: no token and `optional`.

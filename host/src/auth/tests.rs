@@ -337,3 +337,32 @@ fn jwks_keys_are_chosen_by_kid_and_reloaded_when_the_file_changes() {
     };
     assert!(matches!(Verifier::new(&hmac_jwks), Err(AuthSetupError::Key(_))));
 }
+
+#[test]
+fn expiry_is_exp_plus_the_leeway_the_verifier_accepted_it_with() {
+    let config = |leeway_s| AuthConfig {
+        disconnect_on_expiry: true,
+        leeway_s,
+        ..hmac_config()
+    };
+    let at = |secs: f64| UNIX_EPOCH + std::time::Duration::from_secs_f64(secs);
+    let exp = now() + 60;
+    let default = verifier(config(30));
+    let claims = default
+        .verify(&hs256(json!({ "sub": "1", "exp": exp })))
+        .expect("valid");
+    assert_eq!(default.expiry(&claims), Some(at(exp as f64 + 30.0)));
+    assert_eq!(verifier(config(0)).expiry(&claims), Some(at(exp as f64)));
+    // NumericDate may be a fraction (RFC 7519 §2); such a token must expire too.
+    let float = hs256(json!({ "sub": "1", "exp": exp as f64 + 0.5 }));
+    let claims = default.verify(&float).expect("a fractional exp is a valid token");
+    assert_eq!(default.expiry(&claims), Some(at(exp as f64 + 30.5)));
+    // Off unless configured, and nothing to wait for without an exp.
+    assert_eq!(verifier(hmac_config()).expiry(&claims), None);
+    assert_eq!(default.expiry(&json!({ "sub": "1" })), None);
+    assert_eq!(
+        default.expiry(&json!({ "exp": -5 })),
+        None,
+        "a negative exp is refused at connect"
+    );
+}

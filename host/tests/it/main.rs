@@ -4,4 +4,5 @@
 
 mod connect;
 mod engineio;
+mod expiry;
 mod support;

@@ -32,6 +32,8 @@ pub const SOON: Duration = Duration::from_secs(5);
 pub struct TestGateway {
     /// The Engine.IO endpoint.
     pub engine: Engine<SocketIo>,
+    /// The namespaces served.
+    pub namespaces: Namespaces,
     /// The HTTP routes.
     pub router: Router,
     shutdown: CancellationToken,
@@ -54,6 +56,7 @@ impl TestGateway {
         let router = gateway.router(&config);
         TestGateway {
             engine: gateway.engine().clone(),
+            namespaces: gateway.namespaces().clone(),
             router,
             shutdown,
         }
@@ -78,7 +81,7 @@ impl TestGateway {
                 max_payload: config.engineio.max_payload,
                 queue_capacity: config.limits.outbound_queue,
             },
-            namespaces,
+            namespaces.clone(),
         );
         let router = Router::new()
             .route(
@@ -97,6 +100,7 @@ impl TestGateway {
             );
         TestGateway {
             engine,
+            namespaces,
             router,
             shutdown: CancellationToken::new(),
         }
