@@ -53,6 +53,18 @@ credentials = true
     const res = await fetch(server.url + handshake, { headers: { Origin: "https://evil.example" } });
     assert.equal(res.headers.get("access-control-allow-origin"), null);
   });
+
+  it("gives a preflight from another origin nothing to allow it", async () => {
+    const res = await fetch(server.url + handshake, {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://evil.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+      },
+    });
+    assert.equal(res.headers.get("access-control-allow-origin"), null, "the browser must block the request");
+  });
 });
 
 describe("no CORS by default", () => {
@@ -103,6 +115,12 @@ describe("command line", () => {
     const res = run('[server]\nlisten = "${E2E_SURELY_UNSET}"\n');
     assert.notEqual(res.status, 0);
     assert.match(res.stderr, /server\.listen.*E2E_SURELY_UNSET/);
+  });
+
+  it("refuses credentials with the wildcard origin, as browsers do", () => {
+    const res = run('[cors]\norigins = ["*"]\ncredentials = true\n');
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /cors\.credentials/);
   });
 
   it("refuses an unknown key", () => {

@@ -198,12 +198,8 @@ fn cors_layer(cors: &CorsConfig) -> Option<CorsLayer> {
         return None;
     }
     let origin = if cors.origins.iter().any(|o| o == "*") {
-        // `*` cannot be combined with credentials; echoing the origin is what browsers accept.
-        if cors.credentials {
-            AllowOrigin::mirror_request()
-        } else {
-            AllowOrigin::any()
-        }
+        // Never with credentials: `Config::validate` refuses that combination.
+        AllowOrigin::any()
     } else {
         AllowOrigin::list(cors.origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };

@@ -73,7 +73,7 @@ fn reads_every_section() {
         connect_timeout_ms = 1000
         max_attachments = 2
         [cors]
-        origins = ["https://app.example.com", "*"]
+        origins = ["https://app.example.com", "https://admin.example.com"]
         credentials = true
         [native]
         path = "/native"
@@ -118,6 +118,14 @@ fn validation_refuses_values_that_cannot_work() {
         ("[namespaces.chat]", "namespaces.\"chat\""),
         ("[cors]\norigins = [\"example.com\"]", "cors.origins"),
         ("[cors]\norigins = [\"https://example.com/\"]", "cors.origins"),
+        (
+            "[cors]\norigins = [\"*\"]\ncredentials = true",
+            "cors.credentials",
+        ),
+        (
+            "[cors]\norigins = [\"https://a.example\", \"*\"]\ncredentials = true",
+            "cors.credentials",
+        ),
     ];
     for (text, key) in cases {
         match parse(text) {

@@ -108,6 +108,14 @@ impl Config {
                 );
             }
         }
+        if self.cors.credentials && self.cors.origins.iter().any(|o| o == "*") {
+            // Browsers refuse credentials with `*`; echoing every origin instead would
+            // let any site act with the user's cookies.
+            return invalid(
+                "cors.credentials",
+                "cannot be true with origins = [\"*\"]: list the origins that may send credentials",
+            );
+        }
         Ok(())
     }
 }
