@@ -6,3 +6,4 @@ mod connect;
 mod engineio;
 mod expiry;
 mod support;
+mod websocket;
