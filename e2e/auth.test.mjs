@@ -81,7 +81,8 @@ auth = "optional"
     );
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const open = Number(metrics.match(/^portico_sockets_open (\d+)$/m)[1]);
-    assert.ok(open <= sockets.length, "refused connections left no socket behind");
+    const connected = sockets.filter((s) => s.connected).length;
+    assert.equal(open, connected, "the server holds exactly the sockets still connected: refused ones left none");
   });
 
   it("optional auth: anonymous without a token, refused with a bad one", async () => {
@@ -101,6 +102,9 @@ auth = "optional"
     ok.close();
     const header = new WebSocket(`${server.wsUrl}/ws/secure`, { headers: { Authorization: `Bearer ${good("8")}` } });
     await once(header, "open");
+    header.send(JSON.stringify({ event: "rooms" }));
+    const [headerData] = await once(header, "message");
+    assert.ok(JSON.parse(String(headerData)).data.rooms.includes("user:8"), "the header's token decides who it is");
     header.close();
     const refusedWs = new WebSocket(`${server.wsUrl}/ws/secure`);
     const response = await once(refusedWs, "unexpected-response", 5000);
@@ -154,12 +158,18 @@ disconnect_on_expiry = true
 handler = "echo"
 auth = "required"
 `);
-    const s = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: sign({ sub: "5", exp: now() + 2 }, SECRET) } });
+    // leeway_s = 0 so the test is short; the default 30 s leeway is tested on a paused
+    // clock in host/tests/it/expiry.rs.
+    const exp = now() + 2;
+    const s = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: sign({ sub: "5", exp }, SECRET) } });
     try {
       await once(s, "connect");
       const error = once(s, "error", 5000);
       const reason = once(s, "disconnect", 5000);
       assert.deepEqual(await error, { message: "Unauthorized: Token expired", code: "TOKEN_EXPIRED" });
+      const at = Date.now() / 1000;
+      assert.ok(at >= exp, `told ${(exp - at).toFixed(3)} s before exp`);
+      assert.ok(at < exp + 1, `told ${(at - exp).toFixed(3)} s after exp`);
       assert.equal([await reason].flat()[0], "io server disconnect");
       const longLived = io(server.url, { transports: ["websocket"], reconnection: false, auth: { token: good() } });
       await once(longLived, "connect");

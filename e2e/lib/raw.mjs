@@ -40,7 +40,8 @@ export class RawSocket {
           err.status = res.statusCode;
           err.body = body;
           reject(err);
-          // Aborts the handshake request; `ws` then emits "close".
+          // Aborts the handshake request; `ws` then emits "close", which we caused.
+          this.closedByUs = true;
           this.ws.terminate();
         });
         res.on("error", () => {});
@@ -229,6 +230,10 @@ export async function request(url, { method = "GET", body, headers, timeout = 50
     const text = await res.text();
     return { status: res.status, body: text, headers: res.headers };
   } catch (error) {
+    // Our own timeout is a failure to answer, never "the connection was aborted".
+    if (error.name === "TimeoutError") {
+      throw new Error(`${method} ${url}: no answer within ${timeout} ms`);
+    }
     return { status: null, body: null, error };
   }
 }
