@@ -398,13 +398,28 @@ describe("misbehaving plugin is contained", () => {
     await othersFine("loop");
   });
 
-  it("a per-plugin deadline_ms in the config is honoured (300 ms)", async () => {
+  it("a per-plugin deadline_ms in the config is honoured (300 ms), and the echo answers meanwhile", async () => {
     const s = await connect(`${server.url}/slow`);
     const log = record(s);
+    let loopDone = false;
+    // 30 ms into the 300 ms loop the echo is asked: a runtime that waited for the loop
+    // would answer after about 270 ms, and after the loop's error event.
+    const during = (async () => {
+      await sleep(30);
+      const t = performance.now();
+      const ack = await peer.timeout(2000).emitWithAck("x", "during the slow loop");
+      return { ack, ms: performance.now() - t, beforeLoopEnded: !loopDone };
+    })();
     const ms = await expectFailure(s, log, "loop", INTERNAL);
+    loopDone = true;
     console.log(`# loop with deadline_ms = 300: error event after ${ms.toFixed(1)} ms`);
     assert.ok(ms >= 250, `deadline 300 ms cut the loop after only ${ms.toFixed(1)} ms`);
     assert.ok(ms < 1500, `deadline 300 ms cut the loop only after ${ms.toFixed(1)} ms`);
+    const d = await during;
+    console.log(`# echo ack while the 300 ms loop ran: ${d.ms.toFixed(1)} ms`);
+    assert.equal(d.ack, "during the slow loop");
+    assert.ok(d.beforeLoopEnded, "the echo answered only after the loop was cut: calls were serialised");
+    assert.ok(d.ms < 150, `the echo took ${d.ms.toFixed(1)} ms while another namespace's plugin looped`);
     s.disconnect();
     await othersFine("slow loop");
   });
@@ -442,6 +457,61 @@ describe("misbehaving plugin is contained", () => {
 });
 
 // ================================================================ 3. ack_errors
+
+describe("a configured guard, validator or filter that is not loaded", () => {
+  let server;
+  before(async () => {
+    server = await pluginServer(
+      pluginFolder(["misbehaving.wasm"]),
+      [
+        `[namespaces."/guarded"]`,
+        `plugins = ["misbehaving"]`,
+        `guards = ["absent-guard"]`,
+        `[namespaces."/validated"]`,
+        `plugins = ["misbehaving"]`,
+        `[namespaces."/validated".validators]`,
+        `fine = ["absent-validator"]`,
+        `[namespaces."/filtered"]`,
+        `plugins = ["misbehaving"]`,
+        `filters = ["absent-filter"]`,
+        ``,
+      ].join("\n"),
+    );
+  });
+  after(async () => {
+    closeAll();
+    await server?.stop();
+  });
+
+  for (const [nsp, what] of [
+    ["/guarded", "guard"],
+    ["/validated", "validator"],
+  ]) {
+    it(`a missing ${what} fails closed: the handler never runs, the client gets INTERNAL_ERROR`, async () => {
+      const s = await connect(`${server.url}${nsp}`);
+      const log = record(s);
+      // `fine` acks "ok" whenever the handler runs.
+      const answer = await tryAck(s, 500, "fine", {});
+      assert.ok("noAck" in answer, `the event went through a missing ${what}: acked ${JSON.stringify(answer.ack)}`);
+      const error = await log.until((e) => e.event === "error", 1000);
+      assert.deepEqual(error.args, [INTERNAL]);
+      assert.ok(server.alive());
+    });
+  }
+
+  it("a missing filter leaks no detail: the client gets exactly {message, code} of an internal error", async () => {
+    const s = await connect(`${server.url}/filtered`);
+    const log = record(s);
+    for (const event of ["trap", "loop"]) {
+      const from = log.length;
+      const answer = await tryAck(s, 500, event, {});
+      assert.ok("noAck" in answer);
+      const error = await log.until((e) => e.event === "error", 1000, from);
+      assert.deepEqual(error.args, [INTERNAL], `what "${event}" showed the client`);
+    }
+    assert.equal(await s.timeout(2000).emitWithAck("fine", {}), "ok", "the handler itself still serves");
+  });
+});
 
 describe("ack_errors namespace", () => {
   let server;
