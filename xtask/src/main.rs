@@ -36,9 +36,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => run_bench(&root, &args[1..]),
         Some("fuzz") => {
             let secs = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(60);
+            let budget = [format!("-max_total_time={secs}")];
             match args.get(1) {
-                Some(target) => fuzz(&root, &[target.as_str()], &[format!("-max_total_time={secs}")]),
-                None => fuzz(&root, FUZZ_TARGETS, &[format!("-max_total_time={secs}")]),
+                Some(target) => fuzz(&root, &[target.as_str()], Corpus::Explore, &budget),
+                None => fuzz(&root, FUZZ_TARGETS, Corpus::Explore, &budget),
             }
         }
         _ => {
@@ -148,11 +149,12 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
         e2e(root)?;
     }
     if !skip("fuzz") {
-        // A fixed seed and run count: the same inputs every time, so CI cannot flake;
-        // `cargo xtask fuzz` explores with fresh seeds for as long as you like.
+        // The committed seeds, a fixed seed and run count: the same inputs every time on
+        // every machine, so CI cannot flake; `cargo xtask fuzz` explores.
         fuzz(
             root,
             FUZZ_TARGETS,
+            Corpus::Smoke,
             &["-seed=1".to_owned(), format!("-runs={SMOKE_RUNS}")],
         )?;
     }
@@ -210,7 +212,17 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
         ))
 }
 
-fn fuzz(root: &Path, targets: &[&str], budget: &[String]) -> anyhow::Result<()> {
+/// Where a fuzz run starts from and what it keeps.
+#[derive(Clone, Copy)]
+enum Corpus {
+    /// The committed seeds (`fuzz/seeds/<target>`) only; what the run finds goes to a
+    /// scratch folder emptied first, so every smoke run sees the same inputs.
+    Smoke,
+    /// The seeds and `fuzz/corpus/<target>`, which keeps what the run finds.
+    Explore,
+}
+
+fn fuzz(root: &Path, targets: &[&str], corpus: Corpus, budget: &[String]) -> anyhow::Result<()> {
     let has_fuzz = Command::new("cargo")
         .args(["+nightly", "fuzz", "--version"])
         .output()
@@ -220,8 +232,21 @@ fn fuzz(root: &Path, targets: &[&str], budget: &[String]) -> anyhow::Result<()> 
         sh(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
     }
     for target in targets {
+        let seeds = root.join("fuzz/seeds").join(target);
+        let grows = match corpus {
+            Corpus::Smoke => root.join("target/fuzz-smoke").join(target),
+            Corpus::Explore => root.join("fuzz/corpus").join(target),
+        };
+        if matches!(corpus, Corpus::Smoke) && grows.exists() {
+            std::fs::remove_dir_all(&grows)?;
+        }
+        std::fs::create_dir_all(&grows)?;
+        // libFuzzer writes new inputs to the first folder and only reads the others.
         sh(Command::new("cargo")
-            .args(["+nightly", "fuzz", "run", target, "--"])
+            .args(["+nightly", "fuzz", "run", target])
+            .arg(&grows)
+            .arg(&seeds)
+            .arg("--")
             .args(budget)
             .current_dir(root)
             .env_remove("CARGO")

@@ -239,7 +239,8 @@ impl Default for NativeConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Messages queued for one connection before it counts as too slow and is
-    /// disconnected. Defaults to 1 024.
+    /// disconnected; for a polling client, what may wait between two GETs. Defaults
+    /// to 1 024.
     pub outbound_queue: usize,
 }
 
