@@ -161,6 +161,12 @@ impl Socket {
         let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.acks().insert(id, tx);
+        // `mark_disconnected` clears the flag, then the acks: seen here after the insert,
+        // a socket that left (now or before) never answers, so waiting would be in vain.
+        if !self.connected() {
+            self.acks().remove(&id);
+            return Err(AckError::Disconnected);
+        }
         let event = Event {
             name: name.to_owned(),
             payload,
@@ -266,6 +272,54 @@ mod tests {
         let ns = Namespace::new("/", Arc::new(Echo));
         let (outbox, _rx) = Outbox::new(4);
         Socket::new(ns, Arc::new(outbox), Framing::SocketIo, Handshake::default())
+    }
+
+    /// An admitted socket whose queue is read by nobody (but stays open).
+    fn admitted() -> (Socket, crate::outbound::Receiver) {
+        let ns = Namespace::new("/", Arc::new(Echo));
+        let (outbox, rx) = Outbox::new(16);
+        let socket = Socket::new(
+            ns.clone(),
+            Arc::new(outbox),
+            Framing::SocketIo,
+            Handshake::default(),
+        );
+        ns.admit(&socket);
+        (socket, rx)
+    }
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    // On a paused clock a wait that is not cut short runs into its 60 s timeout at once
+    // and reports `Timeout`: only `Disconnected` shows the ack was failed when it should.
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_server_ack_fails_at_once_when_the_socket_leaves() {
+        let (socket, _rx) = admitted();
+        let waiting = tokio::spawn({
+            let socket = socket.clone();
+            async move { socket.emit_with_ack("ask", Payload::json(vec![]), LONG).await }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(socket.acks().len(), 1, "the ack is pending");
+        socket
+            .namespace()
+            .clone()
+            .remove(&socket, DisconnectReason::TransportClose);
+        let result = waiting.await.expect("task");
+        assert!(matches!(result, Err(AckError::Disconnected)), "{result:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_ack_asked_of_a_socket_already_gone_fails_at_once() {
+        let (socket, _rx) = admitted();
+        // Left its namespace; the connection (other namespaces) is still open.
+        socket
+            .namespace()
+            .clone()
+            .remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
+        let result = socket.emit_with_ack("ask", Payload::json(vec![]), LONG).await;
+        assert!(matches!(result, Err(AckError::Disconnected)), "{result:?}");
+        assert!(socket.acks().is_empty(), "nothing left behind");
     }
 
     #[test]
