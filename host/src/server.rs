@@ -95,23 +95,9 @@ impl Gateway {
         if let Some(registry) = &registry {
             registry.set_namespaces(namespaces.clone());
         }
-        let socketio = SocketIo::new(
-            SocketIoConfig {
-                connect_timeout: config.socketio.connect_timeout(),
-                max_attachments: config.socketio.max_attachments,
-            },
-            namespaces.clone(),
-        );
+        let socketio = SocketIo::new(SocketIoConfig::from_config(config), namespaces.clone());
         let engine = Engine::new(EngineConfig::from_config(config), socketio);
-        let native = NativeEndpoint::new(
-            NativeConfig {
-                ping_interval: config.engineio.ping_interval(),
-                ping_timeout: config.engineio.ping_timeout(),
-                max_payload: config.engineio.max_payload,
-                queue_capacity: config.limits.outbound_queue,
-            },
-            namespaces.clone(),
-        );
+        let native = NativeEndpoint::new(NativeConfig::from_config(config), namespaces.clone());
         Ok(Gateway {
             engine,
             native,

@@ -45,6 +45,19 @@ pub struct NativeConfig {
     pub queue_capacity: usize,
 }
 
+impl NativeConfig {
+    /// The native endpoint's part of the gateway configuration: Engine.IO's heartbeat
+    /// and size limit, the outbound queue of `[limits]`.
+    pub fn from_config(config: &crate::config::Config) -> NativeConfig {
+        NativeConfig {
+            ping_interval: config.engineio.ping_interval(),
+            ping_timeout: config.engineio.ping_timeout(),
+            max_payload: config.engineio.max_payload,
+            queue_capacity: config.limits.outbound_queue,
+        }
+    }
+}
+
 /// The endpoint: configuration and the namespaces it serves.
 #[derive(Debug, Clone)]
 pub struct NativeEndpoint {

@@ -30,6 +30,16 @@ pub struct SocketIoConfig {
     pub max_attachments: usize,
 }
 
+impl SocketIoConfig {
+    /// The `[socketio]` part of the gateway configuration.
+    pub fn from_config(config: &crate::config::Config) -> SocketIoConfig {
+        SocketIoConfig {
+            connect_timeout: config.socketio.connect_timeout(),
+            max_attachments: config.socketio.max_attachments,
+        }
+    }
+}
+
 /// The Socket.IO layer: an [`EngineHandler`] over the namespaces.
 pub struct SocketIo {
     config: SocketIoConfig,

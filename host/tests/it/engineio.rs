@@ -61,23 +61,13 @@ async fn overlapping_posts_are_refused_and_close_the_session() {
 async fn two_concurrent_gets_are_refused_and_close_the_session() {
     let gw = TestGateway::new(ECHO).await;
     let sid = gw.socketio_polling().await;
-    let pending = {
-        let router = gw.router.clone();
-        let req = Request::get(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
-            .body(Body::empty())
-            .expect("request");
-        tokio::spawn(async move { tower::ServiceExt::oneshot(router, req).await })
-    };
+    let pending = gw.spawn_poll(&sid);
+    // Lets the spawned GET run until it waits (see `spawn_poll`).
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (status, _) = gw.poll(&sid).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // The pending GET is answered with the close packet.
-    let response = pending.await.expect("task").expect("response");
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
-    assert_eq!(&body[..], b"1");
+    assert_eq!(pending.await.expect("task"), (StatusCode::OK, "1".to_owned()));
     wait_until("the session is gone", || gw.engine.session_count() == 0).await;
 }
 
@@ -154,26 +144,13 @@ async fn messages_queued_between_2probe_and_5_arrive_once_over_the_websocket() {
 async fn a_pending_poll_answers_noop_on_3probe_and_lets_go_on_5() {
     let gw = TestGateway::new(ECHO).await;
     let sid = gw.socketio_polling().await;
-    let pending = {
-        let router = gw.router.clone();
-        let req = Request::get(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
-            .body(Body::empty())
-            .expect("request");
-        tokio::spawn(async move { tower::ServiceExt::oneshot(router, req).await })
-    };
+    let pending = gw.spawn_poll(&sid);
+    // Lets the spawned GET run until it waits (see `spawn_poll`).
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!pending.is_finished(), "the poll waits for something to send");
     let mut ws = probe(&gw, &sid).await;
-    let response = tokio::time::timeout(SOON, pending)
-        .await
-        .expect("answered")
-        .expect("task")
-        .expect("response");
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
-    assert_eq!(&body[..], b"6");
+    let answered = tokio::time::timeout(SOON, pending).await.expect("answered");
+    assert_eq!(answered.expect("task"), (StatusCode::OK, "6".to_owned()));
     ws.text("5").await;
     ws.text("42[\"x\",\"ws\"]").await;
     assert_eq!(ws.recv_text().await, "42[\"x\",\"ws\"]");

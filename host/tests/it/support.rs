@@ -66,23 +66,9 @@ impl TestGateway {
     /// with the default settings.
     pub fn with_namespaces(namespaces: Namespaces) -> TestGateway {
         let config = Config::default();
-        let socketio = SocketIo::new(
-            SocketIoConfig {
-                connect_timeout: config.socketio.connect_timeout(),
-                max_attachments: config.socketio.max_attachments,
-            },
-            namespaces.clone(),
-        );
+        let socketio = SocketIo::new(SocketIoConfig::from_config(&config), namespaces.clone());
         let engine = Engine::new(EngineConfig::from_config(&config), socketio);
-        let native = NativeEndpoint::new(
-            NativeConfig {
-                ping_interval: config.engineio.ping_interval(),
-                ping_timeout: config.engineio.ping_timeout(),
-                max_payload: config.engineio.max_payload,
-                queue_capacity: config.limits.outbound_queue,
-            },
-            namespaces.clone(),
-        );
+        let native = NativeEndpoint::new(NativeConfig::from_config(&config), namespaces.clone());
         let router = Router::new()
             .route(
                 "/socket.io/",
@@ -148,6 +134,22 @@ impl TestGateway {
     pub async fn poll(&self, sid: &str) -> (StatusCode, String) {
         self.get(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
             .await
+    }
+
+    /// A long-poll GET for `sid` left pending in the background. The tests run on a
+    /// current-thread runtime and the request never leaves the process, so once the
+    /// test next awaits anything, the GET holds the session's poll.
+    pub fn spawn_poll(&self, sid: &str) -> tokio::task::JoinHandle<(StatusCode, String)> {
+        let req = Request::get(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+            .body(Body::empty())
+            .expect("request");
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let response = router.oneshot(req).await.expect("the router is infallible");
+            let status = response.status();
+            let body = response.into_body().collect().await.expect("body").to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
     }
 
     /// A polling POST of `body` for `sid`.
