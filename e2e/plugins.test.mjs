@@ -685,6 +685,37 @@ describe("plugins folder: hot reload", () => {
     },
   );
 
+  it("a reload while a call runs toward its deadline: the call is still cut at it, the next one runs the new version", async () => {
+    const original = readFileSync(join(SOURCE, "misbehaving.wasm"));
+    const slow = pluginFolder(["misbehaving.wasm"]);
+    const slowServer = await pluginServer(
+      slow,
+      `[plugins.settings.misbehaving]\ndeadline_ms = 300\n[namespaces."/slow"]\nplugins = ["misbehaving"]\n`,
+    );
+    try {
+      assert.deepEqual(loaded(slowServer, "misbehaving"), [digest(original)]);
+      const s = await connect(`${slowServer.url}/slow`);
+      const log = record(s);
+      const started = performance.now();
+      const answer = tryAck(s, 2000, "loop", {});
+      await sleep(100);
+      const next = variant(original, 42);
+      writeAtomic(slow.plugins, "misbehaving.wasm", next);
+      await waitFor(() => loaded(slowServer, "misbehaving").includes(digest(next)), 5000, "the new version loaded", slowServer);
+      const error = await log.until((e) => e.event === "error", 3000, 0, "the running call's error");
+      const ms = performance.now() - started;
+      console.log(`# loop across a reload: cut after ${ms.toFixed(1)} ms (deadline 300 ms)`);
+      assert.deepEqual(error.args, [INTERNAL]);
+      assert.ok(ms >= 250 && ms < 1500, `the running call was cut after ${ms.toFixed(1)} ms, not near its 300 ms deadline`);
+      assert.ok("noAck" in (await answer), "the cut call is not acked");
+      assert.equal(await s.timeout(2000).emitWithAck("fine", {}), "ok", "the new version serves the next call");
+      assert.ok(slowServer.alive());
+    } finally {
+      closeAll();
+      await slowServer.stop();
+    }
+  });
+
   it("hot reload under load: 50 clients, 20 replacements + a burst, every ack in order", async () => {
     try {
       await fresh(["echo.wasm"], ROOT_ECHO);
