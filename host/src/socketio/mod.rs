@@ -143,6 +143,13 @@ impl SocketIo {
                     if client.session.closed().is_cancelled() {
                         drop(sockets);
                         ns.refuse(&socket);
+                        // Its handler accepted it, so it hears that it left: every
+                        // successful `on_connect` has its `on_disconnect`.
+                        let reason = client
+                            .session
+                            .close_reason()
+                            .unwrap_or(DisconnectReason::TransportClose);
+                        ns.handler().on_disconnect(&socket, reason).await;
                         return;
                     }
                     ns.admit(&socket);
