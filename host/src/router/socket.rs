@@ -200,9 +200,16 @@ impl Socket {
             .send(frames_item(Packet::new(self.0.ns.name(), kind).encode()))
     }
 
-    /// Joins rooms.
+    /// Joins rooms. A socket that has left joins nothing, even when it leaves while
+    /// joining: a slow handler cannot put a disconnected socket back in a room.
     pub fn join(&self, rooms: &[Room]) {
-        self.0.ns.adapter().join(&self.0.id, rooms);
+        let adapter = self.0.ns.adapter();
+        adapter.join(&self.0.id, rooms);
+        // `Namespace::remove` clears the flag, then every room: seen here after the
+        // join, a socket that left (now or before) may have missed that sweep.
+        if !self.connected() {
+            adapter.leave_all(&self.0.id);
+        }
     }
 
     /// Leaves a room.
@@ -320,6 +327,21 @@ mod tests {
         let result = socket.emit_with_ack("ask", Payload::json(vec![]), LONG).await;
         assert!(matches!(result, Err(AckError::Disconnected)), "{result:?}");
         assert!(socket.acks().is_empty(), "nothing left behind");
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_has_left_joins_no_room() {
+        let (socket, _rx) = admitted();
+        let ns = socket.namespace().clone();
+        ns.remove(&socket, DisconnectReason::TransportClose);
+        // What a handler still running for it would do: join after the removal.
+        socket.join(&["late".into()]);
+        assert!(socket.rooms().is_empty(), "{:?}", socket.rooms());
+        assert!(
+            ns.adapter()
+                .select(&Targets::default().to("late"), &mut std::iter::empty())
+                .is_empty()
+        );
     }
 
     #[test]
