@@ -141,6 +141,8 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
             .args(["clippy", "--all-targets", "--", "-D", "warnings"])
             .current_dir(&plugins))?;
     }
+    // The in-process plugin tests (host/tests/it/plugins.rs) load the built components.
+    build_plugins(root)?;
     sh(cargo().args(["test", "--workspace"]))?;
     // Plugin logic is plain Rust: test it natively.
     sh(cargo().args(["test"]).current_dir(root.join("plugins")))?;

@@ -5,5 +5,6 @@
 mod connect;
 mod engineio;
 mod expiry;
+mod plugins;
 mod support;
 mod websocket;

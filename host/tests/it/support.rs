@@ -313,3 +313,124 @@ fn parse_server_frame(buf: &[u8]) -> Option<(Received, usize)> {
     };
     Some((received, start + len))
 }
+
+/// A folder of its own under the system temp dir, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty folder whose name starts with `prefix`.
+    pub fn new(prefix: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("portico-it-{prefix}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The example plugins' components, as `cargo xtask build` leaves them (or
+/// `PORTICO_PLUGINS_DIR`).
+pub fn built_plugins() -> std::path::PathBuf {
+    std::env::var_os("PORTICO_PLUGINS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"))
+}
+
+/// A gateway serving plugins from a folder of its own holding copies of the built
+/// components `plugins` (each `NAME.wasm`) and the files `extra` (name, bytes), with
+/// the config `toml` after its `[plugins]` section. The compile cache is shared by
+/// every test, so each component is compiled once.
+pub async fn plugin_gateway(plugins: &[&str], extra: &[(&str, &[u8])], toml: &str) -> (TestGateway, TempDir) {
+    let dir = TempDir::new("plugins");
+    let built = built_plugins();
+    for name in plugins {
+        let from = built.join(format!("{name}.wasm"));
+        std::fs::copy(&from, dir.path().join(format!("{name}.wasm"))).unwrap_or_else(|e| {
+            panic!(
+                "{} ({e}): the in-process plugin tests need the example plugins built first: cargo xtask build",
+                from.display()
+            )
+        });
+    }
+    for (name, bytes) in extra {
+        std::fs::write(dir.path().join(name), bytes).expect("write a plugin file");
+    }
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/it-plugin-cache");
+    let config = format!(
+        "[plugins]\ndir = {:?}\nwatch = false\ncache_dir = {:?}\n\n{toml}",
+        dir.path().display().to_string(),
+        cache.display().to_string(),
+    );
+    (TestGateway::new(&config).await, dir)
+}
+
+/// A Socket.IO socket admitted to a namespace with no transport under it: the test
+/// hands its handler events directly and reads what was queued for it.
+pub struct DirectSocket {
+    /// The socket.
+    pub socket: portico::router::Socket,
+    rx: portico::outbound::Receiver,
+}
+
+impl DirectSocket {
+    /// A new socket in `ns`, admitted as the connect pipeline admits one.
+    pub fn join(ns: &std::sync::Arc<portico::router::Namespace>) -> DirectSocket {
+        let (outbox, rx) = portico::outbound::Outbox::new(64);
+        let socket = portico::router::Socket::new(
+            ns.clone(),
+            std::sync::Arc::new(outbox),
+            portico::router::Framing::SocketIo,
+            portico::router::Handshake::default(),
+        );
+        ns.admit(&socket);
+        DirectSocket { socket, rx }
+    }
+
+    /// Hands its handler the event `name` with the one argument `arg`, the client
+    /// asking for an ack; returns the ack's arguments (`None`: no ack).
+    pub async fn event(&self, name: &str, arg: serde_json::Value) -> Option<Vec<serde_json::Value>> {
+        let event = portico::router::handler::IncomingEvent {
+            name: name.to_owned(),
+            payload: portico::protocol::socketio::Payload::json(vec![arg]),
+            wants_ack: true,
+        };
+        self.socket
+            .namespace()
+            .handler()
+            .on_event(&self.socket, event)
+            .await
+            .map(|ack| ack.args)
+    }
+
+    /// The Socket.IO packets queued for it since the last call, as text.
+    pub fn sent(&mut self) -> Vec<String> {
+        use portico::outbound::Outbound;
+        use portico::protocol::engineio::Frame;
+        let mut texts = Vec::new();
+        while let Some(item) = self.rx.try_recv() {
+            let frames = match item {
+                Outbound::Frame(frame) => vec![frame],
+                Outbound::Frames(frames) => frames.to_vec(),
+                Outbound::WsControl(_) | Outbound::Close(_) => continue,
+            };
+            for frame in frames {
+                if let Frame::Text(text) = frame {
+                    texts.push(String::from_utf8_lossy(&text).into_owned());
+                }
+            }
+        }
+        texts
+    }
+}

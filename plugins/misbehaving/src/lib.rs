@@ -5,9 +5,18 @@
 //! - `oom`: allocates until the memory cap stops it;
 //! - `flood`: asks for more emits than one call may make;
 //! - `emit-then-fail`: emits, then fails (the outbox must emit nothing);
+//! - `slow-join` `{room, ms}`: joins `room`, then works for `ms` milliseconds before
+//!   it returns (so a test can disconnect the client while the join waits to apply);
 //! - anything else: acked with `"ok"`.
 
 use portico_sdk::{Ctx, Error, Handler, Reply, plugin};
+
+/// What `slow-join` is asked.
+#[derive(serde::Deserialize)]
+struct SlowJoin {
+    room: String,
+    ms: u64,
+}
 
 /// The misbehaving plugin.
 pub struct Misbehaving;
@@ -39,6 +48,15 @@ impl Handler for Misbehaving {
             "emit-then-fail" => {
                 ctx.broadcast().emit("should-not-arrive", &true)?;
                 Err(Error::ws("failed after emitting"))
+            }
+            "slow-join" => {
+                let SlowJoin { room, ms } = ctx.payload()?;
+                ctx.join(&room);
+                let started = std::time::Instant::now();
+                while started.elapsed() < std::time::Duration::from_millis(ms) {
+                    std::hint::spin_loop();
+                }
+                Reply::ack(&"joined")
             }
             _ => Reply::ack(&"ok"),
         }

@@ -1,0 +1,253 @@
+//! The plugin pipeline with real components (`misbehaving.wasm` from `plugins/`),
+//! driven through each namespace's handler with no transport: guards and validators
+//! that are missing, broken or of the wrong kind fail closed; a missing filter shows
+//! nothing internal; a trap, a loop or an allocation without bound fails that call
+//! only; a failed call's effects never apply; a socket that leaves during a slow
+//! `join` ends up in no room.
+
+use std::time::Duration;
+
+use portico::reason::DisconnectReason;
+use portico::router::Targets;
+use serde_json::{Value, json};
+
+use crate::support::{DirectSocket, SOON, TempDir, TestGateway, plugin_gateway};
+
+/// What every internal failure shows the client.
+fn internal() -> Value {
+    json!({ "message": "Internal error", "code": "INTERNAL_ERROR" })
+}
+
+/// The `[namespaces]` of the fault tests. The deadline is short so loops end quickly.
+const FAULTS: &str = r#"
+[plugins.limits]
+deadline_ms = 100
+
+[namespaces."/"]
+plugins = ["misbehaving"]
+
+[namespaces."/absent-guard"]
+plugins = ["misbehaving"]
+guards = ["absent-guard"]
+
+[namespaces."/broken-guard"]
+plugins = ["misbehaving"]
+guards = ["broken"]
+
+[namespaces."/wrong-kind-guard"]
+plugins = ["misbehaving"]
+guards = ["misbehaving"]
+
+[namespaces."/absent-validator"]
+plugins = ["misbehaving"]
+[namespaces."/absent-validator".validators]
+"slow-join" = ["absent-validator"]
+
+[namespaces."/absent-filter"]
+plugins = ["misbehaving"]
+filters = ["absent-filter"]
+
+[namespaces."/ack-errors"]
+plugins = ["misbehaving"]
+ack_errors = true
+"#;
+
+/// The fault gateway: `misbehaving.wasm`, and `broken.wasm`, which is not a component.
+async fn faults() -> (TestGateway, TempDir) {
+    plugin_gateway(
+        &["misbehaving"],
+        &[("broken.wasm", b"\0asm but nothing more")],
+        FAULTS,
+    )
+    .await
+}
+
+/// A socket admitted to namespace `name` of `gw`.
+fn socket(gw: &TestGateway, name: &str) -> DirectSocket {
+    DirectSocket::join(gw.namespaces.get(name).expect("namespace served"))
+}
+
+/// The events among Socket.IO packets queued for a socket of namespace `nsp`:
+/// `[name, args…]` each.
+fn events(nsp: &str, sent: &[String]) -> Vec<Value> {
+    let prefix = if nsp == "/" {
+        "42".to_owned()
+    } else {
+        format!("42{nsp},")
+    };
+    sent.iter()
+        .map(|packet| {
+            let body = packet
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("not an event of {nsp}: {packet}"));
+            serde_json::from_str(body).expect("event JSON")
+        })
+        .collect()
+}
+
+/// Awaits a plugin call, which must end well within `SOON` whatever the plugin does.
+async fn call(s: &DirectSocket, name: &str, arg: Value) -> Option<Vec<Value>> {
+    tokio::time::timeout(SOON, s.event(name, arg))
+        .await
+        .unwrap_or_else(|_| panic!("`{name}` did not end"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_or_validator_that_cannot_run_fails_closed() {
+    let (gw, _dir) = faults().await;
+    // The handler, when it runs, joins `in` and acks "joined": the control case.
+    let mut open = socket(&gw, "/");
+    let arg = json!({ "room": "in", "ms": 0 });
+    assert_eq!(
+        call(&open, "slow-join", arg.clone()).await,
+        Some(vec![json!("joined")])
+    );
+    assert!(open.socket.rooms().iter().any(|r| &**r == "in"));
+    assert_eq!(open.sent(), Vec::<String>::new());
+
+    for nsp in [
+        "/absent-guard",
+        "/broken-guard",
+        "/wrong-kind-guard",
+        "/absent-validator",
+    ] {
+        let mut s = socket(&gw, nsp);
+        assert_eq!(call(&s, "slow-join", arg.clone()).await, None, "{nsp}: no ack");
+        assert!(
+            !s.socket.rooms().iter().any(|r| &**r == "in"),
+            "{nsp}: the handler ran behind a guard or validator that could not run"
+        );
+        assert_eq!(events(nsp, &s.sent()), [json!(["error", internal()])], "{nsp}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_filter_a_failure_shows_only_an_internal_error() {
+    let (gw, _dir) = faults().await;
+    let mut s = socket(&gw, "/absent-filter");
+    for event in ["trap", "loop", "oom"] {
+        assert_eq!(call(&s, event, json!({})).await, None, "{event}");
+        assert_eq!(
+            events("/absent-filter", &s.sent()),
+            [json!(["error", internal()])],
+            "what `{event}` showed the client"
+        );
+    }
+    // A plugin's own WsException still reaches the client as it wrote it.
+    assert_eq!(call(&s, "emit-then-fail", json!({})).await, None);
+    assert_eq!(
+        events("/absent-filter", &s.sent()),
+        [json!(["error", { "message": "failed after emitting", "code": "WS_ERROR" }])]
+    );
+    assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_a_loop_or_unbounded_memory_fails_that_call_only() {
+    let (gw, _dir) = faults().await;
+    let mut bad = socket(&gw, "/");
+    let other = socket(&gw, "/");
+    // Another client is answered while a call loops toward its deadline.
+    let looping = tokio::spawn({
+        let bad = DirectSocket::join(gw.namespaces.get("/").expect("/"));
+        async move { (bad.event("loop", json!({})).await, bad) }
+    });
+    assert_eq!(call(&other, "fine", json!({})).await, Some(vec![json!("ok")]));
+    let (ack, mut looped) = tokio::time::timeout(SOON, looping)
+        .await
+        .expect("the loop is cut at its deadline")
+        .expect("task");
+    assert_eq!(ack, None);
+    assert_eq!(events("/", &looped.sent()), [json!(["error", internal()])]);
+
+    for event in ["trap", "oom", "trap"] {
+        assert_eq!(call(&bad, event, json!({})).await, None, "{event}");
+        assert_eq!(
+            events("/", &bad.sent()),
+            [json!(["error", internal()])],
+            "{event}"
+        );
+        // The failed instance is gone; the next call gets a sound one.
+        assert_eq!(
+            call(&bad, "fine", json!({})).await,
+            Some(vec![json!("ok")]),
+            "after {event}"
+        );
+    }
+    assert!(
+        bad.socket.connected() && other.socket.connected(),
+        "nobody was disconnected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_call_emits_nothing() {
+    let (gw, _dir) = faults().await;
+    let mut watcher = socket(&gw, "/");
+    let mut bad = socket(&gw, "/");
+    // `emit-then-fail` broadcasts, then fails; `flood` asks for 100 000 emits.
+    assert_eq!(call(&bad, "emit-then-fail", json!({})).await, None);
+    assert_eq!(call(&bad, "flood", json!({})).await, None);
+    assert_eq!(
+        events("/", &bad.sent()),
+        [
+            json!(["error", { "message": "failed after emitting", "code": "WS_ERROR" }]),
+            json!(["error", internal()]),
+        ]
+    );
+    assert_eq!(
+        watcher.sent(),
+        Vec::<String>::new(),
+        "the other socket received nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ack_errors_a_failure_is_acked_as_well() {
+    let (gw, _dir) = faults().await;
+    let mut s = socket(&gw, "/ack-errors");
+    assert_eq!(
+        call(&s, "trap", json!({})).await,
+        Some(vec![json!({ "error": internal() })])
+    );
+    assert_eq!(events("/ack-errors", &s.sent()), [json!(["error", internal()])]);
+    // A success is acked plainly.
+    assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_leaves_during_a_slow_join_is_in_no_room() {
+    let (gw, _dir) = plugin_gateway(
+        &["misbehaving"],
+        &[],
+        "[plugins.limits]\ndeadline_ms = 5000\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
+    )
+    .await;
+    let ns = gw.namespaces.get("/").expect("/").clone();
+    let stays = socket(&gw, "/");
+    let leaves = socket(&gw, "/");
+    let (staying, leaving) = (stays.socket.clone(), leaves.socket.clone());
+    let slow =
+        |s: DirectSocket| async move { s.event("slow-join", json!({ "room": "late", "ms": 400 })).await };
+    let calls = [tokio::spawn(slow(stays)), tokio::spawn(slow(leaves))];
+    // Both calls are running (each joins at once, then works for 400 ms) when one
+    // client goes away, as its connection closing removes it.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    ns.remove(&leaving, DisconnectReason::TransportClose);
+    for call in calls {
+        let ack = tokio::time::timeout(SOON, call)
+            .await
+            .expect("ends")
+            .expect("task");
+        assert_eq!(ack, Some(vec![json!("joined")]), "the call ran to the end");
+    }
+    assert!(leaving.rooms().is_empty(), "left, yet in {:?}", leaving.rooms());
+    let members = ns
+        .adapter()
+        .select(&Targets::default().to("late"), &mut std::iter::empty());
+    assert_eq!(
+        members,
+        [staying.id().clone()],
+        "`late` holds the socket that stayed, only"
+    );
+}
