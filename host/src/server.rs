@@ -93,7 +93,7 @@ impl Gateway {
             Namespace::with_options(name, handler, options)
         }));
         if let Some(registry) = &registry {
-            registry.set_namespaces(namespaces.clone());
+            registry.set_namespaces(&namespaces);
         }
         let socketio = SocketIo::new(SocketIoConfig::from_config(config), namespaces.clone());
         let engine = Engine::new(EngineConfig::from_config(config), socketio);

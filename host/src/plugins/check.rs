@@ -56,7 +56,7 @@ pub async fn check(runtime: &Runtime, path: &Path) -> Result<String, (String, Lo
         store: Arc::new(MemoryStore::default()),
         max_effects: 1,
         namespace: None,
-        namespaces: None,
+        namespaces: crate::router::WeakNamespaces::default(),
     };
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
     match Plugin::prepare(runtime, name, String::new(), &component, settings, probe).await {

@@ -28,7 +28,8 @@ pub struct Registry {
     store: Arc<dyn Store>,
     plugins: ArcSwap<HashMap<String, Arc<Plugin>>>,
     /// The gateway's namespaces, set once they exist (they are built with the pipelines).
-    namespaces: std::sync::OnceLock<crate::router::Namespaces>,
+    /// Weak: the namespaces own their pipelines, which own this registry.
+    namespaces: std::sync::OnceLock<crate::router::WeakNamespaces>,
 }
 
 impl Registry {
@@ -44,13 +45,20 @@ impl Registry {
     }
 
     /// Gives plugins' presence lookups the gateway's namespaces.
-    pub fn set_namespaces(&self, namespaces: crate::router::Namespaces) {
-        let _ = self.namespaces.set(namespaces);
+    pub fn set_namespaces(&self, namespaces: &crate::router::Namespaces) {
+        let _ = self.namespaces.set(namespaces.downgrade());
     }
 
-    /// The gateway's namespaces (none before [`Registry::set_namespaces`]).
+    /// The gateway's namespaces (none before [`Registry::set_namespaces`], or once the
+    /// gateway is gone).
     pub fn namespaces(&self) -> crate::router::Namespaces {
-        self.namespaces.get().cloned().unwrap_or_default()
+        self.live_namespaces().unwrap_or_default()
+    }
+
+    fn live_namespaces(&self) -> Option<crate::router::Namespaces> {
+        self.namespaces
+            .get()
+            .and_then(crate::router::WeakNamespaces::upgrade)
     }
 
     /// The current version of a plugin.
@@ -202,7 +210,7 @@ impl Registry {
             store: self.store.clone(),
             max_effects: MAX_EFFECTS,
             namespace: None,
-            namespaces: self.namespaces.get().cloned(),
+            namespaces: self.namespaces.get().cloned().unwrap_or_default(),
         }
     }
 }

@@ -120,8 +120,9 @@ pub struct CallContext {
     pub max_effects: usize,
     /// The caller's namespace, when the call is about a socket (`None` for HTTP calls).
     pub namespace: Option<Arc<str>>,
-    /// Every namespace, for presence lookups.
-    pub namespaces: Option<crate::router::Namespaces>,
+    /// Every namespace, for presence lookups. Weak: a warm instance keeps its last
+    /// call's context, and the namespaces own the plugins.
+    pub namespaces: crate::router::WeakNamespaces,
 }
 
 /// A plugin store's data.

@@ -299,4 +299,21 @@ impl Namespaces {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Namespace>> {
         self.0.values()
     }
+
+    /// A handle that does not keep the namespaces alive, for what the namespaces
+    /// themselves own (their handlers' plugin registry): no reference cycle.
+    pub fn downgrade(&self) -> WeakNamespaces {
+        WeakNamespaces(Arc::downgrade(&self.0))
+    }
+}
+
+/// [`Namespaces`] without ownership: see [`Namespaces::downgrade`].
+#[derive(Debug, Clone, Default)]
+pub struct WeakNamespaces(std::sync::Weak<HashMap<String, Arc<Namespace>>>);
+
+impl WeakNamespaces {
+    /// The namespaces, while the gateway serving them exists.
+    pub fn upgrade(&self) -> Option<Namespaces> {
+        self.0.upgrade().map(Namespaces)
+    }
 }

@@ -3,15 +3,18 @@
 //! that are missing, broken or of the wrong kind fail closed; a missing filter shows
 //! nothing internal; a trap, a loop or an allocation without bound fails that call
 //! only; a failed call's effects never apply; a socket that leaves during a slow
-//! `join` ends up in no room.
+//! `join` ends up in no room; a gateway dropped drops its plugins.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use portico::reason::DisconnectReason;
 use portico::router::Targets;
+use portico::server::Gateway;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
-use crate::support::{DirectSocket, SOON, TempDir, TestGateway, plugin_gateway};
+use crate::support::{DirectSocket, SOON, TempDir, TestGateway, plugin_config, plugin_gateway};
 
 /// What every internal failure shows the client.
 fn internal() -> Value {
@@ -249,5 +252,37 @@ async fn a_socket_that_leaves_during_a_slow_join_is_in_no_room() {
         members,
         [staying.id().clone()],
         "`late` holds the socket that stayed, only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_dropped_drops_its_plugins_and_their_engine() {
+    let (config, _dir) = plugin_config(
+        &["misbehaving"],
+        &[],
+        "[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
+    );
+    let gateway = Gateway::new(&config).expect("gateway builds");
+    // Not watched (`watch = false`): nothing but the gateway holds the registry.
+    gateway
+        .start(&config, &CancellationToken::new())
+        .await
+        .expect("gateway starts");
+    let registry = Arc::downgrade(gateway.registry().expect("a registry"));
+    let router = gateway.router(&config);
+    let s = DirectSocket::join(gateway.namespaces().get("/").expect("/"));
+    assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+    // The socket leaves (its plugin's on_disconnect runs in a task of its own).
+    let ns = s.socket.namespace().clone();
+    ns.remove(&s.socket, DisconnectReason::TransportClose);
+    drop((s, ns, router, gateway));
+    let gone = tokio::time::timeout(SOON, async {
+        while registry.upgrade().is_some() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert!(
+        gone.await.is_ok(),
+        "the registry outlived the gateway: a reference cycle keeps it (and the wasmtime engine) alive"
     );
 }

@@ -50,10 +50,15 @@ impl TestGateway {
     pub async fn new(toml: &str) -> TestGateway {
         let config = Config::from_toml(toml, Path::new("it.toml")).expect("test config parses");
         config.validate().expect("test config is valid");
-        let gateway = Gateway::new(&config).expect("gateway builds");
+        TestGateway::from_config(&config).await
+    }
+
+    /// Builds and starts (plugins loaded) the gateway of `config`.
+    pub async fn from_config(config: &Config) -> TestGateway {
+        let gateway = Gateway::new(config).expect("gateway builds");
         let shutdown = CancellationToken::new();
-        gateway.start(&config, &shutdown).await.expect("gateway starts");
-        let router = gateway.router(&config);
+        gateway.start(config, &shutdown).await.expect("gateway starts");
+        let router = gateway.router(config);
         TestGateway {
             engine: gateway.engine().clone(),
             namespaces: gateway.namespaces().clone(),
@@ -348,11 +353,11 @@ pub fn built_plugins() -> std::path::PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"))
 }
 
-/// A gateway serving plugins from a folder of its own holding copies of the built
-/// components `plugins` (each `NAME.wasm`) and the files `extra` (name, bytes), with
-/// the config `toml` after its `[plugins]` section. The compile cache is shared by
-/// every test, so each component is compiled once.
-pub async fn plugin_gateway(plugins: &[&str], extra: &[(&str, &[u8])], toml: &str) -> (TestGateway, TempDir) {
+/// The config of a gateway serving plugins from a folder of its own holding copies of
+/// the built components `plugins` (each `NAME.wasm`) and the files `extra` (name,
+/// bytes), with `toml` after its `[plugins]` section; and that folder. The compile
+/// cache is shared by every test, so each component is compiled once.
+pub fn plugin_config(plugins: &[&str], extra: &[(&str, &[u8])], toml: &str) -> (Config, TempDir) {
     let dir = TempDir::new("plugins");
     let built = built_plugins();
     for name in plugins {
@@ -368,12 +373,20 @@ pub async fn plugin_gateway(plugins: &[&str], extra: &[(&str, &[u8])], toml: &st
         std::fs::write(dir.path().join(name), bytes).expect("write a plugin file");
     }
     let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/it-plugin-cache");
-    let config = format!(
+    let toml = format!(
         "[plugins]\ndir = {:?}\nwatch = false\ncache_dir = {:?}\n\n{toml}",
         dir.path().display().to_string(),
         cache.display().to_string(),
     );
-    (TestGateway::new(&config).await, dir)
+    let config = Config::from_toml(&toml, Path::new("it.toml")).expect("test config parses");
+    config.validate().expect("test config is valid");
+    (config, dir)
+}
+
+/// A started gateway of [`plugin_config`], and its plugins folder.
+pub async fn plugin_gateway(plugins: &[&str], extra: &[(&str, &[u8])], toml: &str) -> (TestGateway, TempDir) {
+    let (config, dir) = plugin_config(plugins, extra, toml);
+    (TestGateway::from_config(&config).await, dir)
 }
 
 /// A Socket.IO socket admitted to a namespace with no transport under it: the test
