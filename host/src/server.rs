@@ -132,10 +132,20 @@ impl Gateway {
 
     /// Closes every connection, giving their tasks a moment to say goodbye.
     pub async fn shutdown(&self) {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         tokio::join!(
             self.engine.shutdown(SHUTDOWN_GRACE),
             self.native.shutdown(SHUTDOWN_GRACE)
         );
+        // Then what the connections left running: connect timers, each socket's
+        // `on_disconnect`, handlers' own tasks; within the same grace.
+        let _ = tokio::time::timeout_at(deadline, async {
+            self.engine.handler().wait_tasks().await;
+            for ns in self.namespaces.iter() {
+                ns.wait_tasks().await;
+            }
+        })
+        .await;
     }
 
     /// The namespaces served.

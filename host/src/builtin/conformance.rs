@@ -38,7 +38,7 @@ impl EventHandler for Conformance {
                 "message-with-ack" => Some(event.payload),
                 "emit-with-ack" => {
                     let socket = socket.clone();
-                    tokio::spawn(async move {
+                    socket.namespace().clone().spawn(async move {
                         if let Ok(answer) = socket
                             .emit_with_ack("emit-with-ack", event.payload, ACK_TIMEOUT)
                             .await

@@ -139,7 +139,8 @@ fn request_ack(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>)
     let payload = command_args(command, attachments);
     let socket = socket.clone();
     // Awaiting the client here would block this socket's reads, and with them the ack.
-    tokio::spawn(async move {
+    // Tracked by the namespace; ends with the ack, its timeout, or the socket leaving.
+    socket.namespace().clone().spawn(async move {
         let result = match socket.emit_with_ack(&name, payload, wait).await {
             Ok(answer) => json!({ "ok": answer.args }),
             Err(err) => json!({ "error": err.to_string() }),

@@ -155,6 +155,15 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions().len()
     }
 
+    /// Runs a task of one of its sessions, tracked with the sessions' own.
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.tasks.spawn(task)
+    }
+
     /// Closes every session and waits up to `grace` for their tasks to finish.
     pub async fn shutdown(&self, grace: Duration) {
         self.close_all(DisconnectReason::ServerShutdown);

@@ -67,7 +67,7 @@ pub(super) async fn run<H: EngineHandler>(
         () = session.closed().cancelled() => return,
     };
     let writer_session = session.clone();
-    let writer = tokio::spawn(async move {
+    let writer = engine.spawn(async move {
         let closed = writer_session.closed().clone();
         let reason = wsio::write_loop(write, &mut rx, &closed, || {
             writer_session

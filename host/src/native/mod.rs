@@ -29,7 +29,7 @@ use crate::protocol::socketio::Payload;
 use crate::protocol::wsframe::{self, OpCode};
 use crate::reason::DisconnectReason;
 use crate::router::handler::IncomingEvent;
-use crate::router::{Framing, Handshake, Namespaces, Socket};
+use crate::router::{Connected, Framing, Handshake, Namespaces, Socket};
 use crate::wsio::{self, Incoming};
 
 /// Settings of the native endpoint.
@@ -126,6 +126,7 @@ impl NativeEndpoint {
         };
         let config = self.config.clone();
         let shutdown = self.shutdown.clone();
+        let tasks = self.tasks.clone();
         self.tasks.spawn(async move {
             match upgrade.await {
                 Ok(ws) => {
@@ -139,6 +140,7 @@ impl NativeEndpoint {
                         },
                         ws.into_inner(),
                         shutdown,
+                        &tasks,
                     )
                     .await
                 }
@@ -155,6 +157,7 @@ async fn run(
     handshake: Handshake,
     stream: TokioIo<Upgraded>,
     shutdown: CancellationToken,
+    tasks: &TaskTracker,
 ) {
     let (mut reader, write) = match wsio::split(stream, config.max_payload) {
         Ok(split) => split,
@@ -171,46 +174,26 @@ async fn run(
     let socket = Socket::new(ns.clone(), conn.clone(), Framing::Native, handshake);
 
     let writer_conn = conn.clone();
-    let writer = tokio::spawn(async move {
+    let writer = tasks.spawn(async move {
         let closed = writer_conn.closed().clone();
         let reason = wsio::write_loop(write, &mut rx, &closed, || closed_reason(&writer_conn)).await;
         writer_conn.close(reason);
     });
     let pong = Arc::new(Notify::new());
-    tokio::spawn(heartbeat(
+    tasks.spawn(heartbeat(
         conn.clone(),
         pong.clone(),
         config.ping_interval,
         config.ping_timeout,
     ));
 
-    let admitted = match ns.handler().on_connect(&socket).await {
-        Ok(after) => {
-            ns.admit(&socket);
-            if ns.mark_online(&socket) {
-                ns.announce_online(&socket);
-            }
-            if let Some(after) = after {
-                after();
-            }
-            true
-        }
-        Err(refusal) => {
-            let _ = socket.emit("error", Payload::json(vec![refusal.to_json()]));
-            ns.refuse(&socket);
-            // Nothing the client sent meanwhile is read: a refused socket handles nothing.
-            conn.close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
-            false
-        }
-    };
-    if admitted {
+    // A refused socket never reads: nothing the client sent meanwhile is handled.
+    if ns.connect(&socket).await == Connected::Accepted {
         read_loop(&conn, &socket, &mut reader, &pong, &shutdown).await;
     }
     let _ = writer.await;
     let reason = closed_reason(&conn);
-    if admitted {
-        ns.remove(&socket, reason);
-    }
+    ns.remove(&socket, reason);
     record_close(reason);
     METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
 }
@@ -268,8 +251,7 @@ async fn on_text(socket: &Socket, text: &str) {
         payload: Payload::json(vec![message.data]),
         wants_ack: true,
     };
-    let handler = socket.namespace().handler().clone();
-    if let Some(reply) = handler.on_event(socket, event).await {
+    if let Some(reply) = socket.namespace().dispatch(socket, event).await {
         let _ = socket.emit(&message.event, reply);
     }
 }

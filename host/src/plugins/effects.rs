@@ -176,7 +176,7 @@ mod tests {
             Framing::SocketIo,
             Handshake::default(),
         );
-        ns.add(&socket);
+        ns.admit(&socket);
         (socket, rx)
     }
 

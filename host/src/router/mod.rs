@@ -17,7 +17,7 @@ pub mod socket;
 
 pub use broadcast::Targets;
 pub use handler::EventHandler;
-pub use namespace::{Namespace, Namespaces, WeakNamespaces};
+pub use namespace::{Connected, Namespace, Namespaces, WeakNamespaces};
 pub use socket::{Framing, Handshake, Socket};
 
 /// A room name.

@@ -5,12 +5,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
+use tokio_util::task::TaskTracker;
 
 use super::adapter::{Adapter, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
-use super::handler::EventHandler;
+use super::handler::{EventHandler, IncomingEvent};
 use super::presence::{Presence, Transition};
-use super::socket::Socket;
+use super::socket::{Socket, Stage};
 use super::{Room, SocketId};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
@@ -30,6 +31,18 @@ pub struct NamespaceOptions {
     pub presence_events: bool,
 }
 
+/// What [`Namespace::connect`] did with a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connected {
+    /// Its handler accepted it: it is admitted and the client was told.
+    Accepted,
+    /// Its handler refused it; the client was told why.
+    Refused,
+    /// It left (its connection closed) while its handler was deciding; the handler,
+    /// having accepted it, was told it left.
+    Lost,
+}
+
 /// One namespace.
 pub struct Namespace {
     name: String,
@@ -43,6 +56,9 @@ pub struct Namespace {
     adapter: Box<dyn Adapter>,
     /// A std lock: inserts, removals and lookups only, never across an await.
     sockets: RwLock<FxHashMap<SocketId, Socket>>,
+    /// Every task working for its sockets (token expiry, `on_disconnect`, handlers'
+    /// own), so shutdown can wait for them ([`Namespace::wait_tasks`]).
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -79,6 +95,7 @@ impl Namespace {
             handler,
             adapter: Box::new(LocalAdapter::default()),
             sockets: RwLock::new(FxHashMap::default()),
+            tasks: TaskTracker::new(),
         })
     }
 
@@ -92,23 +109,47 @@ impl Namespace {
         &self.presence
     }
 
-    /// Marks an admitted socket's user online, before its CONNECT reply is queued, so
-    /// anyone who saw the socket connect finds it in presence. Returns whether
-    /// `user_online` is due ([`Namespace::announce_online`], once the reply is queued):
-    /// with presence events on, for every connection of a verified user, as the seed's
-    /// `handleConnection` emits it.
-    pub fn mark_online(&self, socket: &Socket) -> bool {
-        let Some((user_id, username)) = identity(socket) else {
-            return false;
-        };
-        self.presence.arrive(&user_id, &username, socket.id());
-        self.presence_events
+    /// Runs a new socket through its handler's `on_connect`; when accepted, admits it
+    /// (only from then on does anything sent to the namespace, a room or its user
+    /// reach it), sends the connect reply, emits `user_online` and runs the handler's
+    /// after-connect work, in that order. Every transport joins a namespace through here.
+    pub async fn connect(&self, socket: &Socket) -> Connected {
+        match self.handler.on_connect(socket).await {
+            Err(refusal) => {
+                socket.mark_gone(DisconnectReason::ServerNamespaceDisconnect);
+                socket.send_refusal(&refusal);
+                Connected::Refused
+            }
+            Ok(after) => {
+                if !self.admit(socket) {
+                    // Its handler accepted it, so it hears that it left: every accepted
+                    // socket gets its one `on_disconnect`.
+                    let reason = socket.left_reason().unwrap_or(DisconnectReason::TransportClose);
+                    self.handler.on_disconnect(socket, reason).await;
+                    return Connected::Lost;
+                }
+                socket.send_connected();
+                if self.presence_events {
+                    self.announce_online(socket);
+                }
+                if let Some(after) = after {
+                    after();
+                }
+                Connected::Accepted
+            }
+        }
+    }
+
+    /// Hands an admitted socket's event to the handler; returns the ack, if any. Every
+    /// transport dispatches events through here.
+    pub async fn dispatch(&self, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
+        self.handler.on_event(socket, event).await
     }
 
     /// Emits the seed's `user_online {userId, username}` to every socket of the
-    /// namespace, the new one included (`this.server.emit`), with the token's `sub` and
-    /// `username` claims as the token has them (see [`Namespace::mark_online`]).
-    pub fn announce_online(&self, socket: &Socket) {
+    /// namespace, the new one included (`this.server.emit`), for every connection of a
+    /// verified user, as the seed's `handleConnection` does.
+    fn announce_online(&self, socket: &Socket) {
         if let Some(body) = presence_event(socket) {
             self.emit(&Targets::default(), "user_online", Payload::json(vec![body]));
         }
@@ -129,31 +170,50 @@ impl Namespace {
         }
     }
 
-    /// Registers a socket, puts it in its own room and, when authenticated, in
-    /// `user:<sub>`. Called once its handler has accepted it: before that, nothing
-    /// sent to the namespace, a room or the user may reach it.
-    pub fn admit(&self, socket: &Socket) {
-        self.add(socket);
-        let Some(claims) = socket.handshake().user.as_ref() else {
-            return;
-        };
-        if let Some(sub) = crate::auth::subject(claims) {
-            self.adapter.join(socket.id(), &[format!("user:{sub}").into()]);
+    /// Registers a connecting socket (unless it has left meanwhile: then false), puts
+    /// its user online, and puts it in its own room and, when authenticated, in
+    /// `user:<sub>`. [`Namespace::connect`] calls it once the handler has accepted the
+    /// socket: before that, nothing sent to the namespace, a room or the user reaches it.
+    pub fn admit(&self, socket: &Socket) -> bool {
+        {
+            // Under the lock `remove` takes after marking a socket gone: either this
+            // sees it gone, or `remove` finds it registered and undoes all of it.
+            let mut sockets = self.write();
+            if !socket.mark_admitted() {
+                return false;
+            }
+            sockets.insert(socket.id().clone(), socket.clone());
+            // Online before the connect reply is queued, so anyone who saw the socket
+            // connect finds it in presence.
+            if let Some((user_id, username)) = identity(socket) {
+                self.presence.arrive(&user_id, &username, socket.id());
+            }
         }
-        if let Some(expiry) = self.verifier.as_ref().and_then(|v| v.expiry(claims)) {
+        METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
+        let mut rooms: Vec<Room> = vec![socket.id().clone()];
+        let claims = socket.handshake().user.as_ref();
+        if let Some(sub) = claims.and_then(crate::auth::subject) {
+            rooms.push(format!("user:{sub}").into());
+        }
+        socket.join(&rooms);
+        if let Some(expiry) = claims.and_then(|c| self.verifier.as_ref()?.expiry(c)) {
             let socket = socket.clone();
-            tokio::spawn(async move {
+            // Ends with the socket: it keeps nothing alive until `exp`.
+            self.spawn(async move {
                 let wait = expiry
                     .duration_since(std::time::SystemTime::now())
                     .unwrap_or_default();
-                tokio::time::sleep(wait).await;
-                if socket.connected() {
-                    let body = serde_json::json!({ "message": AuthFailure::Expired.to_string(), "code": "TOKEN_EXPIRED" });
-                    let _ = socket.emit("error", crate::protocol::socketio::Payload::json(vec![body]));
-                    socket.disconnect();
+                tokio::select! {
+                    () = socket.left() => {}
+                    () = tokio::time::sleep(wait) => {
+                        let body = serde_json::json!({ "message": AuthFailure::Expired.to_string(), "code": "TOKEN_EXPIRED" });
+                        let _ = socket.emit("error", Payload::json(vec![body]));
+                        socket.disconnect();
+                    }
                 }
             });
         }
+        true
     }
 
     /// Its event handler.
@@ -181,24 +241,22 @@ impl Namespace {
         self.read().get(sid).cloned()
     }
 
-    /// Registers a socket and puts it in its own room.
-    pub fn add(&self, socket: &Socket) {
-        self.write().insert(socket.id().clone(), socket.clone());
-        let own: Room = socket.id().clone();
-        self.adapter.join(socket.id(), &[own]);
-        METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Removes a socket and tells the handler, once; later calls do nothing.
+    /// Removes an admitted socket and tells the handler, once; later calls do nothing.
+    /// A socket still connecting is only marked gone: [`Namespace::connect`] sees it
+    /// and tells the handler, if it accepted the socket.
     pub fn remove(&self, socket: &Socket, reason: DisconnectReason) {
-        if !socket.mark_disconnected() {
+        if socket.mark_gone(reason) != Stage::Admitted {
             return;
         }
         self.adapter.leave_all(socket.id());
-        self.write().remove(socket.id());
+        let offline = {
+            let mut sockets = self.write();
+            sockets.remove(socket.id());
+            identity(socket)
+                .is_some_and(|(user_id, _)| self.presence.leave(&user_id, socket.id()) == Transition::Offline)
+        };
         METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
-        if let Some((user_id, _)) = identity(socket)
-            && self.presence.leave(&user_id, socket.id()) == Transition::Offline
+        if offline
             && self.presence_events
             && let Some(body) = presence_event(socket)
         {
@@ -206,13 +264,20 @@ impl Namespace {
         }
         let handler = self.handler.clone();
         let socket = socket.clone();
-        tokio::spawn(async move { handler.on_disconnect(&socket, reason).await });
+        self.spawn(async move { handler.on_disconnect(&socket, reason).await });
     }
 
-    /// Marks a socket whose connection was refused (it was never admitted) as gone, so
-    /// nothing its handler deferred reaches it; the handler is not told.
-    pub fn refuse(&self, socket: &Socket) {
-        socket.mark_disconnected();
+    /// Runs `task` for one of its sockets, tracked: shutdown waits for it. A task that
+    /// waits for something of the socket's should end when it leaves ([`Socket::left`]).
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
+    /// Waits for its tasks to finish: at shutdown, once every connection is closed,
+    /// so that each `on_disconnect` has run.
+    pub async fn wait_tasks(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// Emits `name` to the sockets matching `targets`, encoding it once.

@@ -2,14 +2,16 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::broadcast::{OutgoingEvent, Targets, frames_item};
+use super::handler::ConnectRefusal;
 use super::namespace::Namespace;
 use super::{Room, SocketId};
 use crate::engineio::RequestInfo;
@@ -54,6 +56,29 @@ pub enum AckError {
     Unsupported,
 }
 
+/// Where a socket is in its life; it only ever moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Stage {
+    /// Its handler is deciding whether to accept it; nothing sent to the namespace
+    /// reaches it yet.
+    Connecting = 0,
+    /// Accepted and registered in its namespace.
+    Admitted = 1,
+    /// Left, refused, or lost while connecting.
+    Gone = 2,
+}
+
+impl Stage {
+    fn from_u8(stage: u8) -> Stage {
+        match stage {
+            0 => Stage::Connecting,
+            1 => Stage::Admitted,
+            _ => Stage::Gone,
+        }
+    }
+}
+
 /// A cheap handle to a socket.
 #[derive(Clone)]
 pub struct Socket(Arc<Inner>);
@@ -67,7 +92,12 @@ struct Inner {
     /// Acks the server awaits from the client, by id. A std mutex: insert/remove only.
     acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
     next_ack: AtomicU64,
-    connected: AtomicBool,
+    /// Where it is in its life ([`Stage`]).
+    stage: AtomicU8,
+    /// Why it left, once it has.
+    left: OnceLock<DisconnectReason>,
+    /// Cancelled when it leaves: what runs for this socket alone ends with it.
+    gone: CancellationToken,
     /// What the namespace's handler keeps about this socket ([`Socket::handler_state`]).
     handler_state: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
@@ -97,7 +127,9 @@ impl Socket {
             handshake,
             acks: Mutex::new(HashMap::new()),
             next_ack: AtomicU64::new(1),
-            connected: AtomicBool::new(true),
+            stage: AtomicU8::new(Stage::Connecting as u8),
+            left: OnceLock::new(),
+            gone: CancellationToken::new(),
             handler_state: OnceLock::new(),
         }))
     }
@@ -137,9 +169,29 @@ impl Socket {
         state
     }
 
-    /// Whether it is still in its namespace.
+    /// Whether it has not left (it may still be connecting).
     pub fn connected(&self) -> bool {
-        self.0.connected.load(Ordering::Acquire)
+        self.stage() != Stage::Gone
+    }
+
+    /// Whether its handler accepted it and it is in its namespace.
+    pub fn admitted(&self) -> bool {
+        self.stage() == Stage::Admitted
+    }
+
+    /// Why it left, once it has.
+    pub fn left_reason(&self) -> Option<DisconnectReason> {
+        self.0.left.get().copied()
+    }
+
+    /// Completes once it has left (at once if it has): a task working for this socket
+    /// alone selects on it, so it ends with the socket.
+    pub async fn left(&self) {
+        self.0.gone.cancelled().await;
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::from_u8(self.0.stage.load(Ordering::Acquire))
     }
 
     /// Sends an event to this socket only.
@@ -161,7 +213,7 @@ impl Socket {
         let id = self.0.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.acks().insert(id, tx);
-        // `mark_disconnected` clears the flag, then the acks: seen here after the insert,
+        // `mark_gone` sets the stage, then clears the acks: seen here after the insert,
         // a socket that left (now or before) never answers, so waiting would be in vain.
         if !self.connected() {
             self.acks().remove(&id);
@@ -205,8 +257,8 @@ impl Socket {
     pub fn join(&self, rooms: &[Room]) {
         let adapter = self.0.ns.adapter();
         adapter.join(&self.0.id, rooms);
-        // `Namespace::remove` clears the flag, then every room: seen here after the
-        // join, a socket that left (now or before) may have missed that sweep.
+        // `Namespace::remove` marks it gone, then sweeps every room: seen here after
+        // the join, a socket that left (now or before) may have missed that sweep.
         if !self.connected() {
             adapter.leave_all(&self.0.id);
         }
@@ -233,6 +285,32 @@ impl Socket {
         let _ = self.0.conn.send(event.item(self.0.framing));
     }
 
+    /// Tells the client it joined the namespace: Socket.IO's CONNECT `{sid}` (the
+    /// native framing has no such reply).
+    pub(super) fn send_connected(&self) {
+        if self.0.framing == Framing::SocketIo {
+            let sid = serde_json::json!({ "sid": &*self.0.id });
+            let _ = self.send_packet(PacketKind::Connect(Some(sid)));
+        }
+    }
+
+    /// Tells the client its handler refused it: Socket.IO's CONNECT_ERROR; on the
+    /// native framing, which serves one namespace per connection, an `error` event,
+    /// then the connection closes.
+    pub(super) fn send_refusal(&self, refusal: &ConnectRefusal) {
+        match self.0.framing {
+            Framing::SocketIo => {
+                let _ = self.send_packet(PacketKind::ConnectError(refusal.to_json()));
+            }
+            Framing::Native => {
+                let _ = self.emit("error", Payload::json(vec![refusal.to_json()]));
+                self.0
+                    .conn
+                    .close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
+            }
+        }
+    }
+
     /// Disconnects from the namespace: tells the client, then cleans up.
     pub fn disconnect(&self) {
         if self.0.framing == Framing::SocketIo {
@@ -252,13 +330,29 @@ impl Socket {
         self.0.conn.close(reason);
     }
 
-    /// Marks the socket gone and fails its pending acks; false if it already was.
-    pub(super) fn mark_disconnected(&self) -> bool {
-        if !self.0.connected.swap(false, Ordering::AcqRel) {
-            return false;
+    /// Moves a connecting socket to [`Stage::Admitted`]; false if it has left.
+    pub(super) fn mark_admitted(&self) -> bool {
+        self.0
+            .stage
+            .compare_exchange(
+                Stage::Connecting as u8,
+                Stage::Admitted as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Marks the socket gone for `reason` and fails its pending acks; returns the stage
+    /// it was in (already [`Stage::Gone`]: nothing changed).
+    pub(super) fn mark_gone(&self, reason: DisconnectReason) -> Stage {
+        let was = Stage::from_u8(self.0.stage.swap(Stage::Gone as u8, Ordering::AcqRel));
+        if was != Stage::Gone {
+            let _ = self.0.left.set(reason);
+            self.acks().clear();
+            self.0.gone.cancel();
         }
-        self.acks().clear();
-        true
+        was
     }
 
     fn acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Payload>>> {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::engineio::{EngineHandler, RequestInfo, Session};
 use crate::outbound::Connection;
@@ -19,7 +20,7 @@ use crate::protocol::engineio::Message;
 use crate::protocol::socketio::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
 use crate::router::handler::IncomingEvent;
-use crate::router::{Framing, Handshake, Namespaces, Socket};
+use crate::router::{Connected, Framing, Handshake, Namespaces, Socket};
 
 /// Socket.IO settings.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ impl SocketIoConfig {
 pub struct SocketIo {
     config: SocketIoConfig,
     namespaces: Namespaces,
+    /// Connect timers, each ending with its session.
+    tasks: TaskTracker,
 }
 
 /// One Engine.IO session's Socket.IO state.
@@ -61,7 +64,11 @@ pub struct Client {
 impl SocketIo {
     /// The layer serving `namespaces`.
     pub fn new(config: SocketIoConfig, namespaces: Namespaces) -> SocketIo {
-        SocketIo { config, namespaces }
+        SocketIo {
+            config,
+            namespaces,
+            tasks: TaskTracker::new(),
+        }
     }
 
     async fn on_packet(&self, client: &Client, packet: Packet) {
@@ -79,22 +86,24 @@ impl SocketIo {
                     .namespace()
                     .remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
             }
-            (PacketKind::Event(event), Some(socket)) => {
+            (PacketKind::Event(event), Some(socket)) if socket.admitted() => {
                 let ack_id = event.id;
                 let incoming = IncomingEvent {
                     name: event.name,
                     payload: event.payload,
                     wants_ack: ack_id.is_some(),
                 };
-                let handler = socket.namespace().handler().clone();
-                let reply = handler.on_event(&socket, incoming).await;
+                let reply = socket.namespace().dispatch(&socket, incoming).await;
                 if let (Some(id), Some(payload)) = (ack_id, reply) {
                     let _ = socket.send_packet(PacketKind::Ack { id, payload });
                 }
             }
-            (PacketKind::Ack { id, payload }, Some(socket)) => socket.resolve_ack(id, payload),
+            (PacketKind::Ack { id, payload }, Some(socket)) if socket.admitted() => {
+                socket.resolve_ack(id, payload);
+            }
             (kind, socket) => {
-                // CONNECT twice, CONNECT_ERROR from a client, or a namespace not joined.
+                // CONNECT twice (or while connecting), CONNECT_ERROR from a client, or
+                // a namespace not joined (yet).
                 tracing::debug!(
                     sid = client.session.id(),
                     nsp = packet.nsp,
@@ -105,6 +114,13 @@ impl SocketIo {
                 client.session.close(DisconnectReason::ParseError);
             }
         }
+    }
+
+    /// Waits for its tasks (connect timers, each ending with its session) to end:
+    /// at shutdown, once every session is closed.
+    pub async fn wait_tasks(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     async fn connect(&self, client: &Client, nsp: String, auth: Option<Value>) {
@@ -134,41 +150,25 @@ impl SocketIo {
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
         let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
-        match ns.handler().on_connect(&socket).await {
-            Ok(after) => {
-                {
-                    // Under the lock `on_close` drains: either it finds this socket, or
-                    // the session closed during `on_connect` and it is never admitted.
-                    let mut sockets = client.sockets();
-                    if client.session.closed().is_cancelled() {
-                        drop(sockets);
-                        ns.refuse(&socket);
-                        // Its handler accepted it, so it hears that it left: every
-                        // successful `on_connect` has its `on_disconnect`.
-                        let reason = client
-                            .session
-                            .close_reason()
-                            .unwrap_or(DisconnectReason::TransportClose);
-                        ns.handler().on_disconnect(&socket, reason).await;
-                        return;
-                    }
-                    ns.admit(&socket);
-                    sockets.insert(nsp, socket.clone());
-                }
-                client.joined.cancel();
-                let announce = ns.mark_online(&socket);
-                let _ = socket.send_packet(PacketKind::Connect(Some(json!({ "sid": &**socket.id() }))));
-                if announce {
-                    ns.announce_online(&socket);
-                }
-                if let Some(after) = after {
-                    after();
+        {
+            // Under the lock `on_close` drains: either it finds this socket (and marks
+            // it gone, which `connect` sees), or the session closed and it never starts.
+            let mut sockets = client.sockets();
+            if client.session.closed().is_cancelled() {
+                return;
+            }
+            sockets.insert(nsp.clone(), socket.clone());
+        }
+        match ns.connect(&socket).await {
+            Connected::Accepted => client.joined.cancel(),
+            Connected::Refused => {
+                let mut sockets = client.sockets();
+                if sockets.get(&nsp).is_some_and(|s| s.id() == socket.id()) {
+                    sockets.remove(&nsp);
                 }
             }
-            Err(refusal) => {
-                let _ = socket.send_packet(PacketKind::ConnectError(refusal.to_json()));
-                ns.refuse(&socket);
-            }
+            // `on_close` drained it, or the client left the namespace meanwhile.
+            Connected::Lost => {}
         }
     }
 }
@@ -187,7 +187,7 @@ impl EngineHandler for SocketIo {
     fn on_open(&self, session: &Session, request: &RequestInfo) -> Client {
         let joined = CancellationToken::new();
         let timer = (session.clone(), joined.clone(), self.config.connect_timeout);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let (session, joined, timeout) = timer;
             tokio::select! {
                 () = joined.cancelled() => {}

@@ -110,3 +110,24 @@ async fn a_native_socket_is_told_and_closed_at_exp() {
     );
     assert_eq!(sockets(&gw), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_leaves_before_exp_keeps_nothing_alive() {
+    let gw = TestGateway::new(&config(Some(0))).await;
+    let sid = connect(&gw, &token(json!(now() as u64 + 3600))).await;
+    let ns = gw.namespaces.get("/").expect("/").clone();
+    // Something only this socket holds: gone when the last handle to it goes.
+    let state = {
+        let socket = ns.matching(&Targets::default()).pop().expect("the socket");
+        std::sync::Arc::downgrade(&socket.handler_state(|_| "this socket's state"))
+    };
+    assert_eq!(gw.post(&sid, "41").await.0, StatusCode::OK, "leave the namespace");
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sockets(&gw), 0);
+    assert!(
+        state.upgrade().is_none(),
+        "an hour before exp, the expiry timer still holds the socket that left"
+    );
+}
