@@ -114,10 +114,9 @@ fn relay(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Va
     let mut targets = Targets {
         rooms: command.get("to").map(rooms).unwrap_or_default(),
         except: command.get("except").map(rooms).unwrap_or_default(),
-        except_socket: None,
     };
     if command.get("exceptSender") == Some(&Value::Bool(true)) {
-        targets.except_socket = Some(socket.id().clone());
+        targets.except.push(socket.id().clone());
     }
     socket
         .namespace()

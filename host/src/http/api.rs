@@ -186,7 +186,6 @@ pub async fn emit(_: Operator, State(gateway): State<Gateway>, req: Request) -> 
     let targets = Targets {
         rooms,
         except: request.except.iter().map(|r| Room::from(r.as_str())).collect(),
-        except_socket: None,
     };
     ns.emit(&targets, &request.event, Payload::json(vec![request.data]));
     Ok(Json(json!({ "ok": true })).into_response())
@@ -226,14 +225,11 @@ pub async fn disconnect(
             "one of `rooms`, `users`, `sockets` must name at least one target".to_owned(),
         ));
     }
-    let sockets = ns.matching(&Targets {
+    let disconnected = ns.disconnect_sockets(&Targets {
         rooms,
         ..Targets::default()
     });
-    for socket in &sockets {
-        socket.disconnect();
-    }
-    Ok(Json(json!({ "ok": true, "disconnected": sockets.len() })).into_response())
+    Ok(Json(json!({ "ok": true, "disconnected": disconnected })).into_response())
 }
 
 /// The presence endpoint's query.

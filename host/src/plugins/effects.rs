@@ -109,7 +109,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
             };
             targets.except = except_rooms.into_iter().map(Into::into).collect();
             if except_sender && let Some(socket) = caller.socket {
-                targets.except_socket = Some(socket.id().clone());
+                targets.except.push(socket.id().clone());
             }
             Checked::Emit {
                 ns,
@@ -125,15 +125,10 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
 }
 
 fn apply_one(effect: Checked<'_>) {
-    // A socket by id in the caller's namespace; a socket that has left is skipped, so a
-    // slow call cannot put a disconnected socket back in a room.
-    let resolve = |caller: &Socket, id: Option<String>| {
-        match id {
-            None => Some(caller.clone()),
-            Some(id) => caller.namespace().socket(&id),
-        }
-        .filter(Socket::connected)
-    };
+    // The caller itself, or another socket of its namespace by id, addressed through
+    // the adapter (which knows only sockets still there, so a slow call cannot put a
+    // disconnected socket back in a room).
+    let other = |id: String| Targets::default().to(id);
     match effect {
         Checked::Emit {
             ns,
@@ -141,20 +136,23 @@ fn apply_one(effect: Checked<'_>) {
             targets,
             value,
         } => ns.emit(&targets, &event, Payload::json(vec![value])),
-        Checked::Join(caller, room, id) => {
-            if let Some(target) = resolve(caller, id) {
-                target.join(&[room.into()]);
+        Checked::Join(caller, room, None) => caller.join(&[room.into()]),
+        Checked::Join(caller, room, Some(id)) => caller
+            .namespace()
+            .adapter()
+            .add_sockets(&other(id), &[room.into()]),
+        Checked::Leave(caller, room, None) => caller.leave(&room),
+        Checked::Leave(caller, room, Some(id)) => caller
+            .namespace()
+            .adapter()
+            .del_sockets(&other(id), &[room.into()]),
+        Checked::Disconnect(caller, None) => {
+            if caller.connected() {
+                caller.disconnect();
             }
         }
-        Checked::Leave(caller, room, id) => {
-            if let Some(target) = resolve(caller, id) {
-                target.leave(&room);
-            }
-        }
-        Checked::Disconnect(caller, id) => {
-            if let Some(target) = resolve(caller, id) {
-                target.disconnect();
-            }
+        Checked::Disconnect(caller, Some(id)) => {
+            caller.namespace().disconnect_sockets(&other(id));
         }
     }
 }

@@ -1,44 +1,51 @@
-//! The rooms index. [`Adapter`] is the seam a cluster adapter (Redis) will implement:
-//! it answers "which sockets match these targets" for its node and learns every join
-//! and leave.
+//! Delivery: which sockets an emit, a room change or a disconnect reaches, and the
+//! queueing itself. [`Adapter`] is the seam a cluster adapter implements: the local
+//! one owns this node's sockets and rooms; a Redis one also publishes what it is
+//! asked to do, for the other nodes, and applies what they publish.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::broadcast::Targets;
+use super::broadcast::{OutgoingEvent, Targets};
+use super::socket::Socket;
 use super::{Room, SocketId};
 
-/// Room membership for one namespace.
+/// A namespace's sockets and rooms, and delivery to them.
 pub trait Adapter: Send + Sync + 'static {
-    /// Adds `sid` to each of `rooms`.
-    fn join(&self, sid: &SocketId, rooms: &[Room]);
-    /// Removes `sid` from `room`.
-    fn leave(&self, sid: &SocketId, room: &str);
-    /// Removes `sid` from every room.
-    fn leave_all(&self, sid: &SocketId);
-    /// The rooms `sid` is in.
-    fn rooms_of(&self, sid: &str) -> Vec<Room>;
-    /// Calls `visit` once for each socket in any of `targets.rooms` (or in `all` when
-    /// it names none), minus those in an `except` room and the excepted socket. Ids
-    /// are lent, not cloned: a broadcast visits every recipient.
-    fn for_each_target<'a>(
-        &self,
-        targets: &Targets,
-        all: &mut dyn Iterator<Item = &'a SocketId>,
-        visit: &mut dyn FnMut(&SocketId),
-    );
-
-    /// The sockets [`Adapter::for_each_target`] visits, collected.
-    fn select(&self, targets: &Targets, all: &mut dyn Iterator<Item = &SocketId>) -> Vec<SocketId> {
-        let mut selected = Vec::new();
-        self.for_each_target(targets, all, &mut |sid| selected.push(sid.clone()));
-        selected
+    /// Registers an admitted socket and puts it in its own room.
+    fn add(&self, socket: &Socket);
+    /// Forgets a socket and takes it out of every room.
+    fn remove(&self, sid: &SocketId);
+    /// A socket of this node, by id.
+    fn socket(&self, sid: &str) -> Option<Socket>;
+    /// How many sockets this node has in the namespace.
+    fn len(&self) -> usize;
+    /// Whether this node has no socket in the namespace.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
+    /// Adds the socket `sid` to each of `rooms` (registered or still connecting).
+    fn join(&self, sid: &SocketId, rooms: &[Room]);
+    /// Removes the socket `sid` from `room`.
+    fn leave(&self, sid: &SocketId, room: &str);
+    /// The rooms the socket `sid` is in, its own room included.
+    fn rooms_of(&self, sid: &str) -> Vec<Room>;
+    /// Queues `event` (encoded at most once per framing) to every socket `targets`
+    /// addresses.
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent);
+    /// Adds every socket `targets` addresses to each of `rooms` (`socketsJoin`).
+    fn add_sockets(&self, targets: &Targets, rooms: &[Room]);
+    /// Removes every socket `targets` addresses from each of `rooms` (`socketsLeave`).
+    fn del_sockets(&self, targets: &Targets, rooms: &[Room]);
+    /// This node's sockets that `targets` addresses: collected under the adapter's
+    /// lock, used after it, so no lock is held while they are queued to or closed.
+    fn local_sockets(&self, targets: &Targets) -> Vec<Socket>;
 }
 
-/// The single-node adapter: two maps under one lock.
+/// The single-node adapter: the sockets and both directions of the room index under
+/// one lock, so a socket's registration and its rooms change together.
 #[derive(Debug, Default)]
 pub struct LocalAdapter {
     /// A std lock: every section is a few map operations and never awaits.
@@ -50,8 +57,97 @@ pub struct LocalAdapter {
 /// broadcast hashes every recipient's id).
 #[derive(Debug, Default)]
 struct Index {
+    sockets: FxHashMap<SocketId, Socket>,
     members: HashMap<Room, FxHashSet<SocketId>>,
     rooms: FxHashMap<SocketId, HashSet<Room>>,
+}
+
+impl Index {
+    fn join(&mut self, sid: &SocketId, rooms: &[Room]) {
+        for room in rooms {
+            self.members.entry(room.clone()).or_default().insert(sid.clone());
+            self.rooms.entry(sid.clone()).or_default().insert(room.clone());
+        }
+    }
+
+    fn leave(&mut self, sid: &SocketId, room: &str) {
+        if let Some(members) = self.members.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                self.members.remove(room);
+            }
+        }
+        if let Some(rooms) = self.rooms.get_mut(sid) {
+            rooms.remove(room);
+            if rooms.is_empty() {
+                self.rooms.remove(sid);
+            }
+        }
+    }
+
+    fn leave_all(&mut self, sid: &SocketId) {
+        let Some(rooms) = self.rooms.remove(sid) else {
+            return;
+        };
+        for room in rooms {
+            if let Some(members) = self.members.get_mut(&room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    self.members.remove(&room);
+                }
+            }
+        }
+    }
+
+    /// Calls `visit` once for each registered socket in any of `targets.rooms` (every
+    /// socket when it names none), minus the members of `targets.except`.
+    fn for_each_target(&self, targets: &Targets, mut visit: impl FnMut(&Socket)) {
+        // The excluded, gathered once: a broadcast then costs one lookup per recipient
+        // however many rooms it excepts (`except` is usually the sender's own room).
+        let excluded: FxHashSet<&SocketId> = targets
+            .except
+            .iter()
+            .filter_map(|room| self.members.get(room))
+            .flatten()
+            .collect();
+        let included = |sid: &SocketId| excluded.is_empty() || !excluded.contains(sid);
+        let visit_member = |sid: &SocketId| {
+            if included(sid)
+                && let Some(socket) = self.sockets.get(sid)
+            {
+                visit(socket);
+            }
+        };
+        match targets.rooms.as_slice() {
+            [] => self
+                .sockets
+                .iter()
+                .filter(|(sid, _)| included(sid))
+                .for_each(|(_, socket)| visit(socket)),
+            // One room has no duplicates to skip.
+            [room] => self
+                .members
+                .get(room)
+                .into_iter()
+                .flatten()
+                .for_each(visit_member),
+            rooms => {
+                let mut seen = FxHashSet::default();
+                rooms
+                    .iter()
+                    .filter_map(|room| self.members.get(room))
+                    .flatten()
+                    .filter(|sid| seen.insert(*sid))
+                    .for_each(visit_member);
+            }
+        }
+    }
+
+    fn targeted_ids(&self, targets: &Targets) -> Vec<SocketId> {
+        let mut ids = Vec::new();
+        self.for_each_target(targets, |socket| ids.push(socket.id().clone()));
+        ids
+    }
 }
 
 impl LocalAdapter {
@@ -67,40 +163,33 @@ impl LocalAdapter {
 }
 
 impl Adapter for LocalAdapter {
-    fn join(&self, sid: &SocketId, rooms: &[Room]) {
+    fn add(&self, socket: &Socket) {
         let mut index = self.write();
-        for room in rooms {
-            index.members.entry(room.clone()).or_default().insert(sid.clone());
-            index.rooms.entry(sid.clone()).or_default().insert(room.clone());
-        }
+        let sid = socket.id().clone();
+        index.sockets.insert(sid.clone(), socket.clone());
+        index.join(&sid, std::slice::from_ref(&sid));
+    }
+
+    fn remove(&self, sid: &SocketId) {
+        let mut index = self.write();
+        index.sockets.remove(sid);
+        index.leave_all(sid);
+    }
+
+    fn socket(&self, sid: &str) -> Option<Socket> {
+        self.read().sockets.get(sid).cloned()
+    }
+
+    fn len(&self) -> usize {
+        self.read().sockets.len()
+    }
+
+    fn join(&self, sid: &SocketId, rooms: &[Room]) {
+        self.write().join(sid, rooms);
     }
 
     fn leave(&self, sid: &SocketId, room: &str) {
-        let mut index = self.write();
-        if let Some(members) = index.members.get_mut(room) {
-            members.remove(sid);
-            if members.is_empty() {
-                index.members.remove(room);
-            }
-        }
-        if let Some(rooms) = index.rooms.get_mut(sid) {
-            rooms.remove(room);
-        }
-    }
-
-    fn leave_all(&self, sid: &SocketId) {
-        let mut index = self.write();
-        let Some(rooms) = index.rooms.remove(sid) else {
-            return;
-        };
-        for room in rooms {
-            if let Some(members) = index.members.get_mut(&room) {
-                members.remove(sid);
-                if members.is_empty() {
-                    index.members.remove(&room);
-                }
-            }
-        }
+        self.write().leave(sid, room);
     }
 
     fn rooms_of(&self, sid: &str) -> Vec<Room> {
@@ -111,113 +200,143 @@ impl Adapter for LocalAdapter {
             .unwrap_or_default()
     }
 
-    fn for_each_target<'a>(
-        &self,
-        targets: &Targets,
-        all: &mut dyn Iterator<Item = &'a SocketId>,
-        visit: &mut dyn FnMut(&SocketId),
-    ) {
-        let index = self.read();
-        let excluded = |sid: &SocketId| {
-            targets.except_socket.as_ref() == Some(sid)
-                || targets
-                    .except
-                    .iter()
-                    .any(|room| index.members.get(room).is_some_and(|m| m.contains(sid)))
-        };
-        let visit_unless_excluded = |sid: &SocketId| {
-            if !excluded(sid) {
-                visit(sid);
-            }
-        };
-        match targets.rooms.as_slice() {
-            [] => all.for_each(visit_unless_excluded),
-            // One room has no duplicates to skip.
-            [room] => index
-                .members
-                .get(room)
-                .into_iter()
-                .flatten()
-                .for_each(visit_unless_excluded),
-            rooms => {
-                let mut seen = FxHashSet::default();
-                rooms
-                    .iter()
-                    .filter_map(|room| index.members.get(room))
-                    .flatten()
-                    .filter(|sid| seen.insert(*sid))
-                    .for_each(visit_unless_excluded);
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) {
+        for socket in &self.local_sockets(targets) {
+            socket.deliver(event);
+        }
+    }
+
+    fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {
+        // Selected and joined under one lock: a socket removed meanwhile is not there.
+        let mut index = self.write();
+        for sid in index.targeted_ids(targets) {
+            index.join(&sid, rooms);
+        }
+    }
+
+    fn del_sockets(&self, targets: &Targets, rooms: &[Room]) {
+        let mut index = self.write();
+        for sid in index.targeted_ids(targets) {
+            for room in rooms {
+                index.leave(&sid, room);
             }
         }
+    }
+
+    fn local_sockets(&self, targets: &Targets) -> Vec<Socket> {
+        let mut sockets = Vec::new();
+        self.read()
+            .for_each_target(targets, |socket| sockets.push(socket.clone()));
+        sockets
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::builtin::echo::Echo;
+    use crate::outbound::Outbox;
+    use crate::router::{Framing, Handshake, Namespace};
 
-    fn sid(s: &str) -> SocketId {
-        s.into()
-    }
-
-    fn sorted(mut v: Vec<SocketId>) -> Vec<String> {
-        v.sort();
-        v.into_iter().map(|s| s.to_string()).collect()
-    }
-
-    fn adapter() -> LocalAdapter {
+    /// Sockets `a`, `b` and `c` registered in an adapter of their own; `a` and `b` in
+    /// `red`, `b` and `c` in `blue`.
+    fn adapter() -> (LocalAdapter, [Socket; 3]) {
+        let ns = Namespace::new("/", Arc::new(Echo));
+        let socket = || {
+            let (outbox, _rx) = Outbox::new(4);
+            Socket::new(
+                ns.clone(),
+                Arc::new(outbox),
+                Framing::SocketIo,
+                Handshake::default(),
+            )
+        };
+        let sockets = [socket(), socket(), socket()];
         let a = LocalAdapter::default();
-        a.join(&sid("a"), &["a".into(), "red".into()]);
-        a.join(&sid("b"), &["b".into(), "red".into(), "blue".into()]);
-        a.join(&sid("c"), &["c".into(), "blue".into()]);
-        a
+        for s in &sockets {
+            a.add(s);
+        }
+        let [x, y, z] = &sockets;
+        a.join(x.id(), &["red".into()]);
+        a.join(y.id(), &["red".into(), "blue".into()]);
+        a.join(z.id(), &["blue".into()]);
+        (a, sockets)
     }
 
-    fn ids() -> Vec<SocketId> {
-        ["a", "b", "c"].into_iter().map(sid).collect()
+    /// The names (`a`, `b`, `c`) of the sockets `targets` reaches.
+    fn reached(a: &LocalAdapter, sockets: &[Socket; 3], targets: &Targets) -> Vec<&'static str> {
+        let ids: Vec<SocketId> = a.local_sockets(targets).iter().map(|s| s.id().clone()).collect();
+        ["a", "b", "c"]
+            .into_iter()
+            .zip(sockets)
+            .filter(|(_, s)| ids.contains(s.id()))
+            .map(|(name, _)| name)
+            .collect()
     }
 
     #[test]
-    fn selects_all_rooms_and_exceptions() {
-        let a = adapter();
-        let all = ids();
-        let sel = |t: Targets| sorted(a.select(&t, &mut all.iter()));
+    fn targets_reach_rooms_minus_exceptions_each_socket_once() {
+        let (a, s) = adapter();
+        let sel = |t: Targets| {
+            let found = a.local_sockets(&t).len();
+            let names = reached(&a, &s, &t);
+            assert_eq!(found, names.len(), "each socket once");
+            names
+        };
         assert_eq!(sel(Targets::default()), ["a", "b", "c"]);
         assert_eq!(sel(Targets::default().to("red")), ["a", "b"]);
         assert_eq!(
             sel(Targets::default().to("red").to("blue")),
             ["a", "b", "c"],
-            "a union, each once"
+            "a union"
         );
         assert_eq!(sel(Targets::default().to("red").except("blue")), ["a"]);
         assert_eq!(sel(Targets::default().except("red")), ["c"]);
-        assert_eq!(sel(Targets::default().to("blue").except_socket(sid("c"))), ["b"]);
-        assert_eq!(sel(Targets::default().to("nobody")), Vec::<String>::new());
         assert_eq!(
-            sel(Targets::default().to("c")),
+            sel(Targets::default().to("blue").except(s[2].id().clone())),
+            ["b"]
+        );
+        assert_eq!(sel(Targets::default().to("nobody")), Vec::<&str>::new());
+        assert_eq!(
+            sel(Targets::default().to(s[2].id().clone())),
             ["c"],
-            "the own-id room addresses one socket"
+            "the own room"
         );
     }
 
     #[test]
-    fn leave_and_leave_all_clean_up() {
-        let a = adapter();
-        let all = ids();
-        a.leave(&sid("a"), "red");
-        assert_eq!(
-            sorted(a.select(&Targets::default().to("red"), &mut all.iter())),
-            ["b"]
-        );
-        a.leave_all(&sid("b"));
-        assert!(
-            a.select(&Targets::default().to("red"), &mut all.iter())
-                .is_empty()
-        );
-        assert!(a.rooms_of("b").is_empty());
+    fn remove_takes_a_socket_out_of_every_room_and_empty_rooms_go() {
+        let (a, s) = adapter();
+        a.leave(s[0].id(), "red");
+        assert_eq!(reached(&a, &s, &Targets::default().to("red")), ["b"]);
+        a.remove(s[1].id());
+        assert!(a.local_sockets(&Targets::default().to("red")).is_empty());
+        assert!(a.rooms_of(s[1].id()).is_empty());
+        assert!(a.socket(s[1].id()).is_none());
         assert!(!a.read().members.contains_key("red"), "empty rooms are dropped");
-        let mut rooms = a.rooms_of("c");
+        let mut rooms = a.rooms_of(s[2].id());
         rooms.sort();
-        assert_eq!(rooms, vec![Room::from("blue"), Room::from("c")]);
+        let mut expected = vec![Room::from("blue"), s[2].id().clone()];
+        expected.sort();
+        assert_eq!(rooms, expected);
+        assert_eq!(a.len(), 2);
+    }
+
+    #[test]
+    fn sockets_join_and_leave_by_targets_but_a_removed_one_does_not() {
+        let (a, s) = adapter();
+        a.remove(s[0].id());
+        a.add_sockets(&Targets::default().to("red"), &["green".into()]);
+        assert_eq!(reached(&a, &s, &Targets::default().to("green")), ["b"]);
+        a.add_sockets(&Targets::default().to(s[0].id().clone()), &["green".into()]);
+        assert!(
+            a.rooms_of(s[0].id()).is_empty(),
+            "a removed socket joined by targets"
+        );
+        a.del_sockets(&Targets::default().to("blue"), &["green".into(), "blue".into()]);
+        assert!(a.local_sockets(&Targets::default().to("green")).is_empty());
+        assert!(a.local_sockets(&Targets::default().to("blue")).is_empty());
     }
 }

@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use serde::{Deserialize, Serialize};
+
 use super::socket::Framing;
 use super::{Room, SocketId};
 use crate::outbound::Outbound;
@@ -9,15 +11,16 @@ use crate::protocol::engineio::Frame;
 use crate::protocol::native;
 use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
 
-/// Recipients of a broadcast: Socket.IO's `to` / `except` operators.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Who an emit (or a room change, or a disconnect) addresses: Socket.IO's `to` /
+/// `except` operators. A socket is addressed by its own room, a user by `user:<sub>`,
+/// and "everyone but the sender" excepts the sender's own room, as Socket.IO does; so
+/// this is also the `{rooms, except}` of the cluster adapters' wire format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Targets {
-    /// Rooms whose members receive it; empty means the whole namespace.
+    /// Rooms whose members are addressed; empty means the whole namespace.
     pub rooms: Vec<Room>,
-    /// Rooms whose members do not receive it.
+    /// Rooms whose members are not.
     pub except: Vec<Room>,
-    /// A socket that does not receive it (the sender, for "broadcast except sender").
-    pub except_socket: Option<SocketId>,
 }
 
 impl Targets {
@@ -33,10 +36,9 @@ impl Targets {
         self
     }
 
-    /// Leaves out one socket.
-    pub fn except_socket(mut self, sid: SocketId) -> Targets {
-        self.except_socket = Some(sid);
-        self
+    /// Leaves out one socket (its own room).
+    pub fn except_socket(self, sid: SocketId) -> Targets {
+        self.except(sid)
     }
 }
 
@@ -117,6 +119,15 @@ mod tests {
             panic!("text")
         };
         assert_eq!(&n[..], br#"{"event":"news","data":{"a":1}}"#);
+    }
+
+    #[test]
+    fn targets_are_the_cluster_wire_shape() {
+        let targets = Targets::default().to("r1").to("r2").except_socket("sid".into());
+        let json = serde_json::to_value(&targets).expect("serialize");
+        assert_eq!(json, json!({ "rooms": ["r1", "r2"], "except": ["sid"] }));
+        let back: Targets = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, targets);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Namespaces, sockets, rooms and fan-out: where an emit finds its recipients.
 //!
 //! # Layout
-//! - [`adapter`]: the rooms index behind the [`adapter::Adapter`] seam (local now, Redis later).
+//! - [`adapter`]: a namespace's sockets, rooms and delivery behind the [`adapter::Adapter`]
+//!   seam (local now, Redis next).
 //! - [`broadcast`]: who receives an emit ([`broadcast::Targets`]) and the event encoded once.
 //! - [`socket`]: one client in one namespace, whatever its framing.
-//! - [`namespace`]: a namespace's sockets, its handler, and its broadcast operator.
+//! - [`namespace`]: connect and dispatch for every transport; its adapter, handler, presence.
 //! - [`presence`]: users online per namespace, across their sockets.
 //! - [`handler`]: the trait event handlers implement (built-ins now, plugins later).
 

@@ -2,9 +2,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 
-use rustc_hash::FxHashMap;
 use tokio_util::task::TaskTracker;
 
 use super::adapter::{Adapter, LocalAdapter};
@@ -12,7 +11,6 @@ use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::{EventHandler, IncomingEvent};
 use super::presence::{Presence, Transition};
 use super::socket::{Socket, Stage};
-use super::{Room, SocketId};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
 use crate::engineio::RequestInfo;
@@ -53,9 +51,11 @@ pub struct Namespace {
     auth: AuthMode,
     verifier: Option<Arc<Verifier>>,
     handler: Arc<dyn EventHandler>,
+    /// Its sockets and rooms, and delivery to them.
     adapter: Box<dyn Adapter>,
-    /// A std lock: inserts, removals and lookups only, never across an await.
-    sockets: RwLock<FxHashMap<SocketId, Socket>>,
+    /// Held while a socket is admitted or removed: its stage, its registration and its
+    /// presence change together. A std lock, never held across an await.
+    admission: Mutex<()>,
     /// Every task working for its sockets (token expiry, `on_disconnect`, handlers'
     /// own), so shutdown can wait for them ([`Namespace::wait_tasks`]).
     tasks: TaskTracker,
@@ -94,7 +94,7 @@ impl Namespace {
             verifier,
             handler,
             adapter: Box::new(LocalAdapter::default()),
-            sockets: RwLock::new(FxHashMap::default()),
+            admission: Mutex::new(()),
             tasks: TaskTracker::new(),
         })
     }
@@ -178,11 +178,11 @@ impl Namespace {
         {
             // Under the lock `remove` takes after marking a socket gone: either this
             // sees it gone, or `remove` finds it registered and undoes all of it.
-            let mut sockets = self.write();
+            let _admission = self.admission();
             if !socket.mark_admitted() {
                 return false;
             }
-            sockets.insert(socket.id().clone(), socket.clone());
+            self.adapter.add(socket);
             // Online before the connect reply is queued, so anyone who saw the socket
             // connect finds it in presence.
             if let Some((user_id, username)) = identity(socket) {
@@ -190,12 +190,10 @@ impl Namespace {
             }
         }
         METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
-        let mut rooms: Vec<Room> = vec![socket.id().clone()];
         let claims = socket.handshake().user.as_ref();
         if let Some(sub) = claims.and_then(crate::auth::subject) {
-            rooms.push(format!("user:{sub}").into());
+            socket.join(&[format!("user:{sub}").into()]);
         }
-        socket.join(&rooms);
         if let Some(expiry) = claims.and_then(|c| self.verifier.as_ref()?.expiry(c)) {
             let socket = socket.clone();
             // Ends with the socket: it keeps nothing alive until `exp`.
@@ -221,14 +219,14 @@ impl Namespace {
         &self.handler
     }
 
-    /// Its rooms index.
+    /// Its sockets, rooms and delivery.
     pub fn adapter(&self) -> &dyn Adapter {
         &*self.adapter
     }
 
     /// Number of sockets in it.
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.adapter.len()
     }
 
     /// Whether no socket is in it.
@@ -238,7 +236,7 @@ impl Namespace {
 
     /// A socket by id.
     pub fn socket(&self, sid: &str) -> Option<Socket> {
-        self.read().get(sid).cloned()
+        self.adapter.socket(sid)
     }
 
     /// Removes an admitted socket and tells the handler, once; later calls do nothing.
@@ -248,10 +246,9 @@ impl Namespace {
         if socket.mark_gone(reason) != Stage::Admitted {
             return;
         }
-        self.adapter.leave_all(socket.id());
         let offline = {
-            let mut sockets = self.write();
-            sockets.remove(socket.id());
+            let _admission = self.admission();
+            self.adapter.remove(socket.id());
             identity(socket)
                 .is_some_and(|(user_id, _)| self.presence.leave(&user_id, socket.id()) == Transition::Offline)
         };
@@ -280,37 +277,30 @@ impl Namespace {
         self.tasks.wait().await;
     }
 
-    /// Emits `name` to the sockets matching `targets`, encoding it once.
+    /// Emits `name` to the sockets `targets` addresses, encoding it once.
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
-        let event = OutgoingEvent::new(&self.name, name, payload);
-        for socket in &self.matching(targets) {
-            socket.deliver(&event);
-        }
-    }
-
-    /// The sockets matching `targets`. Collected under the locks and used after them:
-    /// no lock is held while queueing to (or disconnecting) them.
-    pub fn matching(&self, targets: &Targets) -> Vec<Socket> {
-        let mut matching: Vec<Socket> = Vec::new();
-        let sockets = self.read();
         self.adapter
-            .for_each_target(targets, &mut sockets.keys(), &mut |sid| {
-                if let Some(socket) = sockets.get(sid) {
-                    matching.push(socket.clone());
-                }
-            });
-        matching
+            .broadcast(targets, &OutgoingEvent::new(&self.name, name, payload));
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, FxHashMap<SocketId, Socket>> {
-        self.sockets
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Disconnects every socket `targets` addresses from the namespace (each is told,
+    /// and its handler hears it left); returns how many.
+    pub fn disconnect_sockets(&self, targets: &Targets) -> usize {
+        let sockets = self.adapter.local_sockets(targets);
+        for socket in &sockets {
+            socket.disconnect();
+        }
+        sockets.len()
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, FxHashMap<SocketId, Socket>> {
-        self.sockets
-            .write()
+    /// The sockets `targets` addresses.
+    pub fn matching(&self, targets: &Targets) -> Vec<Socket> {
+        self.adapter.local_sockets(targets)
+    }
+
+    fn admission(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admission
+            .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -245,9 +245,11 @@ async fn a_socket_that_leaves_during_a_slow_join_is_in_no_room() {
         assert_eq!(ack, Some(vec![json!("joined")]), "the call ran to the end");
     }
     assert!(leaving.rooms().is_empty(), "left, yet in {:?}", leaving.rooms());
-    let members = ns
-        .adapter()
-        .select(&Targets::default().to("late"), &mut std::iter::empty());
+    let members: Vec<_> = ns
+        .matching(&Targets::default().to("late"))
+        .iter()
+        .map(|s| s.id().clone())
+        .collect();
     assert_eq!(
         members,
         [staying.id().clone()],
