@@ -8,7 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use super::adapter::{Adapter, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
-use super::handler::{EventHandler, IncomingEvent};
+use super::handler::{BoxFuture, EventHandler, IncomingEvent};
 use super::presence::{Presence, Transition};
 use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
@@ -140,10 +140,15 @@ impl Namespace {
         }
     }
 
-    /// Hands an admitted socket's event to the handler; returns the ack, if any. Every
-    /// transport dispatches events through here.
-    pub async fn dispatch(&self, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
-        self.handler.on_event(socket, event).await
+    /// Hands an admitted socket's event to the handler; resolves to the ack, if any.
+    /// Every transport dispatches events through here. It returns the handler's own
+    /// future, not one wrapped around it: this is every event's path.
+    pub fn dispatch<'a>(
+        &'a self,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
+        self.handler.on_event(socket, event)
     }
 
     /// Emits the seed's `user_online {userId, username}` to every socket of the
