@@ -6,5 +6,6 @@ mod connect;
 mod engineio;
 mod expiry;
 mod plugins;
+mod raw_ws;
 mod support;
 mod websocket;
