@@ -161,21 +161,12 @@ fn apply_one(effect: Checked<'_>) {
 mod tests {
     use super::*;
     use crate::builtin::echo::Echo;
-    use crate::outbound::{Outbound, Outbox, Receiver};
+    use crate::outbound::{Outbound, Receiver};
     use crate::protocol::engineio::Frame;
-    use crate::router::{Framing, Handshake};
 
     /// A socket in `ns`, admitted, with the receiving end of its queue.
     fn socket(ns: &Arc<Namespace>) -> (Socket, Receiver) {
-        let (outbox, rx) = Outbox::new(16);
-        let socket = Socket::new(
-            ns.clone(),
-            Arc::new(outbox),
-            Framing::SocketIo,
-            Handshake::default(),
-        );
-        ns.admit(&socket);
-        (socket, rx)
+        Socket::admitted_to(ns)
     }
 
     /// The text frames queued so far.

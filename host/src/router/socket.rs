@@ -364,4 +364,20 @@ impl Socket {
 }
 
 #[cfg(test)]
+impl Socket {
+    /// A Socket.IO socket admitted to `ns`, and the receiving end of its queue.
+    pub(crate) fn admitted_to(ns: &Arc<Namespace>) -> (Socket, crate::outbound::Receiver) {
+        let (outbox, rx) = crate::outbound::Outbox::new(16);
+        let socket = Socket::new(
+            ns.clone(),
+            Arc::new(outbox),
+            Framing::SocketIo,
+            Handshake::default(),
+        );
+        ns.admit(&socket);
+        (socket, rx)
+    }
+}
+
+#[cfg(test)]
 mod tests;

@@ -12,16 +12,7 @@ fn socket() -> Socket {
 
 /// An admitted socket whose queue is read by nobody (but stays open).
 fn admitted() -> (Socket, crate::outbound::Receiver) {
-    let ns = Namespace::new("/", Arc::new(Echo));
-    let (outbox, rx) = Outbox::new(16);
-    let socket = Socket::new(
-        ns.clone(),
-        Arc::new(outbox),
-        Framing::SocketIo,
-        Handshake::default(),
-    );
-    ns.admit(&socket);
-    (socket, rx)
+    Socket::admitted_to(&Namespace::new("/", Arc::new(Echo)))
 }
 
 const LONG: Duration = Duration::from_secs(60);
