@@ -13,6 +13,7 @@
 //! - [`socketio`]: Socket.IO packets to sockets in namespaces, acks both ways.
 //! - [`native`]: the `{event, data}` WebSocket endpoint.
 //! - [`router`]: namespaces, sockets, rooms, targets; an event encoded once for all recipients.
+//! - [`cluster`]: several nodes on one Redis, in Node's redis-adapter wire format.
 //! - [`builtin`]: the built-in event handlers (echo, conformance, silent).
 //! - [`http`]: the HTTP routes (one table for the router and its OpenAPI document), the
 //!   operator API, routes served by plugins.
@@ -24,6 +25,7 @@ pub use portico_protocol as protocol;
 pub mod accept;
 pub mod auth;
 pub mod builtin;
+pub mod cluster;
 pub mod config;
 pub mod engineio;
 pub mod http;

@@ -28,6 +28,16 @@ pub struct Metrics {
     pub parse_errors: AtomicU64,
     /// Requests refused with an Engine.IO error code.
     pub rejected_requests: AtomicU64,
+    /// 1 while the cluster link to Redis is up (subscribed and publishing), else 0.
+    pub cluster_connected: AtomicI64,
+    /// Messages published to Redis.
+    pub cluster_published: AtomicU64,
+    /// Messages not published: Redis away or slow, the publish queue full.
+    pub cluster_dropped: AtomicU64,
+    /// Messages received from Redis and applied.
+    pub cluster_received: AtomicU64,
+    /// Messages received from Redis that were malformed or oversized, and dropped.
+    pub cluster_malformed: AtomicU64,
 }
 
 /// The process's counters.
@@ -40,6 +50,11 @@ pub static METRICS: Metrics = Metrics {
     slow_consumer_disconnects: AtomicU64::new(0),
     parse_errors: AtomicU64::new(0),
     rejected_requests: AtomicU64::new(0),
+    cluster_connected: AtomicI64::new(0),
+    cluster_published: AtomicU64::new(0),
+    cluster_dropped: AtomicU64::new(0),
+    cluster_received: AtomicU64::new(0),
+    cluster_malformed: AtomicU64::new(0),
 };
 
 /// Counts a connection closed for `reason`.
@@ -78,6 +93,11 @@ impl Metrics {
                 "Sockets joined to a namespace.",
                 self.sockets_open.load(Ordering::Relaxed),
             ),
+            (
+                "portico_cluster_connected",
+                "1 while the link to Redis is up (Redis adapter only).",
+                self.cluster_connected.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
@@ -112,6 +132,26 @@ impl Metrics {
                 "portico_rejected_requests_total",
                 "HTTP requests refused with an Engine.IO error.",
                 &self.rejected_requests,
+            ),
+            (
+                "portico_cluster_published_total",
+                "Messages published to Redis for the other nodes.",
+                &self.cluster_published,
+            ),
+            (
+                "portico_cluster_dropped_total",
+                "Messages for the other nodes dropped because Redis was away or slow.",
+                &self.cluster_dropped,
+            ),
+            (
+                "portico_cluster_received_total",
+                "Messages from other nodes received through Redis.",
+                &self.cluster_received,
+            ),
+            (
+                "portico_cluster_malformed_total",
+                "Messages from Redis dropped as malformed or oversized.",
+                &self.cluster_malformed,
             ),
         ];
         for (name, help, value) in counters {

@@ -12,6 +12,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::auth::Verifier;
 use crate::builtin;
+use crate::cluster::Cluster;
 use crate::config::{AuthMode, Config, CorsConfig};
 use crate::engineio::{Engine, EngineConfig};
 use crate::native::{NativeConfig, NativeEndpoint};
@@ -21,6 +22,7 @@ use crate::plugins::registry::Registry;
 use crate::plugins::runtime::Runtime;
 use crate::plugins::watcher;
 use crate::router::EventHandler;
+use crate::router::adapter::{Adapter, LocalAdapter};
 use crate::router::namespace::NamespaceOptions;
 use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
@@ -35,6 +37,8 @@ pub struct Gateway {
     engine: Engine<SocketIo>,
     native: NativeEndpoint,
     namespaces: Namespaces,
+    /// The link to the other nodes, with the Redis adapter.
+    cluster: Option<Cluster>,
     registry: Option<Arc<Registry>>,
     /// The operator API key, when the API is enabled.
     api_key: Option<Arc<str>>,
@@ -56,6 +60,9 @@ pub enum ServeError {
     /// The auth configuration cannot work.
     #[error("{0}")]
     Auth(#[from] crate::auth::AuthSetupError),
+    /// The cluster link cannot be set up.
+    #[error("{0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// The plugins folder cannot be watched.
     #[error("cannot watch the plugins folder: {0}")]
     Watch(String),
@@ -78,6 +85,10 @@ impl Gateway {
         } else {
             None
         };
+        let cluster = match config.cluster.redis() {
+            Some(url) => Some(Cluster::new(&config.cluster, url)?),
+            None => None,
+        };
         let namespaces = Namespaces::new(config.namespaces.iter().map(|(name, ns)| {
             let handler: Arc<dyn EventHandler> = match &registry {
                 Some(registry) if ns.uses_plugins() => {
@@ -90,7 +101,11 @@ impl Gateway {
                 verifier: verifier.clone(),
                 presence_events: ns.presence,
             };
-            Namespace::with_options(name, handler, options)
+            let adapter: Box<dyn Adapter> = match &cluster {
+                Some(cluster) => Box::new(cluster.adapter(name)),
+                None => Box::new(LocalAdapter::default()),
+            };
+            Namespace::with_adapter(name, handler, options, adapter)
         }));
         if let Some(registry) = &registry {
             registry.set_namespaces(&namespaces);
@@ -102,6 +117,7 @@ impl Gateway {
             engine,
             native,
             namespaces,
+            cluster,
             registry,
             api_key: config.api.enabled_key().map(Arc::from),
             max_body_bytes: config.http.max_body_bytes,
@@ -111,8 +127,16 @@ impl Gateway {
         })
     }
 
-    /// Loads the plugins and starts watching their folder.
+    /// Connects to the cluster, loads the plugins and starts watching their folder.
     pub async fn start(&self, config: &Config, shutdown: &CancellationToken) -> Result<(), ServeError> {
+        if let Some(cluster) = &self.cluster {
+            cluster.start(shutdown);
+            tracing::info!(
+                uid = cluster.uid(),
+                key = cluster.key(),
+                "cluster: Redis adapter on"
+            );
+        }
         let Some(registry) = &self.registry else {
             return Ok(());
         };
@@ -144,8 +168,16 @@ impl Gateway {
             for ns in self.namespaces.iter() {
                 ns.wait_tasks().await;
             }
+            if let Some(cluster) = &self.cluster {
+                cluster.wait_tasks().await;
+            }
         })
         .await;
+    }
+
+    /// The link to the other nodes, when the Redis adapter is on.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
 
     /// The namespaces served.

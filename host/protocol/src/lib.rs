@@ -4,11 +4,13 @@
 //! runtime at all); the transports in the `portico` crate own the IO.
 //!
 //! # Layout
+//! - [`cluster`]: the Redis wire format of Node's `@socket.io/redis-adapter` and emitter.
 //! - [`engineio`]: Engine.IO v4 packets, polling payloads, handshake and request errors.
 //! - [`socketio`]: Socket.IO v5 packets, the binary-attachment decoder state machine.
 //! - [`native`]: the NestJS `WsAdapter` `{event, data}` JSON framing.
 //! - [`wsframe`]: server-to-client WebSocket frame headers, so frames can be batched.
 
+pub mod cluster;
 pub mod engineio;
 pub mod native;
 pub mod socketio;

@@ -41,6 +41,14 @@ pub fn extract(
     })
 }
 
+/// Every `key=value` pair of a query string, percent-decoded, in order.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key), percent_decode(value))
+    })
+}
+
 /// A percent-decoded query parameter.
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {

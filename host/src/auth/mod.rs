@@ -18,6 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::config::{AuthConfig, AuthMode};
+pub(crate) use extract::query_pairs;
 pub use extract::{TokenSource, extract};
 
 /// Why a connection was not authenticated.

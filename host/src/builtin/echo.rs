@@ -7,6 +7,9 @@
 //! - `relay` (`{event, args?, data?, to?, except?, exceptSender?}`) emits `event` to
 //!   the namespace, to the `to` rooms (a socket id is a room), minus the `except`
 //!   rooms and, with `exceptSender: true`, minus the sender; acks `{"ok": true}`.
+//! - `sockets-join` / `sockets-leave` (`{rooms, to?, except?}`) make every socket the
+//!   targets address, on every node, join or leave `rooms` (`socketsJoin`); ack
+//!   `{"ok": true}`.
 //! - `request-ack` (`{event, args?, timeoutMs?}`) emits `event` to the sender with an
 //!   ack request and reports the answer as an `ack-result` event: `{"ok": [args]}`
 //!   or `{"error": "..."}`.
@@ -61,6 +64,11 @@ fn handle(socket: &Socket, event: IncomingEvent) -> Option<Payload> {
             socket,
             &first,
             event.payload.attachments,
+        )])),
+        "sockets-join" | "sockets-leave" => Some(Payload::json(vec![sockets_join(
+            socket,
+            &first,
+            event.name == "sockets-join",
         )])),
         "request-ack" => {
             request_ack(socket, &first, event.payload.attachments);
@@ -121,6 +129,21 @@ fn relay(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Va
     socket
         .namespace()
         .emit(&targets, name, command_args(command, attachments));
+    json!({ "ok": true })
+}
+
+fn sockets_join(socket: &Socket, command: &Value, join: bool) -> Value {
+    let rooms = command.get("rooms").map(rooms).unwrap_or_default();
+    let targets = Targets {
+        rooms: command.get("to").map(self::rooms).unwrap_or_default(),
+        except: command.get("except").map(self::rooms).unwrap_or_default(),
+    };
+    let adapter = socket.namespace().adapter();
+    if join {
+        adapter.add_sockets(&targets, &rooms);
+    } else {
+        adapter.del_sockets(&targets, &rooms);
+    }
     json!({ "ok": true })
 }
 

@@ -5,12 +5,14 @@
 //! [`Config::validate`] once. Nothing else in the crate holds a tunable number.
 
 mod auth;
+mod cluster;
 mod env;
 mod http;
 mod plugins;
 mod validate;
 
 pub use auth::{AuthConfig, AuthMode};
+pub use cluster::{AdapterKind, ClusterConfig, REDIS_URL_ENV};
 pub use http::{ApiConfig, HttpConfig, PluginRoute};
 pub use plugins::{Isolation, PluginLimits, PluginSettings, PluginsConfig};
 
@@ -92,6 +94,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The operator API and its key.
     pub api: ApiConfig,
+    /// One node, or several sharing a Redis.
+    pub cluster: ClusterConfig,
     /// Namespaces by name (`"/"`, `"/chat"`). Defaults to `/` with the `echo` handler.
     pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
@@ -109,6 +113,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             http: HttpConfig::default(),
             api: ApiConfig::default(),
+            cluster: ClusterConfig::default(),
             namespaces: BTreeMap::from([("/".to_owned(), NamespaceConfig::default())]),
         }
     }
@@ -314,7 +319,7 @@ pub enum BuiltinHandler {
 impl Config {
     /// Loads and validates `path`, or the defaults when `path` is `None`.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let config = match path {
+        let mut config = match path {
             None => Config::default(),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -324,6 +329,7 @@ impl Config {
                 Config::from_toml(&text, path)?
             }
         };
+        config.cluster.apply_env(std::env::var(REDIS_URL_ENV).ok());
         config.validate()?;
         Ok(config)
     }

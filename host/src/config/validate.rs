@@ -15,6 +15,7 @@ impl Config {
         if !self.server.path.starts_with('/') || !self.server.path.ends_with('/') {
             return invalid("server.path", "must start and end with `/`, like `/socket.io/`");
         }
+        self.cluster.validate()?;
         if self.server.backlog == 0 {
             return invalid("server.backlog", "must be at least 1");
         }

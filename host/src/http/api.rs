@@ -42,6 +42,9 @@ pub enum ApiError {
     /// The namespace is not served.
     #[error("`namespace`: `{0}` is not served")]
     UnknownNamespace(String),
+    /// The other nodes could not be asked, or did not all answer.
+    #[error("{0}")]
+    Cluster(#[from] crate::router::adapter::AdapterError),
 }
 
 impl IntoResponse for ApiError {
@@ -51,6 +54,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unreadable | ApiError::NotJson(_) | ApiError::Field(_) => StatusCode::BAD_REQUEST,
             ApiError::UnknownNamespace(_) => StatusCode::NOT_FOUND,
+            ApiError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let body = Json(json!({ "message": self.to_string() }));
         if self == ApiError::Unauthorized {
@@ -251,6 +255,34 @@ pub async fn presence(
         .get(&name)
         .ok_or_else(|| ApiError::UnknownNamespace(name.clone()))?;
     Ok(Json(json!({ "namespace": name, "users": ns.presence().online() })).into_response())
+}
+
+/// The sockets endpoint's query.
+#[derive(Debug, Deserialize)]
+pub struct SocketsQuery {
+    namespace: Option<String>,
+    room: Option<String>,
+}
+
+/// `GET /api/v1/sockets?namespace=/chat&room=general`: the sockets of a namespace, or of
+/// one of its rooms, on every node of the cluster (Socket.IO's `fetchSockets`), each
+/// with its handshake, rooms and `data` (`{user}`).
+pub async fn sockets(
+    _: Operator,
+    State(gateway): State<Gateway>,
+    Query(query): Query<SocketsQuery>,
+) -> Result<Response, ApiError> {
+    let name = query.namespace.unwrap_or_else(|| "/".to_owned());
+    let ns = gateway
+        .namespaces()
+        .get(&name)
+        .ok_or_else(|| ApiError::UnknownNamespace(name.clone()))?;
+    let mut targets = Targets::default();
+    if let Some(room) = query.room {
+        targets = targets.to(room);
+    }
+    let sockets = ns.adapter().fetch_sockets(&targets).await?;
+    Ok(Json(json!({ "namespace": name, "sockets": sockets })).into_response())
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub enum Endpoint {
     NativeNamespace,
     /// Liveness.
     Healthz,
+    /// Readiness: the cluster link, when there is one.
+    Readyz,
     /// Prometheus counters.
     Metrics,
     /// Who is online in a namespace (operator API).
@@ -43,6 +45,8 @@ pub enum Endpoint {
     Emit,
     /// Disconnect sockets (operator API).
     Disconnect,
+    /// The sockets of a namespace's rooms on every node (operator API).
+    Sockets,
     /// This surface's OpenAPI document.
     OpenApi,
     /// A route of `[http.routes]`, served by the named plugin.
@@ -82,12 +86,14 @@ pub fn routes(config: &Config) -> Vec<Route> {
         routes.push(route(&named, Method::GET, Endpoint::NativeNamespace));
     }
     routes.push(route("/healthz", Method::GET, Endpoint::Healthz));
+    routes.push(route("/readyz", Method::GET, Endpoint::Readyz));
     routes.push(route("/metrics", Method::GET, Endpoint::Metrics));
     routes.push(route("/api/v1/openapi.json", Method::GET, Endpoint::OpenApi));
     if config.api.enabled_key().is_some() {
         routes.push(route("/api/v1/presence", Method::GET, Endpoint::Presence));
         routes.push(route("/api/v1/emit", Method::POST, Endpoint::Emit));
         routes.push(route("/api/v1/disconnect", Method::POST, Endpoint::Disconnect));
+        routes.push(route("/api/v1/sockets", Method::GET, Endpoint::Sockets));
     }
     for plugin in config.plugin_routes() {
         routes.push(route(
@@ -121,6 +127,8 @@ pub fn router(gateway: Gateway, routes: &[Route], cors: Option<CorsLayer>) -> Ro
                 any(native_named),
             ),
             Endpoint::Healthz => (route.path.clone(), on(filter(&route.method), healthz)),
+            Endpoint::Readyz => (route.path.clone(), on(filter(&route.method), readyz)),
+            Endpoint::Sockets => (route.path.clone(), on(filter(&route.method), api::sockets)),
             Endpoint::Metrics => (route.path.clone(), on(filter(&route.method), metrics)),
             Endpoint::OpenApi => (route.path.clone(), on(filter(&route.method), openapi_json)),
             Endpoint::Presence => (route.path.clone(), on(filter(&route.method), api::presence)),
@@ -194,6 +202,19 @@ async fn native_named(
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Ready unless the node is in a cluster whose Redis link is down: then 503 with why,
+/// while the node goes on serving its own clients.
+async fn readyz(State(gateway): State<Gateway>) -> Response {
+    match gateway.cluster().map(crate::cluster::Cluster::ready) {
+        None | Some(Ok(())) => axum::Json(serde_json::json!({ "ready": true })).into_response(),
+        Some(Err(why)) => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "ready": false, "reason": why })),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics() -> Response {

@@ -82,6 +82,31 @@ fn operation(route: &Route) -> Value {
             "tags": ["operations"],
             "responses": { "200": text("`ok`") },
         }),
+        Endpoint::Readyz => json!({
+            "operationId": "readyz",
+            "summary": "Readiness: 503 with the reason while the cluster's Redis link is down",
+            "tags": ["operations"],
+            "responses": {
+                "200": { "description": "Ready.", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "type": "boolean" } } } } } },
+                "503": { "description": "Not ready, and why.", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "type": "boolean" }, "reason": { "type": "string" } } } } } },
+            },
+        }),
+        Endpoint::Sockets => json!({
+            "operationId": "sockets",
+            "summary": "The sockets of a namespace (or of some of its rooms) on every node: fetchSockets",
+            "tags": ["operator"],
+            "security": [{ "apiKey": [] }],
+            "parameters": [
+                { "name": "namespace", "in": "query", "required": false, "schema": { "type": "string", "default": "/" } },
+                { "name": "room", "in": "query", "required": false, "description": "Only sockets in this room.", "schema": { "type": "string" } },
+            ],
+            "responses": {
+                "200": { "description": "`{namespace, sockets: [{id, handshake, rooms, data}]}`.", "content": { "application/json": { "schema": { "type": "object" } } } },
+                "401": unauthorized,
+                "404": json_error("The namespace is not served."),
+                "503": json_error("Another node did not answer in time, or Redis is away."),
+            },
+        }),
         Endpoint::Metrics => json!({
             "operationId": "metrics",
             "summary": "Prometheus counters and gauges",

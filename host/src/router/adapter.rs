@@ -9,8 +9,26 @@ use std::sync::RwLock;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::broadcast::{OutgoingEvent, Targets};
+use super::handler::BoxFuture;
 use super::socket::Socket;
 use super::{Room, SocketId};
+use crate::protocol::cluster::RemoteSocket;
+
+/// Why a question to the other nodes got no full answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// The cluster link is down, so the other nodes cannot be asked.
+    #[error("the cluster is unreachable: {0}")]
+    Unavailable(String),
+    /// Some nodes did not answer in time.
+    #[error("{missing} of {asked} nodes did not answer within the requests timeout")]
+    Timeout {
+        /// Nodes asked.
+        asked: usize,
+        /// Nodes that did not answer.
+        missing: usize,
+    },
+}
 
 /// A namespace's sockets and rooms, and delivery to them.
 pub trait Adapter: Send + Sync + 'static {
@@ -39,9 +57,19 @@ pub trait Adapter: Send + Sync + 'static {
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]);
     /// Removes every socket `targets` addresses from each of `rooms` (`socketsLeave`).
     fn del_sockets(&self, targets: &Targets, rooms: &[Room]);
+    /// Disconnects every socket `targets` addresses (`close`: their whole connection,
+    /// not just the namespace); returns how many were on this node.
+    fn disconnect_sockets(&self, targets: &Targets, close: bool) -> usize;
     /// This node's sockets that `targets` addresses: collected under the adapter's
     /// lock, used after it, so no lock is held while they are queued to or closed.
     fn local_sockets(&self, targets: &Targets) -> Vec<Socket>;
+    /// The sockets `targets` addresses on every node (`fetchSockets`).
+    fn fetch_sockets<'a>(
+        &'a self,
+        targets: &'a Targets,
+    ) -> BoxFuture<'a, Result<Vec<RemoteSocket>, AdapterError>>;
+    /// How many nodes serve the namespace, this one included.
+    fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>>;
 }
 
 /// The single-node adapter: the sockets and both directions of the room index under
@@ -223,11 +251,62 @@ impl Adapter for LocalAdapter {
         }
     }
 
+    fn disconnect_sockets(&self, targets: &Targets, close: bool) -> usize {
+        let sockets = self.local_sockets(targets);
+        for socket in &sockets {
+            if close {
+                socket.close_connection(crate::reason::DisconnectReason::ServerNamespaceDisconnect);
+            } else {
+                socket.disconnect();
+            }
+        }
+        sockets.len()
+    }
+
     fn local_sockets(&self, targets: &Targets) -> Vec<Socket> {
         let mut sockets = Vec::new();
         self.read()
             .for_each_target(targets, |socket| sockets.push(socket.clone()));
         sockets
+    }
+
+    fn fetch_sockets<'a>(
+        &'a self,
+        targets: &'a Targets,
+    ) -> BoxFuture<'a, Result<Vec<RemoteSocket>, AdapterError>> {
+        let sockets = self.describe(targets);
+        Box::pin(std::future::ready(Ok(sockets)))
+    }
+
+    fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
+        Box::pin(std::future::ready(Ok(1)))
+    }
+}
+
+impl LocalAdapter {
+    /// This node's sockets that `targets` addresses, as `fetchSockets` lists them.
+    pub fn describe(&self, targets: &Targets) -> Vec<RemoteSocket> {
+        let index = self.read();
+        let mut sockets = Vec::new();
+        index.for_each_target(targets, |socket| {
+            let rooms = index
+                .rooms
+                .get(socket.id())
+                .map(|r| r.iter().cloned().collect())
+                .unwrap_or_default();
+            sockets.push(socket.describe(rooms));
+        });
+        sockets
+    }
+
+    /// Whether any socket of this node is in `room`.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.read().members.contains_key(room)
+    }
+
+    /// Every room with a socket of this node in it.
+    pub fn room_names(&self) -> Vec<Room> {
+        self.read().members.keys().cloned().collect()
     }
 }
 

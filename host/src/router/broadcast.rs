@@ -2,45 +2,15 @@
 
 use std::sync::{Arc, OnceLock};
 
-use serde::{Deserialize, Serialize};
-
 use super::socket::Framing;
-use super::{Room, SocketId};
 use crate::outbound::Outbound;
 use crate::protocol::engineio::Frame;
 use crate::protocol::native;
 use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
 
-/// Who an emit (or a room change, or a disconnect) addresses: Socket.IO's `to` /
-/// `except` operators. A socket is addressed by its own room, a user by `user:<sub>`,
-/// and "everyone but the sender" excepts the sender's own room, as Socket.IO does; so
-/// this is also the `{rooms, except}` of the cluster adapters' wire format.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Targets {
-    /// Rooms whose members are addressed; empty means the whole namespace.
-    pub rooms: Vec<Room>,
-    /// Rooms whose members are not.
-    pub except: Vec<Room>,
-}
-
-impl Targets {
-    /// Adds a room to send to.
-    pub fn to(mut self, room: impl Into<Room>) -> Targets {
-        self.rooms.push(room.into());
-        self
-    }
-
-    /// Adds a room to leave out.
-    pub fn except(mut self, room: impl Into<Room>) -> Targets {
-        self.except.push(room.into());
-        self
-    }
-
-    /// Leaves out one socket (its own room).
-    pub fn except_socket(self, sid: SocketId) -> Targets {
-        self.except(sid)
-    }
-}
+/// Who an emit goes to: the cluster wire's `{rooms, except}`, so what a node is asked
+/// to do locally is what it publishes.
+pub use crate::protocol::cluster::Targets;
 
 /// An event on its way to many sockets, encoded at most once per framing.
 #[derive(Debug)]
@@ -62,6 +32,16 @@ impl OutgoingEvent {
             socketio: OnceLock::new(),
             native: OnceLock::new(),
         }
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its arguments.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
     }
 
     /// The queue item for a recipient using `framing`: a reference-count bump after
@@ -119,15 +99,6 @@ mod tests {
             panic!("text")
         };
         assert_eq!(&n[..], br#"{"event":"news","data":{"a":1}}"#);
-    }
-
-    #[test]
-    fn targets_are_the_cluster_wire_shape() {
-        let targets = Targets::default().to("r1").to("r2").except_socket("sid".into());
-        let json = serde_json::to_value(&targets).expect("serialize");
-        assert_eq!(json, json!({ "rooms": ["r1", "r2"], "except": ["sid"] }));
-        let back: Targets = serde_json::from_value(json).expect("deserialize");
-        assert_eq!(back, targets);
     }
 
     #[test]

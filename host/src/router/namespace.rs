@@ -75,11 +75,21 @@ impl Namespace {
         Namespace::with_options(name, handler, NamespaceOptions::default())
     }
 
-    /// A namespace with authentication and presence as `options` say.
+    /// A namespace with authentication and presence as `options` say, on this node only.
     pub fn with_options(
         name: &str,
         handler: Arc<dyn EventHandler>,
         options: NamespaceOptions,
+    ) -> Arc<Namespace> {
+        Namespace::with_adapter(name, handler, options, Box::new(LocalAdapter::default()))
+    }
+
+    /// A namespace whose sockets, rooms and delivery `adapter` owns (a cluster's, say).
+    pub fn with_adapter(
+        name: &str,
+        handler: Arc<dyn EventHandler>,
+        options: NamespaceOptions,
+        adapter: Box<dyn Adapter>,
     ) -> Arc<Namespace> {
         let NamespaceOptions {
             auth,
@@ -93,7 +103,7 @@ impl Namespace {
             auth,
             verifier,
             handler,
-            adapter: Box::new(LocalAdapter::default()),
+            adapter,
             admission: Mutex::new(()),
             tasks: TaskTracker::new(),
         })
@@ -288,14 +298,10 @@ impl Namespace {
             .broadcast(targets, &OutgoingEvent::new(&self.name, name, payload));
     }
 
-    /// Disconnects every socket `targets` addresses from the namespace (each is told,
-    /// and its handler hears it left); returns how many.
+    /// Disconnects every socket `targets` addresses from the namespace, on every node
+    /// (each is told, and its handler hears it left); returns how many were on this one.
     pub fn disconnect_sockets(&self, targets: &Targets) -> usize {
-        let sockets = self.adapter.local_sockets(targets);
-        for socket in &sockets {
-            socket.disconnect();
-        }
-        sockets.len()
+        self.adapter.disconnect_sockets(targets, false)
     }
 
     /// The sockets `targets` addresses.

@@ -16,6 +16,7 @@ use super::namespace::Namespace;
 use super::{Room, SocketId};
 use crate::engineio::RequestInfo;
 use crate::outbound::{Connection, SendError};
+use crate::protocol::cluster::RemoteSocket;
 use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
 use crate::reason::DisconnectReason;
 
@@ -272,6 +273,44 @@ impl Socket {
     /// The rooms it is in, its own id room included.
     pub fn rooms(&self) -> Vec<Room> {
         self.0.ns.adapter().rooms_of(&self.0.id)
+    }
+
+    /// What `fetchSockets` tells of it, given its `rooms`: Socket.IO's handshake
+    /// object (what Portico keeps of it: headers, query, auth, url, xdomain) and
+    /// `data` `{user}`, the verified claims, as the seeds set `client.data.user`.
+    pub fn describe(&self, rooms: Vec<Room>) -> RemoteSocket {
+        let request = &self.0.handshake.request;
+        let headers: serde_json::Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    Value::from(String::from_utf8_lossy(value.as_bytes())),
+                )
+            })
+            .collect();
+        let query: serde_json::Map<String, Value> = crate::auth::query_pairs(&request.query)
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect();
+        let handshake = serde_json::json!({
+            "headers": headers,
+            "query": query,
+            "auth": self.0.handshake.auth,
+            "url": format!("?{}", request.query),
+            "xdomain": request.headers.contains_key(http::header::ORIGIN),
+            "secure": false,
+        });
+        let mut data = serde_json::Map::new();
+        if let Some(user) = &self.0.handshake.user {
+            data.insert("user".to_owned(), user.clone());
+        }
+        RemoteSocket {
+            id: self.0.id.to_string(),
+            handshake,
+            rooms,
+            data: Value::Object(data),
+        }
     }
 
     /// Targets every other socket of the namespace ("broadcast except sender").

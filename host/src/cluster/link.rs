@@ -1,0 +1,222 @@
+//! The tasks that talk to Redis. Each reconnects with capped exponential backoff and
+//! reports its state to the cluster's health, which `/readyz` and
+//! `portico_cluster_connected` show.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Cluster, Publish};
+use crate::metrics::{METRICS, add};
+
+/// Messages sent in one pipeline, one round trip.
+const BATCH: usize = 256;
+/// How long connecting may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command may wait for Redis's answer.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reconnect delays: 100 ms doubling to 2 s, so a Redis that comes back is used
+/// again within about two seconds.
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(2);
+
+    fn new() -> Backoff {
+        Backoff(Backoff::FIRST)
+    }
+
+    fn next(&mut self) -> Duration {
+        let delay = self.0;
+        self.0 = (self.0 * 2).min(Backoff::MAX);
+        delay
+    }
+
+    fn reset(&mut self) {
+        self.0 = Backoff::FIRST;
+    }
+}
+
+/// Sleeps `delay`; false when shutdown came first.
+async fn pause(delay: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// Publishes what the adapters queue, a pipeline per batch, in queue order (so each
+/// sender's messages stay in order). While Redis is unreachable, what is queued is
+/// dropped and counted: the queue never grows beyond its bound.
+pub(super) async fn publisher(
+    cluster: Cluster,
+    mut inbox: mpsc::Receiver<Publish>,
+    shutdown: CancellationToken,
+) {
+    let shared = &cluster.0;
+    let mut backoff = Backoff::new();
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(RESPONSE_TIMEOUT)
+        .set_number_of_retries(1)
+        .set_max_delay(500);
+    let mut manager = loop {
+        let connect = ConnectionManager::new_with_config(shared.client.clone(), config.clone());
+        let failure = tokio::select! {
+            () = shutdown.cancelled() => return,
+            result = connect => match result {
+                Ok(manager) => break manager,
+                Err(e) => e,
+            },
+        };
+        shared.health.set(
+            &shared.health.publishing,
+            false,
+            Some(format!("cannot connect to Redis: {failure}")),
+        );
+        drop_queued(&mut inbox);
+        if !pause(backoff.next(), &shutdown).await {
+            return;
+        }
+    };
+    shared.commands.store(Some(Arc::new(manager.clone())));
+    shared.health.set(&shared.health.publishing, true, None);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            n = inbox.recv_many(&mut batch, BATCH) => if n == 0 { return },
+        }
+        let mut pipe = redis::pipe();
+        for message in &batch {
+            pipe.publish(&message.channel, &message.payload).ignore();
+        }
+        match pipe.query_async::<()>(&mut manager).await {
+            Ok(()) => {
+                add(&METRICS.cluster_published, batch.len() as u64);
+                if !shared.health.publishing.load(Ordering::Acquire) {
+                    shared.health.set(&shared.health.publishing, true, None);
+                }
+            }
+            Err(e) => {
+                // The manager reconnects by itself; what was in flight is lost.
+                add(&METRICS.cluster_dropped, batch.len() as u64);
+                shared.health.set(
+                    &shared.health.publishing,
+                    false,
+                    Some(format!("publishing to Redis failed: {e}")),
+                );
+                drop_queued(&mut inbox);
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Drops (and counts) what waits in the queue: stale by the time Redis is back.
+fn drop_queued(inbox: &mut mpsc::Receiver<Publish>) {
+    let mut dropped = 0;
+    while inbox.try_recv().is_ok() {
+        dropped += 1;
+    }
+    add(&METRICS.cluster_dropped, dropped);
+}
+
+/// Subscribes to every namespace's channels and hands what arrives to its adapter;
+/// reconnects (and subscribes again) whenever the connection drops.
+pub(super) async fn subscriber(cluster: Cluster, shutdown: CancellationToken) {
+    let shared = &cluster.0;
+    let mut backoff = Backoff::new();
+    loop {
+        let subscribed = tokio::select! {
+            () = shutdown.cancelled() => return,
+            result = tokio::time::timeout(CONNECT_TIMEOUT * 2, subscribe(&cluster)) => match result {
+                Ok(result) => result,
+                Err(_) => Err("timed out subscribing".to_owned()),
+            },
+        };
+        match subscribed {
+            Ok(pubsub) => {
+                backoff.reset();
+                shared.health.set(&shared.health.subscribed, true, None);
+                tracing::info!(uid = %shared.uid, "cluster: subscribed to Redis");
+                let mut messages = pubsub.into_on_message();
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        message = messages.next() => match message {
+                            Some(message) => route(&cluster, &message),
+                            None => break,
+                        },
+                    }
+                }
+                shared.health.set(
+                    &shared.health.subscribed,
+                    false,
+                    Some("lost the connection to Redis".to_owned()),
+                );
+                tracing::warn!("cluster: lost the Redis subscription; reconnecting");
+            }
+            Err(problem) => {
+                shared.health.set(&shared.health.subscribed, false, Some(problem));
+            }
+        }
+        if !pause(backoff.next(), &shutdown).await {
+            return;
+        }
+    }
+}
+
+async fn subscribe(cluster: &Cluster) -> Result<redis::aio::PubSub, String> {
+    let shared = &cluster.0;
+    let mut pubsub = shared
+        .client
+        .get_async_pubsub()
+        .await
+        .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+    let links: Vec<_> = shared
+        .adapters
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect();
+    for link in links {
+        let channels = link.channels();
+        pubsub
+            .psubscribe(channels.pattern())
+            .await
+            .map_err(|e| format!("cannot subscribe: {e}"))?;
+        pubsub
+            .subscribe(&[&channels.request, &channels.response])
+            .await
+            .map_err(|e| format!("cannot subscribe: {e}"))?;
+    }
+    Ok(pubsub)
+}
+
+/// Hands one message to the adapter whose channel it came on.
+fn route(cluster: &Cluster, message: &redis::Msg) {
+    let channel = message.get_channel_name();
+    let payload = message.get_payload_bytes();
+    if payload.len() > cluster.0.max_message_bytes {
+        cluster.malformed(
+            channel,
+            &format_args!("{} bytes, over cluster.max_message_bytes", payload.len()),
+        );
+        return;
+    }
+    let adapters = cluster.0.adapters.read().unwrap_or_else(|p| p.into_inner());
+    for link in adapters.iter().filter_map(std::sync::Weak::upgrade) {
+        if link.receive(channel, payload, message.from_pattern()) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Several nodes sharing one Redis, in the wire format of Node's
+//! `@socket.io/redis-adapter` (see [`crate::protocol::cluster`]): a Portico node can
+//! join a cluster of Node `socket.io` servers, and `@socket.io/redis-emitter` reaches
+//! both.
+//!
+//! # Layout
+//! - This module: [`Cluster`], the node's link to Redis: its uid, the publish queue,
+//!   the routing of what Redis delivers to each namespace's adapter, and its health.
+//! - [`link`]: the two tasks that talk to Redis, each reconnecting with backoff: one
+//!   publishes (a bounded queue, batched into pipelines), one subscribes.
+//! - [`adapter`]: [`RedisAdapter`], a namespace's adapter: local delivery plus
+//!   publishing, and what other nodes ask of it.
+//!
+//! When Redis is away the node goes on serving its own clients: what it would publish
+//! is dropped and counted (`portico_cluster_dropped_total`), `/readyz` says why it is
+//! not ready, and both tasks reconnect.
+
+pub mod adapter;
+mod link;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use adapter::RedisAdapter;
+
+use crate::config::ClusterConfig;
+use crate::metrics::{METRICS, inc};
+
+/// Why the cluster link could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The Redis URL is not one.
+    #[error("cluster.redis_url: {0}")]
+    Url(#[from] redis::RedisError),
+}
+
+/// One message for Redis.
+#[derive(Debug)]
+struct Publish {
+    channel: String,
+    payload: Vec<u8>,
+}
+
+/// This node's link to Redis: a cheap handle.
+#[derive(Clone)]
+pub struct Cluster(Arc<Shared>);
+
+struct Shared {
+    /// This node's id on the wire; messages carrying it are its own.
+    uid: String,
+    key: String,
+    requests_timeout: Duration,
+    max_message_bytes: usize,
+    client: redis::Client,
+    /// The command connection, once the publisher has made it.
+    commands: ArcSwapOption<redis::aio::ConnectionManager>,
+    outbox: mpsc::Sender<Publish>,
+    /// Taken by [`Cluster::start`].
+    inbox: Mutex<Option<mpsc::Receiver<Publish>>>,
+    /// Each namespace's adapter, to route what Redis delivers.
+    adapters: RwLock<Vec<Weak<adapter::Link>>>,
+    health: Health,
+    tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("uid", &self.0.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether each half of the link is up, and the last reason one was not.
+#[derive(Debug, Default)]
+struct Health {
+    subscribed: AtomicBool,
+    publishing: AtomicBool,
+    problem: Mutex<Option<String>>,
+    /// Malformed messages seen: the first and then every power of two is logged.
+    malformed: AtomicU64,
+}
+
+impl Health {
+    fn set(&self, flag: &AtomicBool, up: bool, problem: Option<String>) {
+        flag.store(up, Ordering::Release);
+        if let Some(problem) = problem {
+            *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem);
+        }
+        let both = self.subscribed.load(Ordering::Acquire) && self.publishing.load(Ordering::Acquire);
+        METRICS
+            .cluster_connected
+            .store(i64::from(both), Ordering::Relaxed);
+    }
+}
+
+impl Cluster {
+    /// A link to the Redis of `config` (not connected until [`Cluster::start`]).
+    pub fn new(config: &ClusterConfig, url: &str) -> Result<Cluster, ClusterError> {
+        let client = redis::Client::open(url)?;
+        let (outbox, inbox) = mpsc::channel(config.publish_queue);
+        Ok(Cluster(Arc::new(Shared {
+            uid: crate::id::random_id(),
+            key: config.key.clone(),
+            requests_timeout: config.requests_timeout(),
+            max_message_bytes: config.max_message_bytes,
+            client,
+            commands: ArcSwapOption::empty(),
+            outbox,
+            inbox: Mutex::new(Some(inbox)),
+            adapters: RwLock::new(Vec::new()),
+            health: Health::default(),
+            tasks: TaskTracker::new(),
+        })))
+    }
+
+    /// The adapter of namespace `nsp`; every namespace gets its own before
+    /// [`Cluster::start`], which subscribes to their channels.
+    pub fn adapter(&self, nsp: &str) -> RedisAdapter {
+        let adapter = RedisAdapter::new(self.clone(), nsp);
+        self.0
+            .adapters
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(adapter.link());
+        adapter
+    }
+
+    /// Starts publishing and subscribing; both tasks end when `shutdown` is cancelled.
+    pub fn start(&self, shutdown: &CancellationToken) {
+        let Some(inbox) = self.0.inbox.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        self.0
+            .tasks
+            .spawn(link::publisher(self.clone(), inbox, shutdown.clone()));
+        self.0
+            .tasks
+            .spawn(link::subscriber(self.clone(), shutdown.clone()));
+    }
+
+    /// Waits for the link's tasks (after the shutdown token is cancelled).
+    pub async fn wait_tasks(&self) {
+        self.0.tasks.close();
+        self.0.tasks.wait().await;
+    }
+
+    /// This node's uid on the wire.
+    pub fn uid(&self) -> &str {
+        &self.0.uid
+    }
+
+    /// The channel prefix.
+    pub fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// `Ok` while both halves of the link are up; else why not.
+    pub fn ready(&self) -> Result<(), String> {
+        let health = &self.0.health;
+        if health.subscribed.load(Ordering::Acquire) && health.publishing.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let problem = health.problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Err(problem.unwrap_or_else(|| "connecting to Redis".to_owned()))
+    }
+
+    /// Queues a message for Redis; when the queue is full (Redis away or slow) it is
+    /// dropped and counted instead.
+    fn publish(&self, channel: String, payload: Vec<u8>) {
+        if self.0.outbox.try_send(Publish { channel, payload }).is_err() {
+            inc(&METRICS.cluster_dropped);
+        }
+    }
+
+    /// The command connection, when the link is up.
+    fn commands(&self) -> Option<redis::aio::ConnectionManager> {
+        self.0.commands.load_full().map(|c| (*c).clone())
+    }
+
+    /// Tracks a task working for the cluster (a client's ack to a remote broadcast).
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.tasks.spawn(task);
+    }
+
+    /// Counts a malformed or oversized message and logs the first, then every power
+    /// of two: a flood of bad messages cannot flood the log.
+    fn malformed(&self, channel: &str, why: &dyn std::fmt::Display) {
+        inc(&METRICS.cluster_malformed);
+        let n = self.0.health.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(channel, seen = n, "dropped a message from Redis: {why}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The `[cluster]` section: one node, or several sharing a Redis.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The environment variable that turns the Redis adapter on with its URL, whatever
+/// the file says: a deployment scales out with no edit.
+pub const REDIS_URL_ENV: &str = "PORTICO_REDIS_URL";
+
+/// How this node shares rooms, broadcasts and presence with others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `local` (one node, nothing to install) or `redis`. Defaults to `local`, or to
+    /// `redis` when `PORTICO_REDIS_URL` is set.
+    pub adapter: AdapterKind,
+    /// The Redis server, `redis://[user:password@]host[:port][/db]`. Required with
+    /// `adapter = "redis"`.
+    pub redis_url: Option<String>,
+    /// The channel prefix, Node's `key` option. Defaults to `socket.io`, as Node's
+    /// `@socket.io/redis-adapter` and `@socket.io/redis-emitter` have it.
+    pub key: String,
+    /// How long a request to the other nodes (`fetchSockets`, …) waits for their
+    /// answers, in milliseconds. Defaults to 5000, Node's `requestsTimeout`.
+    pub requests_timeout_ms: u64,
+    /// Messages waiting to be published; beyond that (Redis slow or away) new ones are
+    /// dropped and counted, never buffered without bound. Defaults to 10 000.
+    pub publish_queue: usize,
+    /// Largest message read from Redis, in bytes; a larger one is logged and dropped.
+    /// Defaults to 4 000 000.
+    pub max_message_bytes: usize,
+}
+
+/// Which adapter a node uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterKind {
+    /// This node only.
+    #[default]
+    Local,
+    /// Redis pub/sub, wire-compatible with Node's `@socket.io/redis-adapter`.
+    Redis,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> ClusterConfig {
+        ClusterConfig {
+            adapter: AdapterKind::Local,
+            redis_url: None,
+            key: crate::protocol::cluster::DEFAULT_PREFIX.to_owned(),
+            requests_timeout_ms: 5000,
+            publish_queue: 10_000,
+            max_message_bytes: 4_000_000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// `PORTICO_REDIS_URL`, when set and not empty, selects Redis at that URL.
+    pub(super) fn apply_env(&mut self, url: Option<String>) {
+        if let Some(url) = url.filter(|u| !u.is_empty()) {
+            self.adapter = AdapterKind::Redis;
+            self.redis_url = Some(url);
+        }
+    }
+
+    /// How long requests to other nodes wait.
+    pub fn requests_timeout(&self) -> Duration {
+        Duration::from_millis(self.requests_timeout_ms)
+    }
+
+    /// The Redis URL, when the Redis adapter is selected.
+    pub fn redis(&self) -> Option<&str> {
+        match self.adapter {
+            AdapterKind::Local => None,
+            AdapterKind::Redis => self.redis_url.as_deref(),
+        }
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: format!("cluster.{key}"),
+            reason,
+        };
+        if self.adapter == AdapterKind::Redis {
+            let Some(url) = self.redis_url.as_deref().filter(|u| !u.is_empty()) else {
+                return Err(invalid(
+                    "redis_url",
+                    format!("required with adapter = \"redis\" (or set {REDIS_URL_ENV})"),
+                ));
+            };
+            if let Err(e) = redis::Client::open(url) {
+                return Err(invalid("redis_url", format!("not a Redis URL: {e}")));
+            }
+        }
+        if self.key.is_empty() || self.key.contains('#') {
+            return Err(invalid("key", "must be non-empty and contain no `#`".into()));
+        }
+        if self.requests_timeout_ms == 0 {
+            return Err(invalid("requests_timeout_ms", "must be at least 1".into()));
+        }
+        if self.publish_queue == 0 {
+            return Err(invalid("publish_queue", "must be at least 1".into()));
+        }
+        if self.max_message_bytes < 1024 {
+            return Err(invalid("max_message_bytes", "must be at least 1024".into()));
+        }
+        Ok(())
+    }
+}
