@@ -152,6 +152,17 @@ auth = "required"
     await eventually(async () => !(await p.emitWithAck("rooms")).rooms.includes("moved-by-node"), 5000, "the leave");
   });
 
+  test("Node's broadcast with acks reaches Portico's clients and collects their answers", async () => {
+    const { p, n } = await trio("askers");
+    p.on("question", (x, cb) => cb({ from: "portico", x }));
+    n.on("question", (x, cb) => cb({ from: "node", x }));
+    const answers = await node.io.timeout(3000).to("askers").emitWithAck("question", 41);
+    assert.deepEqual(
+      answers.sort((a, b) => a.from.localeCompare(b.from)),
+      [{ from: "node", x: 41 }, { from: "portico", x: 41 }],
+    );
+  });
+
   test("disconnectSockets from Node disconnects Portico's sockets", async () => {
     const p = await clients.connect(portico.url);
     await p.emitWithAck("join", "doomed");

@@ -184,8 +184,10 @@ describe("seed REST push and the operator API on deploy/chat.toml", () => {
       [
         "GET /api/v1/openapi.json",
         "GET /api/v1/presence",
+        "GET /api/v1/sockets",
         "GET /healthz",
         "GET /metrics",
+        "GET /readyz",
         "GET /socket.io",
         "GET /socket.io/",
         "GET /ws",

@@ -23,7 +23,7 @@ use anyhow::{Context as _, bail};
 const SMOKE_RUNS: u32 = 300_000;
 
 /// The fuzz targets in `fuzz/fuzz_targets/`.
-const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native", "wsframe"];
+const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native", "wsframe", "cluster"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -89,10 +89,34 @@ pub(super) async fn publisher(
     shared.commands.store(Some(Arc::new(manager.clone())));
     shared.health.set(&shared.health.publishing, true, None);
     let mut batch = Vec::with_capacity(BATCH);
+    backoff.reset();
     loop {
+        // While publishing fails, a PING now and then finds out when Redis is back,
+        // even if nothing is published meanwhile.
+        let up = shared.health.publishing.load(Ordering::Acquire);
+        let probe = async {
+            if up {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(backoff.next()).await;
+        };
         tokio::select! {
             () = shutdown.cancelled() => return,
             n = inbox.recv_many(&mut batch, BATCH) => if n == 0 { return },
+            () = probe => {
+                match redis::cmd("PING").query_async::<()>(&mut manager).await {
+                    Ok(()) => {
+                        backoff.reset();
+                        shared.health.set(&shared.health.publishing, true, None);
+                    }
+                    Err(e) => shared.health.set(
+                        &shared.health.publishing,
+                        false,
+                        Some(format!("cannot reach Redis: {e}")),
+                    ),
+                }
+                continue;
+            }
         }
         let mut pipe = redis::pipe();
         for message in &batch {
@@ -101,7 +125,8 @@ pub(super) async fn publisher(
         match pipe.query_async::<()>(&mut manager).await {
             Ok(()) => {
                 add(&METRICS.cluster_published, batch.len() as u64);
-                if !shared.health.publishing.load(Ordering::Acquire) {
+                if !up {
+                    backoff.reset();
                     shared.health.set(&shared.health.publishing, true, None);
                 }
             }

@@ -351,9 +351,15 @@ impl Config {
 impl Config {
     /// The paths the gateway serves itself: exact paths, and prefixes ending in `/`.
     pub fn reserved_paths(&self) -> Vec<String> {
-        let mut paths: Vec<String> = [self.server.path.as_str(), "/api/", "/healthz", "/metrics"]
-            .map(str::to_owned)
-            .into();
+        let mut paths: Vec<String> = [
+            self.server.path.as_str(),
+            "/api/",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ]
+        .map(str::to_owned)
+        .into();
         if self.native.enabled {
             paths.push(self.native.path.clone());
             paths.push(format!("{}/", self.native.path));

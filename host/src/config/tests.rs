@@ -219,3 +219,49 @@ fn the_api_key_enables_the_api_and_must_not_be_short() {
         other => panic!("expected invalid, got {other:?}"),
     }
 }
+
+#[test]
+fn the_cluster_is_local_unless_redis_is_named_in_the_file_or_the_environment() {
+    let config = parse("").expect("valid");
+    assert_eq!(config.cluster.adapter, AdapterKind::Local);
+    assert_eq!(config.cluster.redis(), None);
+    assert_eq!(config.cluster.key, "socket.io");
+
+    let config =
+        parse("[cluster]\nadapter = \"redis\"\nredis_url = \"redis://127.0.0.1:6390\"").expect("valid");
+    assert_eq!(config.cluster.redis(), Some("redis://127.0.0.1:6390"));
+
+    // PORTICO_REDIS_URL turns Redis on with its URL, whatever the file says.
+    let mut config = parse("").expect("valid");
+    config
+        .cluster
+        .apply_env(Some("redis://10.0.0.5:6379/2".to_owned()));
+    config.validate().expect("valid");
+    assert_eq!(config.cluster.redis(), Some("redis://10.0.0.5:6379/2"));
+    let mut config = parse("").expect("valid");
+    config.cluster.apply_env(Some(String::new()));
+    assert_eq!(config.cluster.redis(), None, "an empty variable is unset");
+
+    for (text, key) in [
+        ("[cluster]\nadapter = \"redis\"", "cluster.redis_url"),
+        (
+            "[cluster]\nadapter = \"redis\"\nredis_url = \"http://x\"",
+            "cluster.redis_url",
+        ),
+        ("[cluster]\nkey = \"a#b\"", "cluster.key"),
+        (
+            "[cluster]\nrequests_timeout_ms = 0",
+            "cluster.requests_timeout_ms",
+        ),
+        ("[cluster]\npublish_queue = 0", "cluster.publish_queue"),
+    ] {
+        match parse(text) {
+            Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        parse("[cluster]\nadapter = \"etcd\""),
+        Err(ConfigError::Key { .. })
+    ));
+}
