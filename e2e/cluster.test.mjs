@@ -6,7 +6,8 @@ import { createClient } from "redis";
 import { Emitter } from "@socket.io/redis-emitter";
 import { startServer, once, sleep } from "./lib/server.mjs";
 import { startRedis, waitReady, eventually } from "./lib/cluster.mjs";
-import { Clients } from "./lib/deploy.mjs";
+import { Clients, record } from "./lib/deploy.mjs";
+import { sign, now } from "./lib/jwt.mjs";
 
 const clusterToml = (url) => `
 [cluster]
@@ -172,6 +173,131 @@ describe("a Portico node whose Redis is unreachable at start", () => {
     } finally {
       clients.closeAll();
       await node.stop();
+      await redis.stop();
+    }
+  });
+});
+
+describe("presence across two Portico nodes", () => {
+  const SECRET = "cluster-presence-secret";
+  const API_KEY = "cluster-presence-operator-key-012345";
+  const toml = (url) => `
+[cluster]
+adapter = "redis"
+redis_url = "${url}"
+[auth]
+secret = "${SECRET}"
+[api]
+key = "${API_KEY}"
+[namespaces."/chat"]
+handler = "echo"
+auth = "required"
+presence = true
+`;
+  let redis, a, b;
+  const clients = new Clients();
+  let users = 0;
+  const user = () => {
+    users += 1;
+    const sub = 5000 + users;
+    return { sub, username: `p${sub}`, token: sign({ sub, username: `p${sub}`, exp: now() + 600 }, SECRET) };
+  };
+  const connect = (node, u) => clients.connect(`${node.url}/chat`, { auth: { token: u.token }, transports: ["websocket"] });
+  const online = async (node) => {
+    const res = await fetch(`${node.url}/api/v1/presence?namespace=/chat`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    return (await res.json()).users;
+  };
+  const socketsOf = async (node, u) => (await online(node)).find((x) => x.userId === String(u.sub))?.sockets ?? 0;
+
+  before(async () => {
+    redis = await startRedis();
+    [a, b] = await Promise.all([startServer(toml(redis.url)), startServer(toml(redis.url))]);
+    await Promise.all([waitReady(a.url), waitReady(b.url)]);
+  });
+
+  after(async () => {
+    clients.closeAll();
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+  });
+
+  test("a user with tabs on both nodes is online once everywhere, and offline once when the last tab anywhere closes", async () => {
+    const [watchA, watchB] = [await connect(a, user()), await connect(b, user())];
+    const [seenA, seenB] = [record(watchA), record(watchB)];
+    const alice = user();
+    const tab1 = await connect(a, alice);
+    const tab2 = await connect(b, alice);
+    for (const node of [a, b]) await eventually(async () => (await socketsOf(node, alice)) === 2, 5000, "both tabs listed");
+    // user_online per connection (the seed's handleConnection), seen on both nodes.
+    await eventually(() => seenA.events("user_online").filter((u) => u.userId === alice.sub).length === 2, 5000, "user_online on a");
+    await eventually(() => seenB.events("user_online").filter((u) => u.userId === alice.sub).length === 2, 5000, "user_online on b");
+    tab1.disconnect();
+    for (const node of [a, b]) await eventually(async () => (await socketsOf(node, alice)) === 1, 5000, "one tab left");
+    const offA = once(watchA, "user_offline");
+    const offB = once(watchB, "user_offline");
+    tab2.disconnect();
+    assert.deepEqual(await offA, { userId: alice.sub, username: alice.username });
+    assert.deepEqual(await offB, { userId: alice.sub, username: alice.username });
+    for (const node of [a, b]) await eventually(async () => (await socketsOf(node, alice)) === 0, 5000, "offline everywhere");
+    await sleep(300);
+    for (const seen of [seenA, seenB]) {
+      assert.equal(seen.events("user_offline").filter((u) => u.userId === alice.sub).length, 1, "exactly once");
+    }
+  });
+
+  test("two last tabs on two nodes closing at once still make exactly one user_offline", async () => {
+    const watch = await connect(a, user());
+    const seen = record(watch);
+    const bob = user();
+    const t1 = await connect(a, bob);
+    const t2 = await connect(b, bob);
+    for (const node of [a, b]) await eventually(async () => (await socketsOf(node, bob)) === 2, 5000, "both tabs");
+    t1.disconnect();
+    t2.disconnect();
+    await eventually(() => seen.events("user_offline").some((u) => u.userId === bob.sub), 5000, "user_offline");
+    await sleep(500);
+    assert.equal(seen.events("user_offline").filter((u) => u.userId === bob.sub).length, 1);
+  });
+});
+
+describe("a Portico node killed with SIGKILL", () => {
+  test("disappears from the others' presence within NODE_TIMEOUT + a heartbeat (5 s + 1 s)", async (t) => {
+    const SECRET = "cluster-kill-secret";
+    const toml = (url) => `
+[cluster]
+adapter = "redis"
+redis_url = "${url}"
+[auth]
+secret = "${SECRET}"
+[namespaces."/chat"]
+handler = "echo"
+auth = "required"
+presence = true
+`;
+    const redis = await startRedis();
+    const [a, b] = await Promise.all([startServer(toml(redis.url)), startServer(toml(redis.url))]);
+    const clients = new Clients();
+    try {
+      await Promise.all([waitReady(a.url), waitReady(b.url)]);
+      const token = (sub) => sign({ sub, username: `k${sub}`, exp: now() + 600 }, SECRET);
+      const watch = await clients.connect(`${a.url}/chat`, { auth: { token: token(1) } });
+      const seen = record(watch);
+      const victim = await clients.connect(`${b.url}/chat`, { auth: { token: token(2) } });
+      await eventually(() => seen.events("user_online").some((u) => u.userId === 2), 5000, "user_online");
+      victim.io.opts.reconnection = false;
+      const killed = Date.now();
+      b.proc.kill("SIGKILL");
+      const off = await once(watch, "user_offline", 10_000);
+      const after = Date.now() - killed;
+      t.diagnostic(`user_offline for the killed node's user ${after} ms after SIGKILL`);
+      assert.deepEqual(off, { userId: 2, username: "k2" });
+      // The bound is 6 s; a second of slack for a loaded machine.
+      assert.ok(after <= 7000, `${after} ms`);
+      await sleep(300);
+      assert.equal(seen.events("user_offline").length, 1, "exactly once");
+    } finally {
+      clients.closeAll();
+      await Promise.all([a.stop(), b.stop()]);
       await redis.stop();
     }
   });

@@ -8,6 +8,7 @@ import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, once } from "./server.mjs";
+import { startRedis, waitReady } from "./cluster.mjs";
 import { sign, now } from "./jwt.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -16,13 +17,42 @@ const builtPlugins = process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugi
 export const SECRET = "seed-e2e-secret";
 export const API_KEY = "seed-e2e-operator-key-0123456789";
 
-/** Starts deploy/chat.toml with a private copy of the built plugins. */
+/**
+ * Starts deploy/chat.toml with a private copy of the built plugins. With
+ * `PORTICO_E2E_NODES=2` it starts two nodes of it on one redis-server instead (the file
+ * unchanged: `PORTICO_REDIS_URL` turns the Redis adapter on), and every read of `url`
+ * names the other node, so a test's clients and HTTP calls alternate between them.
+ */
 export async function startDeployment() {
-  const plugins = mkdtempSync(join(tmpdir(), "portico-deploy-"));
-  cpSync(builtPlugins, plugins, { recursive: true });
-  return startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
-    env: { PORTICO_PLUGINS_DIR: plugins, JWT_SECRET: SECRET, PORTICO_API_KEY: API_KEY },
-  });
+  const nodes = Number(process.env.PORTICO_E2E_NODES ?? 1);
+  const start = (env = {}) => {
+    const plugins = mkdtempSync(join(tmpdir(), "portico-deploy-"));
+    cpSync(builtPlugins, plugins, { recursive: true });
+    return startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
+      env: { PORTICO_PLUGINS_DIR: plugins, JWT_SECRET: SECRET, PORTICO_API_KEY: API_KEY, ...env },
+    });
+  };
+  if (nodes <= 1) return start();
+  const redis = await startRedis();
+  const servers = await Promise.all(Array.from({ length: nodes }, () => start({ PORTICO_REDIS_URL: redis.url })));
+  await Promise.all(servers.map((s) => waitReady(s.url)));
+  let next = 0;
+  const pick = () => servers[next++ % servers.length];
+  return {
+    nodes: servers,
+    get url() {
+      return pick().url;
+    },
+    get wsUrl() {
+      return pick().wsUrl;
+    },
+    alive: () => servers.every((s) => s.alive()),
+    output: () => servers.map((s) => s.output()).join("\n"),
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      await redis.stop();
+    },
+  };
 }
 
 let users = 0;

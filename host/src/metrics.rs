@@ -38,6 +38,8 @@ pub struct Metrics {
     pub cluster_received: AtomicU64,
     /// Messages received from Redis that were malformed or oversized, and dropped.
     pub cluster_malformed: AtomicU64,
+    /// Plugin store operations that failed (Redis away) and answered as if unset.
+    pub store_errors: AtomicU64,
 }
 
 /// The process's counters.
@@ -55,6 +57,7 @@ pub static METRICS: Metrics = Metrics {
     cluster_dropped: AtomicU64::new(0),
     cluster_received: AtomicU64::new(0),
     cluster_malformed: AtomicU64::new(0),
+    store_errors: AtomicU64::new(0),
 };
 
 /// Counts a connection closed for `reason`.
@@ -152,6 +155,11 @@ impl Metrics {
                 "portico_cluster_malformed_total",
                 "Messages from Redis dropped as malformed or oversized.",
                 &self.cluster_malformed,
+            ),
+            (
+                "portico_store_errors_total",
+                "Plugin store operations that failed (Redis away) and answered as if unset.",
+                &self.store_errors,
             ),
         ];
         for (name, help, value) in counters {

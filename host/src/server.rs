@@ -24,9 +24,10 @@ use crate::plugins::watcher;
 use crate::router::EventHandler;
 use crate::router::adapter::{Adapter, LocalAdapter};
 use crate::router::namespace::NamespaceOptions;
+use crate::router::presence::{LocalPresence, Presence};
 use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, RedisStore};
 
 /// How long shutdown waits for connections to send their close frames.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -73,9 +74,17 @@ impl Gateway {
     pub fn new(config: &Config) -> Result<Gateway, ServeError> {
         let uses_plugins =
             config.namespaces.values().any(|ns| ns.uses_plugins()) || !config.http.routes.is_empty();
+        let cluster = match config.cluster.redis() {
+            Some(url) => Some(Cluster::new(&config.cluster, url)?),
+            None => None,
+        };
         let registry = if uses_plugins {
             let runtime = Runtime::new(&config.plugins.cache_dir())?;
-            let store: Arc<dyn crate::store::Store> = Arc::new(MemoryStore::default());
+            // In a cluster every node's plugins share one store.
+            let store: Arc<dyn crate::store::Store> = match &cluster {
+                Some(cluster) => Arc::new(RedisStore::new(cluster.clone())),
+                None => Arc::new(MemoryStore::default()),
+            };
             Some(Arc::new(Registry::new(runtime, config.plugins.clone(), store)))
         } else {
             None
@@ -84,10 +93,6 @@ impl Gateway {
             Some(Arc::new(Verifier::new(&config.auth)?))
         } else {
             None
-        };
-        let cluster = match config.cluster.redis() {
-            Some(url) => Some(Cluster::new(&config.cluster, url)?),
-            None => None,
         };
         let namespaces = Namespaces::new(config.namespaces.iter().map(|(name, ns)| {
             let handler: Arc<dyn EventHandler> = match &registry {
@@ -101,11 +106,18 @@ impl Gateway {
                 verifier: verifier.clone(),
                 presence_events: ns.presence,
             };
-            let adapter: Box<dyn Adapter> = match &cluster {
-                Some(cluster) => Box::new(cluster.adapter(name)),
-                None => Box::new(LocalAdapter::default()),
+            let (adapter, presence): (Box<dyn Adapter>, Box<dyn Presence>) = match &cluster {
+                Some(cluster) => {
+                    let adapter = cluster.adapter(name, ns.presence);
+                    let presence = Box::new(adapter.presence());
+                    (Box::new(adapter), presence)
+                }
+                None => (
+                    Box::new(LocalAdapter::default()),
+                    Box::new(LocalPresence::default()),
+                ),
             };
-            Namespace::with_adapter(name, handler, options, adapter)
+            Namespace::with_adapter(name, handler, options, adapter, presence)
         }));
         if let Some(registry) = &registry {
             registry.set_namespaces(&namespaces);

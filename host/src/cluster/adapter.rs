@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::oneshot;
 
 use super::Cluster;
+use super::presence::{NODE_TIMEOUT, PresenceMessage, PresenceView, SnapshotUser};
 use crate::metrics::{METRICS, inc};
 use crate::protocol::cluster::{
     Channels, RemoteSocket, Request, RequestMessage, Response, ResponseBody, SocketOp, decode_broadcast,
@@ -17,6 +18,7 @@ use crate::reason::DisconnectReason;
 use crate::router::adapter::{Adapter, AdapterError, LocalAdapter};
 use crate::router::broadcast::OutgoingEvent;
 use crate::router::handler::BoxFuture;
+use crate::router::presence::{LocalPresence, OnlineUser, Presence, PresenceUser, Transition};
 use crate::router::{Framing, Room, Socket, SocketId, Targets};
 
 /// The Redis adapter of one namespace: a cheap handle.
@@ -31,6 +33,14 @@ pub(super) struct Link {
     local: LocalAdapter,
     /// Requests this node waits on, by request id.
     pending: Mutex<HashMap<String, Pending>>,
+    /// `<key>-portico-presence#<nsp>#`.
+    presence_channel: String,
+    /// This node's users, first hand.
+    local_presence: LocalPresence,
+    /// Every node's, as their messages told.
+    view: Mutex<PresenceView>,
+    /// Whether the namespace announces `user_offline`.
+    announce_offline: bool,
 }
 
 /// A `fetchSockets` waiting for the other nodes.
@@ -42,25 +52,170 @@ struct Pending {
 }
 
 impl RedisAdapter {
-    pub(super) fn new(cluster: Cluster, nsp: &str) -> RedisAdapter {
+    pub(super) fn new(cluster: Cluster, nsp: &str, announce_offline: bool) -> RedisAdapter {
         let channels = Channels::new(cluster.key(), nsp);
+        let presence_channel = format!("{}-portico-presence#{nsp}#", cluster.key());
+        let view = Mutex::new(PresenceView::new(cluster.uid()));
         RedisAdapter(Arc::new(Link {
             cluster,
             nsp: nsp.to_owned(),
             channels,
             local: LocalAdapter::default(),
             pending: Mutex::new(HashMap::new()),
+            presence_channel,
+            local_presence: LocalPresence::default(),
+            view,
+            announce_offline,
         }))
     }
 
     pub(super) fn link(&self) -> Weak<Link> {
         Arc::downgrade(&self.0)
     }
+
+    /// The namespace's presence, across the cluster.
+    pub fn presence(&self) -> ClusterPresence {
+        ClusterPresence(self.0.clone())
+    }
+}
+
+/// A namespace's presence across every node (see [`super::presence`]).
+pub struct ClusterPresence(Arc<Link>);
+
+impl Presence for ClusterPresence {
+    fn arrive(&self, user: &PresenceUser, sid: &SocketId) {
+        let link = &self.0;
+        link.local_presence.arrive(user, sid);
+        link.publish_presence(&PresenceMessage::Arrive {
+            node: link.cluster.uid().to_owned(),
+            user: user.user_id.clone(),
+            username: user.username.clone(),
+            body: user.announcement.clone(),
+            sid: sid.to_string(),
+        });
+    }
+
+    fn leave(&self, user_id: &str, sid: &SocketId) -> Transition {
+        let link = &self.0;
+        link.local_presence.leave(user_id, sid);
+        link.publish_presence(&PresenceMessage::Leave {
+            node: link.cluster.uid().to_owned(),
+            user: user_id.to_owned(),
+            sid: sid.to_string(),
+        });
+        // Whether that was the last socket anywhere is decided when this message
+        // comes back through Redis, in the cluster's one order ([`Link::on_presence`]).
+        Transition::Unchanged
+    }
+
+    fn online(&self) -> Vec<OnlineUser> {
+        self.0.view().online(&self.0.local_presence)
+    }
+
+    fn sockets_of(&self, user_id: &str) -> Vec<SocketId> {
+        let mut sockets = self.0.local_presence.sockets_of(user_id);
+        sockets.extend(self.0.view().sockets_elsewhere(user_id));
+        sockets
+    }
 }
 
 impl Link {
+    /// The channels it subscribes to (besides the broadcast pattern).
     pub(super) fn channels(&self) -> &Channels {
         &self.channels
+    }
+
+    /// Its presence channel.
+    pub(super) fn presence_channel(&self) -> &str {
+        &self.presence_channel
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, PresenceView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish_presence(&self, message: &PresenceMessage) {
+        match serde_json::to_vec(message) {
+            Ok(bytes) => self.cluster.publish(self.presence_channel.clone(), bytes),
+            Err(e) => tracing::error!("cluster: cannot encode a presence message: {e}"),
+        }
+    }
+
+    fn publish_snapshot(&self) {
+        let users = self
+            .local_presence
+            .entries()
+            .into_iter()
+            .map(|(user, sids)| SnapshotUser {
+                user: user.user_id,
+                username: user.username,
+                body: user.announcement,
+                sids: sids.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect();
+        self.publish_presence(&PresenceMessage::Snapshot {
+            node: self.cluster.uid().to_owned(),
+            users,
+        });
+    }
+
+    /// Just (re)subscribed: what an outage lost is repaired by snapshots, ours and
+    /// everyone's; nobody is declared dead for the silence the outage caused.
+    pub(super) fn on_subscribed(&self) {
+        self.view().touch_all(std::time::Instant::now());
+        self.publish_snapshot();
+        self.publish_presence(&PresenceMessage::Sync {
+            node: self.cluster.uid().to_owned(),
+        });
+    }
+
+    /// Every [`super::presence::HEARTBEAT`] while subscribed: say this node is alive,
+    /// and declare dead the nodes that have been silent too long.
+    pub(super) fn tick(&self) {
+        let node = self.cluster.uid().to_owned();
+        self.publish_presence(&PresenceMessage::Heartbeat { node: node.clone() });
+        let silent = self.view().silent(std::time::Instant::now(), NODE_TIMEOUT);
+        for dead in silent {
+            tracing::warn!(nsp = %self.nsp, node = %dead, "cluster: a node went silent; its users are offline");
+            self.publish_presence(&PresenceMessage::Dead {
+                node: node.clone(),
+                dead,
+            });
+        }
+    }
+
+    fn on_presence(&self, channel: &str, payload: &[u8]) {
+        let message: PresenceMessage = match serde_json::from_slice(payload) {
+            Ok(message) => message,
+            Err(e) => return self.cluster.malformed(channel, &e),
+        };
+        let outcome = self.view().apply(message, std::time::Instant::now());
+        if outcome.send_snapshot {
+            self.publish_snapshot();
+        }
+        if self.announce_offline {
+            for body in outcome.announce {
+                let event = OutgoingEvent::new(
+                    &self.nsp,
+                    "user_offline",
+                    crate::protocol::socketio::Payload::json(vec![body]),
+                );
+                self.broadcast(&Targets::default(), &event);
+            }
+        }
+    }
+
+    /// Delivers to this node's sockets and publishes for the others'.
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) {
+        self.local.broadcast(targets, event);
+        let bytes = encode_broadcast(
+            self.cluster.uid(),
+            &self.nsp,
+            event.name(),
+            event.payload(),
+            targets,
+        );
+        self.cluster.publish(self.channels.for_targets(targets), bytes);
     }
 
     /// Takes a message if it came on one of this namespace's channels.
@@ -74,6 +229,8 @@ impl Link {
             self.on_request(channel, payload);
         } else if channel == self.channels.response {
             self.on_response(channel, payload);
+        } else if channel == self.presence_channel {
+            self.on_presence(channel, payload);
         } else {
             return false;
         }

@@ -171,6 +171,9 @@ pub(super) async fn subscriber(cluster: Cluster, shutdown: CancellationToken) {
             Ok(pubsub) => {
                 backoff.reset();
                 shared.health.set(&shared.health.subscribed, true, None);
+                for link in live_links(&cluster) {
+                    link.on_subscribed();
+                }
                 tracing::info!(uid = %shared.uid, "cluster: subscribed to Redis");
                 let mut messages = pubsub.into_on_message();
                 loop {
@@ -206,21 +209,14 @@ async fn subscribe(cluster: &Cluster) -> Result<redis::aio::PubSub, String> {
         .get_async_pubsub()
         .await
         .map_err(|e| format!("cannot connect to Redis: {e}"))?;
-    let links: Vec<_> = shared
-        .adapters
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .filter_map(std::sync::Weak::upgrade)
-        .collect();
-    for link in links {
+    for link in live_links(cluster) {
         let channels = link.channels();
         pubsub
             .psubscribe(channels.pattern())
             .await
             .map_err(|e| format!("cannot subscribe: {e}"))?;
         pubsub
-            .subscribe(&[&channels.request, &channels.response])
+            .subscribe(&[&channels.request, &channels.response, link.presence_channel()])
             .await
             .map_err(|e| format!("cannot subscribe: {e}"))?;
     }
@@ -242,6 +238,35 @@ fn route(cluster: &Cluster, message: &redis::Msg) {
     for link in adapters.iter().filter_map(std::sync::Weak::upgrade) {
         if link.receive(channel, payload, message.from_pattern()) {
             return;
+        }
+    }
+}
+
+fn live_links(cluster: &Cluster) -> Vec<Arc<super::adapter::Link>> {
+    cluster
+        .0
+        .adapters
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect()
+}
+
+/// Presence heartbeats and dead-node checks, while subscribed (while not, every node
+/// looks silent, and nothing published would arrive anyway).
+pub(super) async fn heartbeat(cluster: Cluster, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(super::presence::HEARTBEAT);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        if cluster.0.health.subscribed.load(Ordering::Acquire) {
+            for link in live_links(&cluster) {
+                link.tick();
+            }
         }
     }
 }

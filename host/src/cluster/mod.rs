@@ -6,10 +6,13 @@
 //! # Layout
 //! - This module: [`Cluster`], the node's link to Redis: its uid, the publish queue,
 //!   the routing of what Redis delivers to each namespace's adapter, and its health.
-//! - [`link`]: the two tasks that talk to Redis, each reconnecting with backoff: one
-//!   publishes (a bounded queue, batched into pipelines), one subscribes.
+//! - [`link`]: the tasks that talk to Redis, each reconnecting with backoff: one
+//!   publishes (a bounded queue, batched into pipelines), one subscribes, one
+//!   heartbeats presence.
 //! - [`adapter`]: [`RedisAdapter`], a namespace's adapter: local delivery plus
-//!   publishing, and what other nodes ask of it.
+//!   publishing, and what other nodes ask of it; and its presence across the cluster.
+//! - [`presence`]: the presence view every node computes alike from Redis's one order,
+//!   so `user_offline` is decided once for the cluster.
 //!
 //! When Redis is away the node goes on serving its own clients: what it would publish
 //! is dropped and counted (`portico_cluster_dropped_total`), `/readyz` says why it is
@@ -17,6 +20,7 @@
 
 pub mod adapter;
 mod link;
+pub mod presence;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -27,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use adapter::RedisAdapter;
+pub use adapter::{ClusterPresence, RedisAdapter};
 
 use crate::config::ClusterConfig;
 use crate::metrics::{METRICS, inc};
@@ -120,10 +124,11 @@ impl Cluster {
         })))
     }
 
-    /// The adapter of namespace `nsp`; every namespace gets its own before
-    /// [`Cluster::start`], which subscribes to their channels.
-    pub fn adapter(&self, nsp: &str) -> RedisAdapter {
-        let adapter = RedisAdapter::new(self.clone(), nsp);
+    /// The adapter of namespace `nsp` (which announces `user_offline` when
+    /// `announce_offline`); every namespace gets its own before [`Cluster::start`],
+    /// which subscribes to their channels.
+    pub fn adapter(&self, nsp: &str, announce_offline: bool) -> RedisAdapter {
+        let adapter = RedisAdapter::new(self.clone(), nsp, announce_offline);
         self.0
             .adapters
             .write()
@@ -132,7 +137,8 @@ impl Cluster {
         adapter
     }
 
-    /// Starts publishing and subscribing; both tasks end when `shutdown` is cancelled.
+    /// Starts publishing, subscribing and the presence heartbeat; the tasks end when
+    /// `shutdown` is cancelled.
     pub fn start(&self, shutdown: &CancellationToken) {
         let Some(inbox) = self.0.inbox.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
@@ -143,6 +149,9 @@ impl Cluster {
         self.0
             .tasks
             .spawn(link::subscriber(self.clone(), shutdown.clone()));
+        self.0
+            .tasks
+            .spawn(link::heartbeat(self.clone(), shutdown.clone()));
     }
 
     /// Waits for the link's tasks (after the shutdown token is cancelled).
@@ -179,8 +188,8 @@ impl Cluster {
         }
     }
 
-    /// The command connection, when the link is up.
-    fn commands(&self) -> Option<redis::aio::ConnectionManager> {
+    /// The command connection, once the link has made it (it reconnects by itself).
+    pub(crate) fn commands(&self) -> Option<redis::aio::ConnectionManager> {
         self.0.commands.load_full().map(|c| (*c).clone())
     }
 

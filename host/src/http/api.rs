@@ -229,10 +229,12 @@ pub async fn disconnect(
             "one of `rooms`, `users`, `sockets` must name at least one target".to_owned(),
         ));
     }
-    let disconnected = ns.disconnect_sockets(&Targets {
-        rooms,
-        ..Targets::default()
-    });
+    let disconnected = ns
+        .disconnect_everywhere(&Targets {
+            rooms,
+            ..Targets::default()
+        })
+        .await;
     Ok(Json(json!({ "ok": true, "disconnected": disconnected })).into_response())
 }
 
@@ -243,7 +245,7 @@ pub struct PresenceQuery {
 }
 
 /// `GET /api/v1/presence?namespace=/chat`: the users online in a namespace (`/` by
-/// default), with their socket counts.
+/// default) on every node, with their socket counts.
 pub async fn presence(
     _: Operator,
     State(gateway): State<Gateway>,
@@ -254,7 +256,8 @@ pub async fn presence(
         .namespaces()
         .get(&name)
         .ok_or_else(|| ApiError::UnknownNamespace(name.clone()))?;
-    Ok(Json(json!({ "namespace": name, "users": ns.presence().online() })).into_response())
+    let users = ns.online_everywhere().await?;
+    Ok(Json(json!({ "namespace": name, "users": users })).into_response())
 }
 
 /// The sockets endpoint's query.

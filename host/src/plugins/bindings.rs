@@ -10,6 +10,8 @@ pub mod handler {
         path: "../wit",
         world: "portico:plugin/handler-plugin",
         exports: { default: async },
+        // The store may be Redis: its calls wait for I/O without blocking a thread.
+        imports: { "portico:plugin/store": async },
     });
 }
 

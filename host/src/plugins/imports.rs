@@ -80,35 +80,43 @@ impl sockets::Host for HostState {
 }
 
 impl store::Host for HostState {
-    fn kv_get(&mut self, key: String) -> Option<String> {
-        self.call.store.get(&self.scoped(&key))
+    async fn kv_get(&mut self, key: String) -> Option<String> {
+        let key = self.scoped(&key);
+        self.call.store.get(&key).await
     }
 
-    fn kv_set(&mut self, key: String, value: String, ttl_ms: Option<u64>) {
+    async fn kv_set(&mut self, key: String, value: String, ttl_ms: Option<u64>) {
         let key = self.scoped(&key);
         self.call
             .store
-            .set(&key, value, ttl_ms.map(Duration::from_millis));
+            .set(&key, value, ttl_ms.map(Duration::from_millis))
+            .await;
     }
 
-    fn kv_delete(&mut self, key: String) -> bool {
-        self.call.store.delete(&self.scoped(&key))
+    async fn kv_delete(&mut self, key: String) -> bool {
+        let key = self.scoped(&key);
+        self.call.store.delete(&key).await
     }
 
-    fn kv_incr(&mut self, key: String, delta: i64) -> i64 {
-        self.call.store.incr(&self.scoped(&key), delta)
+    async fn kv_incr(&mut self, key: String, delta: i64) -> i64 {
+        let key = self.scoped(&key);
+        self.call.store.incr(&key, delta).await
     }
 
-    fn history_append(&mut self, room: String, entry_json: String, max_len: u32) {
+    async fn history_append(&mut self, room: String, entry_json: String, max_len: u32) {
         let list = self.scoped(&format!("history:{room}"));
         self.call
             .store
-            .append(&list, entry_json, max_len.min(MAX_HISTORY_READ) as usize);
+            .append(&list, entry_json, max_len.min(MAX_HISTORY_READ) as usize)
+            .await;
     }
 
-    fn history_range(&mut self, room: String, limit: u32) -> Vec<String> {
+    async fn history_range(&mut self, room: String, limit: u32) -> Vec<String> {
         let list = self.scoped(&format!("history:{room}"));
-        self.call.store.range(&list, limit.min(MAX_HISTORY_READ) as usize)
+        self.call
+            .store
+            .range(&list, limit.min(MAX_HISTORY_READ) as usize)
+            .await
     }
 }
 
@@ -149,6 +157,6 @@ impl presence::Host for HostState {
 
     fn is_online(&mut self, namespace: Option<String>, user_id: String) -> bool {
         self.namespace(namespace.as_deref())
-            .is_some_and(|ns| !ns.presence().sockets_of(&user_id).is_empty())
+            .is_some_and(|ns| ns.presence().is_online(&user_id))
     }
 }

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::task::TaskTracker;
 
-use super::adapter::{Adapter, LocalAdapter};
+use super::adapter::{Adapter, AdapterError, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::{BoxFuture, EventHandler, IncomingEvent};
-use super::presence::{Presence, Transition};
+use super::presence::{LocalPresence, Presence, PresenceUser, Transition};
 use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
@@ -45,7 +45,7 @@ pub enum Connected {
 pub struct Namespace {
     name: String,
     /// Who is online, and whether `user_online`/`user_offline` are emitted.
-    presence: Presence,
+    presence: Box<dyn Presence>,
     presence_events: bool,
     /// Whether connecting needs a verified token, and the verifier.
     auth: AuthMode,
@@ -81,15 +81,23 @@ impl Namespace {
         handler: Arc<dyn EventHandler>,
         options: NamespaceOptions,
     ) -> Arc<Namespace> {
-        Namespace::with_adapter(name, handler, options, Box::new(LocalAdapter::default()))
+        Namespace::with_adapter(
+            name,
+            handler,
+            options,
+            Box::new(LocalAdapter::default()),
+            Box::new(LocalPresence::default()),
+        )
     }
 
-    /// A namespace whose sockets, rooms and delivery `adapter` owns (a cluster's, say).
+    /// A namespace whose sockets, rooms and delivery `adapter` owns, and whose users
+    /// `presence` tracks (a cluster's, say).
     pub fn with_adapter(
         name: &str,
         handler: Arc<dyn EventHandler>,
         options: NamespaceOptions,
         adapter: Box<dyn Adapter>,
+        presence: Box<dyn Presence>,
     ) -> Arc<Namespace> {
         let NamespaceOptions {
             auth,
@@ -98,7 +106,7 @@ impl Namespace {
         } = options;
         Arc::new(Namespace {
             name: name.to_owned(),
-            presence: Presence::default(),
+            presence,
             presence_events,
             auth,
             verifier,
@@ -115,8 +123,8 @@ impl Namespace {
     }
 
     /// Who is online.
-    pub fn presence(&self) -> &Presence {
-        &self.presence
+    pub fn presence(&self) -> &dyn Presence {
+        &*self.presence
     }
 
     /// Runs a new socket through its handler's `on_connect`; when accepted, admits it
@@ -201,7 +209,17 @@ impl Namespace {
             // Online before the connect reply is queued, so anyone who saw the socket
             // connect finds it in presence.
             if let Some((user_id, username)) = identity(socket) {
-                self.presence.arrive(&user_id, &username, socket.id());
+                let announcement = if self.presence_events {
+                    presence_event(socket)
+                } else {
+                    None
+                };
+                let user = PresenceUser {
+                    user_id,
+                    username,
+                    announcement,
+                };
+                self.presence.arrive(&user, socket.id());
             }
         }
         METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
@@ -304,6 +322,22 @@ impl Namespace {
         self.adapter.disconnect_sockets(targets, false)
     }
 
+    /// Who is online on every node, first hand: each node lists its sockets now
+    /// (`fetchSockets`), so what a client has seen happen is already there.
+    pub async fn online_everywhere(&self) -> Result<Vec<super::presence::OnlineUser>, AdapterError> {
+        let sockets = self.adapter.fetch_sockets(&Targets::default()).await?;
+        Ok(super::presence::online_among(&sockets))
+    }
+
+    /// Disconnects every socket `targets` addresses on every node; returns how many,
+    /// counted across the cluster just before (this node's alone when the others
+    /// cannot be asked).
+    pub async fn disconnect_everywhere(&self, targets: &Targets) -> usize {
+        let counted = self.adapter.fetch_sockets(targets).await.map(|s| s.len());
+        let here = self.adapter.disconnect_sockets(targets, false);
+        counted.unwrap_or(here)
+    }
+
     /// The sockets `targets` addresses.
     pub fn matching(&self, targets: &Targets) -> Vec<Socket> {
         self.adapter.local_sockets(targets)
@@ -318,13 +352,7 @@ impl Namespace {
 
 /// A socket's user id and name, from its verified claims.
 fn identity(socket: &Socket) -> Option<(String, String)> {
-    let claims = socket.handshake().user.as_ref()?;
-    let user_id = crate::auth::subject(claims)?;
-    let username = ["username", "name"]
-        .iter()
-        .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))
-        .map_or_else(|| user_id.clone(), str::to_owned);
-    Some((user_id, username))
+    super::presence::identity(socket.handshake().user.as_ref()?)
 }
 
 /// `{userId, username}` of `user_online` / `user_offline`: the claims `sub` and

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Store;
+use super::{BoxFuture, Store};
 
 /// Sweep expired keys once this many writes happened since the last sweep.
 const SWEEP_EVERY: usize = 1024;
@@ -57,24 +57,28 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
-    fn get(&self, key: &str) -> Option<String> {
+impl MemoryStore {
+    /// The value of `key`, if set and not expired.
+    pub fn get(&self, key: &str) -> Option<String> {
         self.values().live(key, Instant::now()).map(|(v, _)| v.clone())
     }
 
-    fn set(&self, key: &str, value: String, ttl: Option<Duration>) {
+    /// See [`Store::set`].
+    pub fn set(&self, key: &str, value: String, ttl: Option<Duration>) {
         let now = Instant::now();
         let mut values = self.values();
         values.map.insert(key.to_owned(), (value, ttl.map(|t| now + t)));
         values.wrote(now);
     }
 
-    fn delete(&self, key: &str) -> bool {
+    /// See [`Store::delete`].
+    pub fn delete(&self, key: &str) -> bool {
         let mut values = self.values();
         values.live(key, Instant::now()).is_some() && values.map.remove(key).is_some()
     }
 
-    fn incr(&self, key: &str, delta: i64) -> i64 {
+    /// See [`Store::incr`].
+    pub fn incr(&self, key: &str, delta: i64) -> i64 {
         let now = Instant::now();
         let mut values = self.values();
         let (current, expiry) = match values.live(key, now) {
@@ -87,7 +91,8 @@ impl Store for MemoryStore {
         next
     }
 
-    fn append(&self, list: &str, entry: String, max_len: usize) {
+    /// See [`Store::append`].
+    pub fn append(&self, list: &str, entry: String, max_len: usize) {
         let mut lists = self.lists();
         let items = lists.entry(list.to_owned()).or_default();
         items.push_back(entry);
@@ -99,7 +104,8 @@ impl Store for MemoryStore {
         }
     }
 
-    fn range(&self, list: &str, limit: usize) -> Vec<String> {
+    /// See [`Store::range`].
+    pub fn range(&self, list: &str, limit: usize) -> Vec<String> {
         let lists = self.lists();
         let Some(items) = lists.get(list) else {
             return Vec::new();
@@ -109,6 +115,34 @@ impl Store for MemoryStore {
             .skip(items.len().saturating_sub(limit))
             .cloned()
             .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(std::future::ready(MemoryStore::get(self, key)))
+    }
+
+    fn set<'a>(&'a self, key: &'a str, value: String, ttl: Option<Duration>) -> BoxFuture<'a, ()> {
+        MemoryStore::set(self, key, value, ttl);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(std::future::ready(MemoryStore::delete(self, key)))
+    }
+
+    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, i64> {
+        Box::pin(std::future::ready(MemoryStore::incr(self, key, delta)))
+    }
+
+    fn append<'a>(&'a self, list: &'a str, entry: String, max_len: usize) -> BoxFuture<'a, ()> {
+        MemoryStore::append(self, list, entry, max_len);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn range<'a>(&'a self, list: &'a str, limit: usize) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(std::future::ready(MemoryStore::range(self, list, limit)))
     }
 }
 

@@ -1,28 +1,36 @@
 //! The small store plugins use to stay stateless between calls: key/value with TTL,
-//! counters, and per-room history. In memory on one node; a Redis implementation
-//! will sit behind the same [`Store`] trait once clustering lands.
+//! counters, and per-room history. In memory on one node; in Redis when the node is in
+//! a cluster, so every node's plugins share it.
 //!
 //! # Layout
 //! - [`memory`]: the in-memory implementation.
+//! - [`redis`]: the Redis one, on the cluster's connection.
 
 pub mod memory;
+pub mod redis;
 
 use std::time::Duration;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
-/// Storage for plugins. Keys arrive already scoped by the caller (plugin name).
+/// A store operation in flight.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Storage for plugins. Keys arrive already scoped by the caller (plugin name). An
+/// operation that cannot reach the storage answers as if the key were unset (and the
+/// store logs and counts it): a plugin call never fails because of it.
 pub trait Store: Send + Sync + 'static {
     /// The value of `key`, if set and not expired.
-    fn get(&self, key: &str) -> Option<String>;
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<String>>;
     /// Sets `key`, expiring after `ttl` when given.
-    fn set(&self, key: &str, value: String, ttl: Option<Duration>);
+    fn set<'a>(&'a self, key: &'a str, value: String, ttl: Option<Duration>) -> BoxFuture<'a, ()>;
     /// Deletes `key`; true if it existed (and had not expired).
-    fn delete(&self, key: &str) -> bool;
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool>;
     /// Adds `delta` to the integer at `key` (0 when unset or not an integer); returns the result.
-    fn incr(&self, key: &str, delta: i64) -> i64;
+    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, i64>;
     /// Appends to a history list, keeping the newest `max_len` entries.
-    fn append(&self, list: &str, entry: String, max_len: usize);
+    fn append<'a>(&'a self, list: &'a str, entry: String, max_len: usize) -> BoxFuture<'a, ()>;
     /// The newest `limit` entries of a history list, oldest first.
-    fn range(&self, list: &str, limit: usize) -> Vec<String>;
+    fn range<'a>(&'a self, list: &'a str, limit: usize) -> BoxFuture<'a, Vec<String>>;
 }
