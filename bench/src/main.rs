@@ -1,8 +1,9 @@
 //! `portico-bench`: the load generator, and the matrix that runs it against Portico and
 //! its peers side by side (see `bench/README.md`).
 //!
-//! - `portico-bench run --addr HOST:PORT [--pid PID] <echo|fanout|idle> [PARAMS]` loads
-//!   one running server and prints one JSON line (a [`scenario::Report`]).
+//! - `portico-bench run --addr HOST:PORT [--addr …] [--pid PID …] <echo|fanout|idle>
+//!   [PARAMS]` loads one running server (or the nodes of a cluster, clients spread over
+//!   them) and prints one JSON line (a [`scenario::Report`]).
 //! - `portico-bench matrix [--quick]` starts every server in turn, pinned to one core,
 //!   runs `run` pinned to the other, and writes `RESULTS.md` and `results.jsonl`.
 
@@ -31,15 +32,16 @@ struct Cli {
 enum Command {
     /// Runs one scenario against one running server; prints its report as a JSON line.
     Run {
-        /// The server's address.
-        #[arg(long)]
-        addr: SocketAddr,
+        /// The server's address; several: the nodes of a cluster, client `i` on node `i % n`.
+        #[arg(long, required = true)]
+        addr: Vec<SocketAddr>,
         /// Its Socket.IO path.
         #[arg(long, default_value = "/socket.io/")]
         path: String,
-        /// Its process id, for CPU and memory figures.
+        /// Its process ids (every node's, and a cluster's Redis), for CPU figures summed
+        /// over them; memory is read from the first.
         #[arg(long)]
-        pid: Option<u32>,
+        pid: Vec<u32>,
         #[command(subcommand)]
         scenario: Scenario,
     },
@@ -66,7 +68,11 @@ fn main() -> anyhow::Result<()> {
             pid,
             scenario,
         } => {
-            let target = Target { addr, path, pid };
+            let target = Target {
+                addrs: addr,
+                path,
+                pids: pid,
+            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

@@ -187,7 +187,9 @@ fn run_bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .args(["build", "--release", "--manifest-path"])
         .arg(root.join("bench/peers/socketioxide/Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("target")))?;
-    npm_ci(&root.join("bench/peers/node"), "socket.io")?;
+    // The newest package of its package.json, as for e2e; the cluster scenario needs Redis.
+    npm_ci(&root.join("bench/peers/node"), "@socket.io/redis-adapter")?;
+    ensure_redis()?;
     sh(Command::new(root.join("target/release/portico-bench"))
         .args(["matrix", "--root"])
         .arg(root)

@@ -3,6 +3,7 @@
 // offering the same events as bench/peers/socketioxide, so one load generator drives both.
 //
 //   node server.mjs [PORT]      (0 or nothing = a free port)
+//   REDIS_URL=redis://… node server.mjs   (a cluster node: @socket.io/redis-adapter on it)
 //
 // Binds to 127.0.0.1 only and prints `listening on 127.0.0.1:PORT` once it accepts
 // connections. Stops on SIGTERM/SIGINT.
@@ -23,6 +24,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 const httpServer = createServer();
 const io = new Server(httpServer, {}); // default options
+if (process.env.REDIS_URL) {
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const { createClient } = await import("redis");
+  const pub = createClient({ url: process.env.REDIS_URL });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
 
 io.on("connection", (socket) => {
   socket.on("echo", (data, ack) => {

@@ -7,8 +7,10 @@
 //! - [`machine`]: the machine and versions, for the report;
 //! - [`report`]: medians, ratios, targets, Markdown;
 //! - [`profile`]: `perf record` on the server during a run (`--profile`);
-//! - [`instructions`]: the plugin's cost per event in instructions, under callgrind.
+//! - [`instructions`]: the plugin's cost per event in instructions, under callgrind;
+//! - [`cluster`]: two nodes on one Redis, the fan-out room split across them.
 
+mod cluster;
 mod instructions;
 mod machine;
 mod profile;
@@ -107,13 +109,39 @@ fn scenario_args(scenario: &str, quick: bool) -> Option<&'static [&'static str]>
             "--drain",
             "5",
         ],
+        // The fan-out room split over two nodes on one Redis (see [`cluster`]).
+        ("cluster", false) => &[
+            "fanout",
+            "--members",
+            "1000",
+            "--senders",
+            "4",
+            "--window",
+            "16",
+            "--duration",
+            "5",
+        ],
+        ("cluster", true) => &[
+            "fanout",
+            "--members",
+            "50",
+            "--warmup",
+            "0.5",
+            "--duration",
+            "1",
+            "--drain",
+            "5",
+        ],
         ("idle", false) => &["idle", "--connections", "19000"],
         ("idle", true) => &["idle", "--connections", "500", "--settle", "0.5"],
         _ => return None,
     })
 }
 
-const SCENARIOS: [&str; 5] = ["echo", "latency", "fanout", "idle", INSTRUCTIONS];
+const SCENARIOS: [&str; 6] = ["echo", "latency", "fanout", CLUSTER, "idle", INSTRUCTIONS];
+
+/// The scenario run on two nodes of a server and a Redis (see [`cluster`]).
+const CLUSTER: &str = "cluster";
 
 /// The scenario counted under callgrind instead of timed (see [`instructions`]).
 const INSTRUCTIONS: &str = "instructions";
@@ -187,9 +215,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for scenario in &scenarios {
             let load: Vec<&str> = scenario_args(scenario, args.quick).unwrap_or_default().to_vec();
             for spec in &chosen {
+                let clustered = *scenario == CLUSTER;
+                if clustered && cluster::cluster_env(spec, "").is_none() {
+                    continue;
+                }
                 let log = logs.join(format!("{}-{scenario}-{rep}.log", spec.name));
                 eprint!("bench: rep {rep}/{reps} {scenario:<6} {:<13} ", spec.name);
-                match measure(spec, &load, &me, (server_core, loadgen_core), &log, args.profile) {
+                let measured = if clustered {
+                    cluster::measure(spec, &load, &me, (server_core, loadgen_core), &log)
+                } else {
+                    measure(spec, &load, &me, (server_core, loadgen_core), &log, args.profile)
+                };
+                match measured {
                     Ok(mut report) => {
                         report.scenario = scenario.to_string();
                         eprintln!("{}", report::headline(&report));

@@ -55,7 +55,7 @@ pub fn headline(report: &Report) -> String {
             num(m("latency_p50_us")),
             num(m("latency_p99_us"))
         ),
-        "fanout" => format!(
+        "fanout" | "cluster" => format!(
             "{} deliveries/s, p50 {} µs, lost {}",
             num(m("deliveries_per_s")),
             num(m("latency_p50_us")),
@@ -158,7 +158,7 @@ fn columns(scenario: &str) -> Vec<Column> {
             col("load gen CPU %", "loadgen_cpu_pct"),
             col("errors", "errors"),
         ],
-        "fanout" => vec![
+        "fanout" | "cluster" => vec![
             rate("deliveries/s", "deliveries_per_s"),
             col("p50 µs", "latency_p50_us"),
             col("p99 µs", "latency_p99_us"),

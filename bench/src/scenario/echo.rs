@@ -59,7 +59,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
 
     tokio::time::sleep(Duration::from_secs_f64(params.warmup)).await;
     shared.measuring_since.set(Some(Instant::now()));
-    let window = Window::start(target.pid);
+    let window = Window::start(target);
     tokio::time::sleep(Duration::from_secs_f64(params.duration)).await;
     shared.stop.set(true);
     let stats = window.finish();

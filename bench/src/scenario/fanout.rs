@@ -170,7 +170,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
     tokio::time::sleep(Duration::from_secs_f64(params.warmup)).await;
     shared.measuring_since.set(now_ns());
     shared.measuring.set(true);
-    let window = Window::start(target.pid);
+    let window = Window::start(target);
     tokio::time::sleep(Duration::from_secs_f64(params.duration)).await;
     shared.stop_sending.set(true);
     shared.measuring.set(false);

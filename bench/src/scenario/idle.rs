@@ -36,7 +36,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
     let mut report = Report::new("idle", params);
     let errors = Rc::new(Errors::default());
     let shared = Rc::new(Shared::default());
-    let before = target.pid.and_then(|pid| procfs::sample(Some(pid)).ok());
+    let before = target.pid().and_then(|pid| procfs::sample(Some(pid)).ok());
     let spawn = {
         let (shared, errors) = (shared.clone(), errors.clone());
         move |_, client| {
@@ -44,7 +44,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
             tokio::task::spawn_local(hold(client, shared.clone(), errors.clone()));
         }
     };
-    let window = Window::start(target.pid);
+    let window = Window::start(target);
     let (hist, elapsed) = connect_many(target, params.connections, params.concurrency, &errors, spawn).await;
     let connected = shared.held.get();
     report.window(&window.finish(), connected, "connect");
@@ -55,7 +55,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
     tokio::time::sleep(Duration::from_secs_f64(params.settle)).await;
     let held = connected - shared.dropped.get();
     report.set("held", held as f64);
-    if let (Some(before), Some(pid)) = (before, target.pid)
+    if let (Some(before), Some(pid)) = (before, target.pid())
         && let Ok(after) = procfs::sample(Some(pid))
     {
         report.set("server_rss_before_kib", before.rss_kib as f64);

@@ -24,15 +24,28 @@ use serde::{Deserialize, Serialize};
 use crate::client::{self, Client, ClientError};
 use crate::procfs::{self, Sample};
 
-/// The server under load.
+/// The server under load: one node, or the nodes of a cluster.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Where it listens.
-    pub addr: SocketAddr,
+    /// Where its nodes listen (at least one); client `i` connects to node `i % n`.
+    pub addrs: Vec<SocketAddr>,
     /// Its Socket.IO path, like `/socket.io/`.
     pub path: String,
-    /// Its process, for CPU and memory readings (none: those metrics are left out).
-    pub pid: Option<u32>,
+    /// Its processes (the nodes, and a cluster's Redis), for CPU readings, summed; the
+    /// first is the one whose memory is read. None: those metrics are left out.
+    pub pids: Vec<u32>,
+}
+
+impl Target {
+    /// The node client `i` connects to.
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        self.addrs[i % self.addrs.len()]
+    }
+
+    /// The first process, whose memory is read.
+    pub fn pid(&self) -> Option<u32> {
+        self.pids.first().copied()
+    }
 }
 
 /// What one scenario run measured.
@@ -144,28 +157,39 @@ pub(crate) struct WindowStats {
 /// The start of a measured window.
 pub(crate) struct Window {
     started: Instant,
-    server: Option<(u32, Sample)>,
+    /// Each server process with its sample at the start.
+    servers: Vec<(u32, Sample)>,
     own: Sample,
 }
 
 impl Window {
-    pub(crate) fn start(pid: Option<u32>) -> Window {
+    pub(crate) fn start(target: &Target) -> Window {
         Window {
             started: Instant::now(),
-            server: pid.and_then(|pid| procfs::sample(Some(pid)).ok().map(|s| (pid, s))),
+            servers: target
+                .pids
+                .iter()
+                .filter_map(|&pid| procfs::sample(Some(pid)).ok().map(|s| (pid, s)))
+                .collect(),
             own: procfs::sample(None).unwrap_or_default(),
         }
     }
 
     pub(crate) fn finish(&self) -> WindowStats {
         let own = procfs::sample(None).unwrap_or_default();
-        WindowStats {
-            elapsed: self.started.elapsed(),
-            server_cpu: self.server.and_then(|(pid, before)| {
-                procfs::sample(Some(pid))
+        let server_cpu = self
+            .servers
+            .iter()
+            .map(|(pid, before)| {
+                procfs::sample(Some(*pid))
                     .ok()
                     .map(|now| now.cpu.saturating_sub(before.cpu))
-            }),
+            })
+            .sum::<Option<Duration>>()
+            .filter(|_| !self.servers.is_empty());
+        WindowStats {
+            elapsed: self.started.elapsed(),
+            server_cpu,
             own_cpu: own.cpu.saturating_sub(self.own.cpu),
         }
     }
@@ -200,8 +224,9 @@ pub(crate) async fn connect_many(
                 }
                 next.set(i + 1);
                 let t0 = Instant::now();
-                let source = client::loopback_source(target.addr, i);
-                match Client::connect(target.addr, source, &target.path).await {
+                let addr = target.addr(i);
+                let source = client::loopback_source(addr, i);
+                match Client::connect(addr, source, &target.path).await {
                     Ok(client) => {
                         hist.borrow_mut().record(t0.elapsed().as_nanos() as u64);
                         spawn(i, client);
