@@ -127,12 +127,5 @@ pub fn measure(
     let (status, stdout) = super::wait_with_deadline(child, Duration::from_secs(120))?;
     drop(nodes);
     drop(redis);
-    if !status.success() {
-        bail!("the load generator failed ({status})");
-    }
-    let line = stdout
-        .lines()
-        .last()
-        .context("the load generator printed nothing")?;
-    serde_json::from_str(line).with_context(|| format!("reading the load generator's report {line:?}"))
+    super::report_of(status, &stdout)
 }

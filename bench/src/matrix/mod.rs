@@ -354,6 +354,11 @@ fn measure(
         eprint!("[profile: {}] ", report.display());
     }
     drop(server);
+    report_of(status, &stdout)
+}
+
+/// The report the load generator printed last, if it succeeded.
+fn report_of(status: std::process::ExitStatus, stdout: &str) -> anyhow::Result<Report> {
     if !status.success() {
         bail!("the load generator failed ({status})");
     }

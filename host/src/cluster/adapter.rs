@@ -474,16 +474,7 @@ impl Adapter for RedisAdapter {
     }
 
     fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) {
-        self.0.local.broadcast(targets, event);
-        let link = &self.0;
-        let bytes = encode_broadcast(
-            link.cluster.uid(),
-            &link.nsp,
-            event.name(),
-            event.payload(),
-            targets,
-        );
-        link.cluster.publish(link.channels.for_targets(targets), bytes);
+        self.0.broadcast(targets, event);
     }
 
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {

@@ -238,6 +238,15 @@ pub async fn disconnect(
     Ok(Json(json!({ "ok": true, "disconnected": disconnected })).into_response())
 }
 
+/// The namespace a query names (`/` when it names none), if served.
+fn served(gateway: &Gateway, name: Option<String>) -> Result<(String, Arc<Namespace>), ApiError> {
+    let name = name.unwrap_or_else(|| "/".to_owned());
+    match gateway.namespaces().get(&name) {
+        Some(ns) => Ok((name, ns.clone())),
+        None => Err(ApiError::UnknownNamespace(name)),
+    }
+}
+
 /// The presence endpoint's query.
 #[derive(Debug, Deserialize)]
 pub struct PresenceQuery {
@@ -251,11 +260,7 @@ pub async fn presence(
     State(gateway): State<Gateway>,
     Query(query): Query<PresenceQuery>,
 ) -> Result<Response, ApiError> {
-    let name = query.namespace.unwrap_or_else(|| "/".to_owned());
-    let ns = gateway
-        .namespaces()
-        .get(&name)
-        .ok_or_else(|| ApiError::UnknownNamespace(name.clone()))?;
+    let (name, ns) = served(&gateway, query.namespace)?;
     let users = ns.online_everywhere().await?;
     Ok(Json(json!({ "namespace": name, "users": users })).into_response())
 }
@@ -275,11 +280,7 @@ pub async fn sockets(
     State(gateway): State<Gateway>,
     Query(query): Query<SocketsQuery>,
 ) -> Result<Response, ApiError> {
-    let name = query.namespace.unwrap_or_else(|| "/".to_owned());
-    let ns = gateway
-        .namespaces()
-        .get(&name)
-        .ok_or_else(|| ApiError::UnknownNamespace(name.clone()))?;
+    let (name, ns) = served(&gateway, query.namespace)?;
     let mut targets = Targets::default();
     if let Some(room) = query.room {
         targets = targets.to(room);

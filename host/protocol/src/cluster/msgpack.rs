@@ -32,6 +32,11 @@ pub enum MsgpackError {
     /// Bytes remained after the value.
     #[error("trailing bytes after the MessagePack value")]
     Trailing,
+    /// A map key that is an array or a map: JavaScript keys are strings (a number
+    /// key is read as its digits), and spelling a nested key out would let a few
+    /// bytes of nesting grow into an exponentially long string.
+    #[error("a map key is not a string or a number")]
+    BadKey,
 }
 
 /// Appends `value` to `out`; placeholders become `bin` with the attachment they name
@@ -289,7 +294,9 @@ impl<'a> Cursor<'a> {
         if n > self.input.len() - self.pos {
             return Err(MsgpackError::Truncated);
         }
-        let mut items = Vec::with_capacity(n);
+        // Reserved for what is likely, not for what the header claims: nested headers
+        // each claiming the whole input would otherwise reserve it once per level.
+        let mut items = Vec::with_capacity(n.min(64));
         for _ in 0..n {
             items.push(self.value(attachments, depth + 1)?);
         }
@@ -305,7 +312,10 @@ impl<'a> Cursor<'a> {
             let key = match self.value(attachments, depth + 1)? {
                 Value::String(s) => s,
                 // JavaScript object keys are strings; a number key is its decimal form.
-                other => other.to_string(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => "null".to_owned(),
+                Value::Array(_) | Value::Object(_) => return Err(MsgpackError::BadKey),
             };
             let value = self.value(attachments, depth + 1)?;
             map.insert(key, value);
@@ -533,5 +543,23 @@ mod tests {
         let mut nested = vec![0x91; MAX_DEPTH];
         nested.push(0xc0);
         assert!(decode(&nested, &mut att).is_ok(), "{MAX_DEPTH} levels are fine");
+        // Maps keyed by maps keyed by maps…: refused, not spelt out (found by the fuzzer:
+        // each level's escaping doubled the key, 25 levels took seconds and 600 MB).
+        let mut keyed = vec![0x81; 25];
+        keyed.extend_from_slice(&[0xc0; 26]);
+        assert_eq!(decode(&keyed, &mut att), Err(MsgpackError::BadKey));
+        assert_eq!(decode(&[0x81, 0x90, 0xc0], &mut att), Err(MsgpackError::BadKey));
+        assert_eq!(
+            decode(&[0x81, 0xc3, 0xc0], &mut att),
+            Ok(serde_json::json!({"true": null}))
+        );
+        // Headers each claiming the rest of the input, nested: an error, and no
+        // reservation per level of what they claim.
+        let mut claims = Vec::new();
+        for _ in 0..MAX_DEPTH {
+            claims.extend_from_slice(&[0xdd, 0x00, 0x0f, 0x00, 0x00]);
+        }
+        claims.resize(1 << 20, 0xc0);
+        assert_eq!(decode(&claims, &mut att), Err(MsgpackError::Truncated));
     }
 }
