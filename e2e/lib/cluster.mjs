@@ -118,19 +118,20 @@ export async function startNodePeer(redisUrl, { namespaces = ["/"] } = {}) {
   pub.on("error", () => {});
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
+  const numSub = async (channel) => Object.values(await pub.pubSubNumSub(channel))[0] ?? 0;
+  // Nodes already subscribed (a Portico node, say): this one's subscription is one more.
+  const before = Object.fromEntries(
+    await Promise.all(namespaces.map(async (name) => [name, await numSub(`socket.io-request#${name}#`)])),
+  );
   const http = createHttpServer();
   const io = new Server(http, { adapter: createAdapter(pub, sub) });
   for (const name of namespaces) serveEcho(io.of(name));
   await new Promise((r) => http.listen(0, "127.0.0.1", r));
   const { port } = http.address();
-  // The adapter subscribes asynchronously: wait until Redis counts this node.
+  // The adapter subscribes asynchronously: wait until Redis counts this node too (its
+  // PSUBSCRIBE went first on the same connection, so it is in place as well).
   for (const name of namespaces) {
-    const channel = `socket.io-request#${name}#`;
-    for (let i = 0; i < 100; i++) {
-      const [, n] = Object.entries(await pub.pubSubNumSub(channel))[0] ?? [];
-      if (n >= 1) break;
-      await sleep(20);
-    }
+    await eventually(async () => (await numSub(`socket.io-request#${name}#`)) > before[name], 5000, `the Node adapter on ${name}`);
   }
   return {
     io,
