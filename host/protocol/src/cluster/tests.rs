@@ -1,4 +1,8 @@
+use bytes::Bytes;
+use serde_json::{Value, json};
+
 use super::*;
+use crate::socketio::Payload;
 use crate::socketio::placeholder;
 
 /// What notepack writes for Node's `io.to("r").emit("hi", 1, Buffer.from([7]))` on a

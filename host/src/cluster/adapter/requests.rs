@@ -1,0 +1,207 @@
+//! What other nodes ask of this one, and what it asks of them.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::{Link, Pending};
+use crate::metrics::{METRICS, inc};
+use crate::protocol::cluster::{
+    RemoteSocket, Request, RequestMessage, Response, ResponseBody, SocketOp, decode_request, decode_response,
+    encode_request, encode_response,
+};
+use crate::reason::DisconnectReason;
+use crate::router::adapter::{Adapter as _, AdapterError};
+use crate::router::broadcast::OutgoingEvent;
+use crate::router::{Framing, Socket, Targets};
+
+impl Link {
+    pub(super) fn on_request(self: &Arc<Self>, channel: &str, payload: &[u8]) {
+        let RequestMessage { uid, request } = match decode_request(payload) {
+            Ok(message) => message,
+            Err(e) => return self.cluster.malformed(channel, &e),
+        };
+        // Its own requests this node has already applied, or is waiting on.
+        if uid.as_deref() == Some(self.cluster.uid()) {
+            return;
+        }
+        inc(&METRICS.cluster_received);
+        match request {
+            Request::Join { targets, rooms } => self.local.add_sockets(&targets, &rooms),
+            Request::Leave { targets, rooms } => self.local.del_sockets(&targets, &rooms),
+            Request::Disconnect { targets, close } => {
+                self.local.disconnect_sockets(&targets, close);
+            }
+            Request::OneSocket { request_id, sid, op } => {
+                let Some(socket) = self.local.socket(&sid) else {
+                    return;
+                };
+                match op {
+                    SocketOp::Join(room) => socket.join(&[room]),
+                    SocketOp::Leave(room) => socket.leave(&room),
+                    SocketOp::Disconnect(true) => {
+                        socket.close_connection(DisconnectReason::ServerNamespaceDisconnect)
+                    }
+                    SocketOp::Disconnect(false) => socket.disconnect(),
+                }
+                if let Some(request_id) = request_id {
+                    self.respond(request_id, ResponseBody::Done);
+                }
+            }
+            Request::Fetch { request_id, targets } => {
+                self.respond(request_id, ResponseBody::Sockets(self.local.describe(&targets)));
+            }
+            Request::AllRooms { request_id } => {
+                let rooms = self.local.room_names();
+                self.respond(request_id, ResponseBody::Rooms(rooms));
+            }
+            Request::Sockets { request_id, rooms } => {
+                let targets = Targets {
+                    rooms,
+                    except: Vec::new(),
+                };
+                let ids = self
+                    .local
+                    .local_sockets(&targets)
+                    .iter()
+                    .map(|s| s.id().to_string())
+                    .collect();
+                self.respond(request_id, ResponseBody::SocketIds(ids));
+            }
+            Request::ServerSideEmit { data, .. } => {
+                // Portico's handlers have no server-side listeners: like a Node server
+                // without one, it neither acts nor answers.
+                tracing::debug!(nsp = %self.nsp, event = ?data.first(), "cluster: server-side emit with no listener");
+            }
+            Request::BroadcastWithAck {
+                request_id,
+                event,
+                payload,
+                targets,
+                timeout_ms,
+            } => self.broadcast_with_ack(request_id, &event, payload, &targets, timeout_ms),
+        }
+    }
+
+    /// Another node's `io.timeout(t).emit(…, ack)`: tells it how many clients here get
+    /// the event, then sends it each one's acknowledgement. Native clients get the
+    /// event but have no acknowledgements, so they are not counted.
+    pub(super) fn broadcast_with_ack(
+        self: &Arc<Self>,
+        request_id: String,
+        event: &str,
+        payload: crate::protocol::socketio::Payload,
+        targets: &Targets,
+        timeout_ms: Option<u64>,
+    ) {
+        let sockets = self.local.local_sockets(targets);
+        let (acking, native): (Vec<Socket>, Vec<Socket>) = sockets
+            .into_iter()
+            .partition(|s| s.framing() == Framing::SocketIo);
+        self.respond(request_id.clone(), ResponseBody::ClientCount(acking.len() as u64));
+        let outgoing = OutgoingEvent::new(&self.nsp, event, payload.clone());
+        for socket in &native {
+            let _ = socket.emit(outgoing.name(), outgoing.payload().clone());
+        }
+        let timeout = timeout_ms.map_or(self.cluster.0.requests_timeout, std::time::Duration::from_millis);
+        for socket in acking {
+            let link = self.clone();
+            let (event, payload, request_id) = (event.to_owned(), payload.clone(), request_id.clone());
+            self.cluster.spawn(async move {
+                if let Ok(answer) = socket.emit_with_ack(&event, payload, timeout).await {
+                    let first = answer.args.into_iter().next().unwrap_or_default();
+                    link.respond(request_id, ResponseBody::BroadcastAck(first));
+                }
+            });
+        }
+    }
+
+    pub(super) fn on_response(&self, channel: &str, payload: &[u8]) {
+        let Response { request_id, body } = match decode_response(payload) {
+            Ok(response) => response,
+            Err(e) => return self.cluster.malformed(channel, &e),
+        };
+        let ResponseBody::Sockets(sockets) = body else {
+            return;
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(request) = pending.get_mut(&request_id) else {
+            return;
+        };
+        request.answered += 1;
+        request.sockets.extend(sockets);
+        if request.answered >= request.expected
+            && let Some(request) = pending.remove(&request_id)
+            && let Some(done) = request.done
+        {
+            let _ = done.send(request.sockets);
+        }
+    }
+
+    pub(super) fn respond(&self, request_id: String, body: ResponseBody) {
+        let response = encode_response(&Response { request_id, body });
+        self.cluster.publish(self.channels.response.clone(), response);
+    }
+
+    pub(super) fn request(&self, request: &Request) {
+        let bytes = encode_request(self.cluster.uid(), request, &self.nsp);
+        self.cluster.publish(self.channels.request.clone(), bytes);
+    }
+
+    /// `PUBSUB NUMSUB` of the request channel: every node subscribes to it once.
+    pub(super) async fn server_count(&self) -> Result<usize, AdapterError> {
+        let mut commands = self
+            .cluster
+            .commands()
+            .ok_or_else(|| AdapterError::Unavailable("not connected to Redis".to_owned()))?;
+        let (_, count): (String, usize) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&self.channels.request)
+            .query_async(&mut commands)
+            .await
+            .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
+        Ok(count)
+    }
+
+    pub(super) async fn fetch_sockets(&self, targets: &Targets) -> Result<Vec<RemoteSocket>, AdapterError> {
+        let mut sockets = self.local.describe(targets);
+        let servers = self.server_count().await?;
+        if servers <= 1 {
+            return Ok(sockets);
+        }
+        let request_id = crate::id::random_id();
+        let (done, answered) = oneshot::channel();
+        let expected = servers - 1;
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            request_id.clone(),
+            Pending {
+                expected,
+                answered: 0,
+                sockets: Vec::new(),
+                done: Some(done),
+            },
+        );
+        self.request(&Request::Fetch {
+            request_id: request_id.clone(),
+            targets: targets.clone(),
+        });
+        match tokio::time::timeout(self.cluster.0.requests_timeout, answered).await {
+            Ok(Ok(remote)) => {
+                sockets.extend(remote);
+                Ok(sockets)
+            }
+            _ => {
+                let missing = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&request_id)
+                    .map_or(expected, |p| expected.saturating_sub(p.answered));
+                Err(AdapterError::Timeout {
+                    asked: expected,
+                    missing,
+                })
+            }
+        }
+    }
+}
