@@ -252,7 +252,7 @@ presence = true
 
 describe("guard plugins at connect", () => {
   it("a guard refusing at connect is a CONNECT_ERROR with its message and code", async () => {
-    const { mkdtempSync, cpSync } = await import("node:fs");
+    const { mkdtempSync, cpSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join, dirname, resolve } = await import("node:path");
     const { fileURLToPath } = await import("node:url");
@@ -288,6 +288,7 @@ guard_connect = true
     } finally {
       open.forEach((s) => s.disconnect());
       await server.stop();
+      rmSync(plugins, { recursive: true, force: true });
     }
   });
 });

@@ -5,7 +5,7 @@
 // are unaffected throughout.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, copyFileSync, unlinkSync, renameSync } from "node:fs";
+import { mkdtempSync, copyFileSync, unlinkSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,6 +54,7 @@ plugins = ["echo"]
   after(async () => {
     socket?.disconnect();
     await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const get = async (path) => {

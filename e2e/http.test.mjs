@@ -3,7 +3,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, BIN } from "./lib/server.mjs";
@@ -92,6 +92,7 @@ describe("no CORS by default", () => {
 
 describe("command line", () => {
   const dir = mkdtempSync(join(tmpdir(), "portico-cli-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const run = (toml, env = {}) => {
     const file = join(dir, `c${Math.random().toString(36).slice(2)}.toml`);
     writeFileSync(file, toml);
@@ -155,5 +156,6 @@ describe("graceful shutdown", () => {
     assert.equal(nativeCode, 1001, "native clients get 'going away'");
     assert.deepEqual(await exited, { code: 0, signal: null });
     assert.ok(Date.now() - started < 5000, "shutdown is prompt");
+    await server.stop();
   });
 });

@@ -2,7 +2,7 @@
 // file unchanged; only the listen address, the secrets and a copy of the plugins folder
 // come from the environment), plus helpers its tests share: clients that are tracked and
 // closed, tokens for fresh users, and recorders for "who received what".
-import { readFileSync, mkdtempSync, cpSync } from "node:fs";
+import { readFileSync, mkdtempSync, cpSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,12 +25,18 @@ export const API_KEY = "seed-e2e-operator-key-0123456789";
  */
 export async function startDeployment() {
   const nodes = Number(process.env.PORTICO_E2E_NODES ?? 1);
-  const start = (env = {}) => {
+  const start = async (env = {}) => {
     const plugins = mkdtempSync(join(tmpdir(), "portico-deploy-"));
     cpSync(builtPlugins, plugins, { recursive: true });
-    return startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
+    const server = await startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
       env: { PORTICO_PLUGINS_DIR: plugins, JWT_SECRET: SECRET, PORTICO_API_KEY: API_KEY, ...env },
     });
+    const stop = server.stop;
+    server.stop = async () => {
+      await stop();
+      rmSync(plugins, { recursive: true, force: true });
+    };
+    return server;
   };
   if (nodes <= 1) return start();
   const redis = await startRedis();

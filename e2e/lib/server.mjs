@@ -1,7 +1,7 @@
 // Starts the real portico binary on a free loopback port with a generated config,
 // and stops it. Every test file uses this; nothing here is mocked.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,13 +49,16 @@ export async function startServer(toml = "", { env = {} } = {}) {
     output: () => out,
     /** True while the process is running. */
     alive: () => proc.exitCode === null && proc.signalCode === null,
-    stop: () =>
-      new Promise((done) => {
+    /** Stops the process and removes its config directory. */
+    stop: async () => {
+      await new Promise((done) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return done();
         proc.once("exit", () => done());
         proc.kill("SIGTERM");
         setTimeout(() => proc.kill("SIGKILL"), 3000).unref();
-      }),
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -137,9 +137,8 @@ fn issuer_and_audience_are_checked_when_configured() {
 
 #[test]
 fn the_public_key_used_as_an_hmac_secret_is_refused() {
-    let dir = std::env::temp_dir().join(format!("portico-auth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp");
-    let key_file = dir.join("public.pem");
+    let dir = tempfile::tempdir().expect("tmp");
+    let key_file = dir.path().join("public.pem");
     std::fs::write(&key_file, RSA_PUBLIC).expect("write key");
     let config = AuthConfig {
         algorithms: vec!["RS256".into()],
@@ -289,9 +288,8 @@ fn failure_messages_match_the_seed_gateways() {
 
 #[test]
 fn jwks_keys_are_chosen_by_kid_and_reloaded_when_the_file_changes() {
-    let dir = std::env::temp_dir().join(format!("portico-jwks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp");
-    let file = dir.join("jwks.json");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("jwks.json");
     let jwks = include_str!("testdata/jwks.json");
     std::fs::write(&file, jwks).expect("write");
     let v = verifier(AuthConfig {

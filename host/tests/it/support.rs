@@ -178,30 +178,15 @@ impl TestGateway {
     }
 }
 
-/// A folder of its own under the system temp dir, removed when dropped.
-pub struct TempDir(std::path::PathBuf);
+pub use tempfile::TempDir;
 
-impl TempDir {
-    /// A new empty folder whose name starts with `prefix`.
-    pub fn new(prefix: &str) -> TempDir {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("portico-it-{prefix}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir(path)
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A new empty folder under the system temp dir whose name starts with `prefix`,
+/// removed when dropped.
+pub fn temp_dir(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("portico-it-{prefix}-"))
+        .tempdir()
+        .expect("create a temp dir")
 }
 
 /// The example plugins' components, as `cargo xtask build` leaves them (or
@@ -217,7 +202,7 @@ pub fn built_plugins() -> std::path::PathBuf {
 /// bytes), with `toml` after its `[plugins]` section; and that folder. The compile
 /// cache is shared by every test, so each component is compiled once.
 pub fn plugin_config(plugins: &[&str], extra: &[(&str, &[u8])], toml: &str) -> (Config, TempDir) {
-    let dir = TempDir::new("plugins");
+    let dir = temp_dir("plugins");
     let built = built_plugins();
     for name in plugins {
         let from = built.join(format!("{name}.wasm"));
