@@ -10,10 +10,13 @@
 //! A malformed command is acked with `{"error": ...}` when an ack was asked for, and
 //! ignored otherwise.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
 use crate::reason::DisconnectReason;
+use crate::router::Namespace;
 use crate::router::Targets;
 use crate::router::handler::ConnectResult;
 
@@ -22,23 +25,33 @@ use crate::router::handler::ConnectResult;
 pub struct Bench;
 
 impl EventHandler for Bench {
-    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
         Box::pin(async { Ok(None) })
     }
 
-    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+    fn on_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
         Box::pin(async move {
-            let reply = handle(socket, event.name.as_str(), event.payload);
+            let reply = handle(ns, socket, event.name.as_str(), event.payload);
             if event.wants_ack { reply } else { None }
         })
     }
 
-    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+    fn on_disconnect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }
 
-fn handle(socket: &Socket, name: &str, mut payload: Payload) -> Option<Payload> {
+fn handle(ns: &Namespace, socket: &Socket, name: &str, mut payload: Payload) -> Option<Payload> {
     match name {
         "echo" => Some(payload),
         "join" => {
@@ -50,7 +63,7 @@ fn handle(socket: &Socket, name: &str, mut payload: Payload) -> Option<Payload> 
             else {
                 return Some(error("join needs {\"room\": \"name\"}"));
             };
-            socket.join(&[room.into()]);
+            ns.join(socket, &[room.into()]);
             Some(Payload::json(vec![json!({ "joined": room })]))
         }
         "bcast" => {
@@ -62,7 +75,7 @@ fn handle(socket: &Socket, name: &str, mut payload: Payload) -> Option<Payload> 
                 return Some(error("bcast needs {\"room\": \"name\", \"payload\": ...}"));
             };
             let targets = Targets::default().to(room);
-            socket.namespace().emit(
+            ns.emit(
                 &targets,
                 "msg",
                 Payload {

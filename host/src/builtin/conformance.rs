@@ -4,10 +4,12 @@
 //! arguments; `emit-with-ack` is emitted back with an ack request, and the client's
 //! answer is emitted again as `emit-with-ack`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
 use crate::reason::DisconnectReason;
+use crate::router::Namespace;
 use crate::router::handler::{AfterConnect, ConnectResult};
 
 /// How long `emit-with-ack` waits for the client's answer.
@@ -18,7 +20,7 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Conformance;
 
 impl EventHandler for Conformance {
-    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, socket: &'a Socket) -> BoxFuture<'a, ConnectResult> {
         let socket = socket.clone();
         Box::pin(async move {
             let after: AfterConnect = Box::new(move || {
@@ -28,7 +30,12 @@ impl EventHandler for Conformance {
         })
     }
 
-    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+    fn on_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
         Box::pin(async move {
             match event.name.as_str() {
                 "message" => {
@@ -38,7 +45,7 @@ impl EventHandler for Conformance {
                 "message-with-ack" => Some(event.payload),
                 "emit-with-ack" => {
                     let socket = socket.clone();
-                    socket.namespace().clone().spawn(async move {
+                    ns.spawn(async move {
                         if let Ok(answer) = socket
                             .emit_with_ack("emit-with-ack", event.payload, ACK_TIMEOUT)
                             .await
@@ -53,7 +60,12 @@ impl EventHandler for Conformance {
         })
     }
 
-    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+    fn on_disconnect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }

@@ -16,6 +16,7 @@
 //! - `disconnect-me` disconnects the socket from the namespace; `drop-transport`
 //!   closes the whole connection, as a crashed proxy would (clients reconnect).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
 use crate::reason::DisconnectReason;
 use crate::router::handler::ConnectResult;
-use crate::router::{Room, Targets};
+use crate::router::{Namespace, Room, Targets};
 
 /// Longest `request-ack` wait a client may ask for.
 const MAX_ACK_WAIT: Duration = Duration::from_secs(60);
@@ -33,49 +34,60 @@ const MAX_ACK_WAIT: Duration = Duration::from_secs(60);
 pub struct Echo;
 
 impl EventHandler for Echo {
-    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
         Box::pin(async { Ok(None) })
     }
 
-    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
-        Box::pin(async move { handle(socket, event) })
+    fn on_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
+        Box::pin(async move { handle(ns, socket, event) })
     }
 
-    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+    fn on_disconnect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }
 
-fn handle(socket: &Socket, event: IncomingEvent) -> Option<Payload> {
+fn handle(ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
     let first = event.payload.args.first().cloned().unwrap_or(Value::Null);
     match event.name.as_str() {
         "join" => {
-            socket.join(&rooms(&first));
-            Some(rooms_reply(socket))
+            ns.join(socket, &rooms(&first));
+            Some(rooms_reply(ns, socket))
         }
         "leave" => {
             if let Some(room) = first.as_str() {
-                socket.leave(room);
+                ns.leave(socket, room);
             }
-            Some(rooms_reply(socket))
+            Some(rooms_reply(ns, socket))
         }
-        "rooms" => Some(rooms_reply(socket)),
+        "rooms" => Some(rooms_reply(ns, socket)),
         "relay" => Some(Payload::json(vec![relay(
+            ns,
             socket,
             &first,
             event.payload.attachments,
         )])),
         "sockets-join" | "sockets-leave" => Some(Payload::json(vec![sockets_join(
-            socket,
+            ns,
             &first,
             event.name == "sockets-join",
         )])),
         "request-ack" => {
-            request_ack(socket, &first, event.payload.attachments);
+            request_ack(ns, socket, &first, event.payload.attachments);
             None
         }
         "disconnect-me" => {
-            socket.disconnect();
+            ns.disconnect(socket);
             None
         }
         "drop-transport" => {
@@ -99,8 +111,8 @@ fn rooms(value: &Value) -> Vec<Room> {
     }
 }
 
-fn rooms_reply(socket: &Socket) -> Payload {
-    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+fn rooms_reply(ns: &Namespace, socket: &Socket) -> Payload {
+    let mut rooms: Vec<String> = ns.rooms_of(socket).iter().map(|r| r.to_string()).collect();
     rooms.sort();
     Payload::json(vec![json!({ "rooms": rooms })])
 }
@@ -115,7 +127,7 @@ fn command_args(command: &Value, attachments: Vec<bytes::Bytes>) -> Payload {
     Payload { args, attachments }
 }
 
-fn relay(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Value {
+fn relay(ns: &Namespace, socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Value {
     let Some(name) = command.get("event").and_then(Value::as_str) else {
         return json!({ "error": "relay needs {\"event\": \"name\"}" });
     };
@@ -126,19 +138,17 @@ fn relay(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) -> Va
     if command.get("exceptSender") == Some(&Value::Bool(true)) {
         targets.except.push(socket.id().clone());
     }
-    socket
-        .namespace()
-        .emit(&targets, name, command_args(command, attachments));
+    ns.emit(&targets, name, command_args(command, attachments));
     json!({ "ok": true })
 }
 
-fn sockets_join(socket: &Socket, command: &Value, join: bool) -> Value {
+fn sockets_join(ns: &Namespace, command: &Value, join: bool) -> Value {
     let rooms = command.get("rooms").map(rooms).unwrap_or_default();
     let targets = Targets {
         rooms: command.get("to").map(self::rooms).unwrap_or_default(),
         except: command.get("except").map(self::rooms).unwrap_or_default(),
     };
-    let adapter = socket.namespace().adapter();
+    let adapter = ns.adapter();
     if join {
         adapter.add_sockets(&targets, &rooms);
     } else {
@@ -147,7 +157,7 @@ fn sockets_join(socket: &Socket, command: &Value, join: bool) -> Value {
     json!({ "ok": true })
 }
 
-fn request_ack(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) {
+fn request_ack(ns: &Namespace, socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>) {
     let name = command
         .get("event")
         .and_then(Value::as_str)
@@ -162,7 +172,7 @@ fn request_ack(socket: &Socket, command: &Value, attachments: Vec<bytes::Bytes>)
     let socket = socket.clone();
     // Awaiting the client here would block this socket's reads, and with them the ack.
     // Tracked by the namespace; ends with the ack, its timeout, or the socket leaving.
-    socket.namespace().clone().spawn(async move {
+    ns.spawn(async move {
         let result = match socket.emit_with_ack(&name, payload, wait).await {
             Ok(answer) => json!({ "ok": answer.args }),
             Err(err) => json!({ "error": err.to_string() }),

@@ -16,7 +16,7 @@ use crate::config::BuiltinHandler;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 use crate::router::handler::{BoxFuture, ConnectResult, IncomingEvent};
-use crate::router::{EventHandler, Socket};
+use crate::router::{EventHandler, Namespace, Socket};
 
 /// The handler object for a configured built-in.
 pub fn handler(kind: BuiltinHandler) -> Arc<dyn EventHandler> {
@@ -33,15 +33,25 @@ pub fn handler(kind: BuiltinHandler) -> Arc<dyn EventHandler> {
 pub struct Silent;
 
 impl EventHandler for Silent {
-    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
         Box::pin(async { Ok(None) })
     }
 
-    fn on_event<'a>(&'a self, _: &'a Socket, _: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+    fn on_event<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
         Box::pin(async { None })
     }
 
-    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+    fn on_disconnect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }

@@ -25,7 +25,7 @@ use crate::router::adapter::{Adapter, AdapterError, LocalAdapter};
 use crate::router::broadcast::OutgoingEvent;
 use crate::router::handler::BoxFuture;
 use crate::router::presence::LocalPresence;
-use crate::router::{Room, Socket, SocketId, Targets};
+use crate::router::{Namespace, Room, Socket, SocketId, Targets};
 
 /// The Redis adapter of one namespace: a cheap handle.
 #[derive(Clone)]
@@ -147,6 +147,10 @@ impl Link {
 }
 
 impl Adapter for RedisAdapter {
+    fn attach(&self, ns: Weak<Namespace>) {
+        self.0.local.attach(ns);
+    }
+
     fn add(&self, socket: &Socket) {
         self.0.local.add(socket);
     }

@@ -29,7 +29,7 @@ use crate::protocol::socketio::Payload;
 use crate::protocol::wsframe::{self, OpCode};
 use crate::reason::DisconnectReason;
 use crate::router::handler::IncomingEvent;
-use crate::router::{Connected, Framing, Handshake, Namespaces, Socket};
+use crate::router::{Connected, Framing, Handshake, Namespace, Namespaces, Socket};
 use crate::wsio::{self, Incoming};
 
 /// Settings of the native endpoint.
@@ -153,7 +153,7 @@ impl NativeEndpoint {
 
 async fn run(
     config: NativeConfig,
-    ns: Arc<crate::router::Namespace>,
+    ns: Arc<Namespace>,
     handshake: Handshake,
     stream: TokioIo<Upgraded>,
     shutdown: CancellationToken,
@@ -171,7 +171,7 @@ async fn run(
     inc(&METRICS.connections_total);
     METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
 
-    let socket = Socket::new(ns.clone(), conn.clone(), Framing::Native, handshake);
+    let socket = Socket::new(ns.name(), conn.clone(), Framing::Native, handshake);
 
     let writer_conn = conn.clone();
     let writer = tasks.spawn(async move {
@@ -189,7 +189,7 @@ async fn run(
 
     // A refused socket never reads: nothing the client sent meanwhile is handled.
     if ns.connect(&socket).await == Connected::Accepted {
-        read_loop(&conn, &socket, &mut reader, &pong, &shutdown).await;
+        read_loop(&conn, &ns, &socket, &mut reader, &pong, &shutdown).await;
     }
     let _ = writer.await;
     let reason = closed_reason(&conn);
@@ -201,6 +201,7 @@ async fn run(
 /// Reads the client's frames until the connection closes.
 async fn read_loop(
     conn: &Outbox,
+    ns: &Arc<Namespace>,
     socket: &Socket,
     reader: &mut wsio::WsReader,
     pong: &Notify,
@@ -218,7 +219,7 @@ async fn read_loop(
         match incoming {
             Ok(Incoming::Text(text)) => {
                 inc(&METRICS.messages_in);
-                on_text(socket, &text).await;
+                on_text(ns, socket, &text).await;
                 // Let writers drain between buffered messages (see `Engine::dispatch`).
                 tokio::task::consume_budget().await;
             }
@@ -241,7 +242,7 @@ fn closed_reason(conn: &Outbox) -> DisconnectReason {
     conn.reason().unwrap_or(DisconnectReason::ForcedClose)
 }
 
-async fn on_text(socket: &Socket, text: &str) {
+async fn on_text(ns: &Arc<Namespace>, socket: &Socket, text: &str) {
     let message = match native::decode(text) {
         Ok(message) => message,
         Err(err) => return reply_error(socket, &err),
@@ -251,7 +252,7 @@ async fn on_text(socket: &Socket, text: &str) {
         payload: Payload::json(vec![message.data]),
         wants_ack: true,
     };
-    if let Some(reply) = socket.namespace().dispatch(socket, event).await {
+    if let Some(reply) = ns.dispatch(socket, event).await {
         let _ = socket.emit(&message.event, reply);
     }
 }

@@ -15,8 +15,9 @@ use crate::router::{Namespace, Namespaces, Socket, Targets};
 pub struct Caller<'a> {
     /// Every namespace, for emits that name one.
     pub namespaces: &'a Namespaces,
-    /// The socket whose event or connection the call handled; `None` for HTTP calls.
-    pub socket: Option<&'a Socket>,
+    /// The socket whose event or connection the call handled, with its namespace;
+    /// `None` for HTTP calls.
+    pub socket: Option<(&'a Arc<Namespace>, &'a Socket)>,
     /// Largest emit payload accepted, in bytes.
     pub max_payload: usize,
 }
@@ -49,10 +50,13 @@ enum Checked<'a> {
         targets: Targets,
         value: Value,
     },
-    Join(&'a Socket, String, Option<String>),
-    Leave(&'a Socket, String, Option<String>),
-    Disconnect(&'a Socket, Option<String>),
+    Join(Calling<'a>, String, Option<String>),
+    Leave(Calling<'a>, String, Option<String>),
+    Disconnect(Calling<'a>, Option<String>),
 }
+
+/// The calling socket and its namespace.
+type Calling<'a> = (&'a Arc<Namespace>, &'a Socket);
 
 /// Checks every effect, then applies them in order.
 pub fn apply(caller: &Caller<'_>, effects: Vec<Effect>) -> Result<(), EffectError> {
@@ -88,7 +92,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
             }
             let value = serde_json::from_str::<Value>(&payload_json).map_err(|_| EffectError::NotJson)?;
             let ns = match (namespace, caller.socket) {
-                (None, Some(socket)) => socket.namespace().clone(),
+                (None, Some((ns, _))) => ns.clone(),
                 (name, _) => {
                     let name = name.unwrap_or_else(|| "/".to_owned());
                     caller
@@ -108,7 +112,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
                 Target::User(id) => Targets::default().to(format!("user:{id}")),
             };
             targets.except = except_rooms.into_iter().map(Into::into).collect();
-            if except_sender && let Some(socket) = caller.socket {
+            if except_sender && let Some((_, socket)) = caller.socket {
                 targets.except.push(socket.id().clone());
             }
             Checked::Emit {
@@ -136,23 +140,17 @@ fn apply_one(effect: Checked<'_>) {
             targets,
             value,
         } => ns.emit(&targets, &event, Payload::json(vec![value])),
-        Checked::Join(caller, room, None) => caller.join(&[room.into()]),
-        Checked::Join(caller, room, Some(id)) => caller
-            .namespace()
-            .adapter()
-            .add_sockets(&other(id), &[room.into()]),
-        Checked::Leave(caller, room, None) => caller.leave(&room),
-        Checked::Leave(caller, room, Some(id)) => caller
-            .namespace()
-            .adapter()
-            .del_sockets(&other(id), &[room.into()]),
-        Checked::Disconnect(caller, None) => {
+        Checked::Join((ns, caller), room, None) => ns.join(caller, &[room.into()]),
+        Checked::Join((ns, _), room, Some(id)) => ns.adapter().add_sockets(&other(id), &[room.into()]),
+        Checked::Leave((ns, caller), room, None) => ns.leave(caller, &room),
+        Checked::Leave((ns, _), room, Some(id)) => ns.adapter().del_sockets(&other(id), &[room.into()]),
+        Checked::Disconnect((ns, caller), None) => {
             if caller.connected() {
-                caller.disconnect();
+                ns.disconnect(caller);
             }
         }
-        Checked::Disconnect(caller, Some(id)) => {
-            caller.namespace().disconnect_sockets(&other(id));
+        Checked::Disconnect((ns, _), Some(id)) => {
+            ns.disconnect_sockets(&other(id));
         }
     }
 }
@@ -202,10 +200,10 @@ mod tests {
         let (caller, mut caller_rx) = socket(&chat);
         let (_, mut root_rx) = socket(&root);
         let (member, mut member_rx) = socket(&chat);
-        member.join(&["r".into()]);
+        chat.join(&member, &["r".into()]);
         let caller_ref = Caller {
             namespaces: &namespaces,
-            socket: Some(&caller),
+            socket: Some((&chat, &caller)),
             max_payload: 100,
         };
         let effects = vec![
@@ -230,10 +228,10 @@ mod tests {
         let (namespaces, _root, chat) = setup();
         let (caller, _caller_rx) = socket(&chat);
         let (member, mut member_rx) = socket(&chat);
-        member.join(&["r".into()]);
+        chat.join(&member, &["r".into()]);
         let caller = Caller {
             namespaces: &namespaces,
-            socket: Some(&caller),
+            socket: Some((&chat, &caller)),
             max_payload: 8,
         };
         let good = || emit(None, "ok", "1", Target::Rooms(vec!["r".into()]));
@@ -277,12 +275,12 @@ mod tests {
             crate::reason::DisconnectReason::ClientNamespaceDisconnect,
         );
         let gone = Caller {
-            socket: Some(&caller),
+            socket: Some((&chat, &caller)),
             ..http
         };
         assert_eq!(apply(&gone, vec![join]), Ok(()));
         assert!(
-            caller.rooms().is_empty(),
+            chat.rooms_of(&caller).is_empty(),
             "a socket that left is not put back in a room"
         );
     }

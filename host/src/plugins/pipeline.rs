@@ -18,7 +18,7 @@ use crate::config::NamespaceConfig;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 use crate::router::handler::{AfterConnect, BoxFuture, ConnectRefusal, ConnectResult, IncomingEvent};
-use crate::router::{EventHandler, Socket};
+use crate::router::{EventHandler, Namespace, Socket};
 
 /// The code and message every internal failure shows the client.
 const INTERNAL: (&str, &str) = ("INTERNAL_ERROR", "Internal error");
@@ -52,14 +52,14 @@ impl Pipeline {
         }
     }
 
-    async fn event(&self, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
+    async fn event(&self, ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
         let info = plugin_socket(socket);
         let name = event.name.as_str();
         let payload = match event.payload.args.first() {
             Some(first) => first.to_string(),
             None => "null".to_owned(),
         };
-        let result = self.run(socket, &info, name, &payload).await;
+        let result = self.run((ns, socket), &info, name, &payload).await;
         match result {
             Ok(ack) => ack,
             Err(error) => {
@@ -80,7 +80,7 @@ impl Pipeline {
     /// `payload`.
     async fn run(
         &self,
-        socket: &Socket,
+        socket: (&Arc<Namespace>, &Socket),
         info: &PluginSocket,
         event: &str,
         payload: &str,
@@ -127,7 +127,12 @@ impl Pipeline {
     }
 
     /// Applies a successful call's effects, or refuses them all.
-    fn apply(&self, socket: Option<&Socket>, plugin: &str, effects: Vec<Effect>) -> Result<(), PluginError> {
+    fn apply(
+        &self,
+        socket: Option<(&Arc<Namespace>, &Socket)>,
+        plugin: &str,
+        effects: Vec<Effect>,
+    ) -> Result<(), PluginError> {
         if effects.is_empty() {
             return Ok(());
         }
@@ -219,7 +224,7 @@ impl Pipeline {
         Some(client_json(error))
     }
 
-    async fn connect(&self, socket: &Socket) -> ConnectResult {
+    async fn connect(&self, ns: &Arc<Namespace>, socket: &Socket) -> ConnectResult {
         let info = plugin_socket(socket);
         if self.guard_connect {
             let auth = socket.handshake().auth.to_string();
@@ -249,12 +254,13 @@ impl Pipeline {
             return Ok(None);
         }
         let socket = socket.clone();
+        let ns = ns.clone();
         let namespaces = self.registry.namespaces();
         let max_payload = self.max_payload;
         let after: AfterConnect = Box::new(move || {
             let caller = Caller {
                 namespaces: &namespaces,
-                socket: Some(&socket),
+                socket: Some((&ns, &socket)),
                 max_payload,
             };
             for (name, effects) in effects {
@@ -266,7 +272,7 @@ impl Pipeline {
         Ok(Some(after))
     }
 
-    async fn disconnect(&self, socket: &Socket, reason: DisconnectReason) {
+    async fn disconnect(&self, ns: &Arc<Namespace>, socket: &Socket, reason: DisconnectReason) {
         let info = plugin_socket(socket);
         for name in &self.handlers {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
@@ -275,7 +281,7 @@ impl Pipeline {
             let ctx = self.context(&plugin, &info);
             match plugin.on_disconnect(ctx, &info.info, reason.as_str()).await {
                 Ok(outcome) => {
-                    let _ = self.apply(Some(socket), name, outcome.effects);
+                    let _ = self.apply(Some((ns, socket)), name, outcome.effects);
                 }
                 Err(err) => {
                     internal(name, "disconnect", &err);
@@ -286,16 +292,26 @@ impl Pipeline {
 }
 
 impl EventHandler for Pipeline {
-    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ConnectResult> {
-        Box::pin(self.connect(socket))
+    fn on_connect<'a>(&'a self, ns: &'a Arc<Namespace>, socket: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+        Box::pin(self.connect(ns, socket))
     }
 
-    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
-        Box::pin(self.event(socket, event))
+    fn on_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
+        Box::pin(self.event(ns, socket, event))
     }
 
-    fn on_disconnect<'a>(&'a self, socket: &'a Socket, reason: DisconnectReason) -> BoxFuture<'a, ()> {
-        Box::pin(self.disconnect(socket, reason))
+    fn on_disconnect<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        reason: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.disconnect(ns, socket, reason))
     }
 }
 
@@ -311,11 +327,11 @@ fn plugin_socket(socket: &Socket) -> Arc<PluginSocket> {
     socket.handler_state(|socket| PluginSocket {
         info: SocketInfo {
             id: socket.id().to_string(),
-            namespace: socket.namespace().name().to_owned(),
+            namespace: socket.nsp().to_owned(),
             user_json: socket.handshake().user.as_ref().map(Value::to_string),
             auth_json: socket.handshake().auth.to_string(),
         },
-        namespace: socket.namespace().name().into(),
+        namespace: socket.nsp().into(),
     })
 }
 

@@ -4,12 +4,13 @@
 //! asked to do, for the other nodes, and applies what they publish.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::BoxFuture;
+use super::namespace::Namespace;
 use super::socket::Socket;
 use super::{Room, SocketId};
 use crate::protocol::cluster::RemoteSocket;
@@ -32,6 +33,10 @@ pub enum AdapterError {
 
 /// A namespace's sockets and rooms, and delivery to them.
 pub trait Adapter: Send + Sync + 'static {
+    /// Called once, as its namespace is made: the namespace it serves, through which
+    /// it disconnects this node's sockets when asked to (by targets, or by another
+    /// node). Weak: the namespace owns its adapter, not the other way round.
+    fn attach(&self, ns: Weak<Namespace>);
     /// Registers an admitted socket and puts it in its own room.
     fn add(&self, socket: &Socket);
     /// Forgets a socket and takes it out of every room.
@@ -78,6 +83,8 @@ pub trait Adapter: Send + Sync + 'static {
 pub struct LocalAdapter {
     /// A std lock: every section is a few map operations and never awaits.
     index: RwLock<Index>,
+    /// The namespace it serves ([`Adapter::attach`]).
+    ns: OnceLock<Weak<Namespace>>,
 }
 
 /// Room names come from clients, so they keep std's DoS-resistant hashing; socket ids
@@ -191,6 +198,10 @@ impl LocalAdapter {
 }
 
 impl Adapter for LocalAdapter {
+    fn attach(&self, ns: Weak<Namespace>) {
+        let _ = self.ns.set(ns);
+    }
+
     fn add(&self, socket: &Socket) {
         let mut index = self.write();
         let sid = socket.id().clone();
@@ -253,11 +264,12 @@ impl Adapter for LocalAdapter {
 
     fn disconnect_sockets(&self, targets: &Targets, close: bool) -> usize {
         let sockets = self.local_sockets(targets);
+        let ns = self.namespace();
         for socket in &sockets {
             if close {
                 socket.close_connection(crate::reason::DisconnectReason::ServerNamespaceDisconnect);
-            } else {
-                socket.disconnect();
+            } else if let Some(ns) = &ns {
+                ns.disconnect(socket);
             }
         }
         sockets.len()
@@ -284,6 +296,11 @@ impl Adapter for LocalAdapter {
 }
 
 impl LocalAdapter {
+    /// The namespace it serves, while it exists (`None` before [`Adapter::attach`]).
+    pub fn namespace(&self) -> Option<Arc<Namespace>> {
+        self.ns.get().and_then(Weak::upgrade)
+    }
+
     /// This node's sockets that `targets` addresses, as `fetchSockets` lists them.
     pub fn describe(&self, targets: &Targets) -> Vec<RemoteSocket> {
         let index = self.read();
@@ -312,25 +329,16 @@ impl LocalAdapter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::builtin::echo::Echo;
     use crate::outbound::Outbox;
-    use crate::router::{Framing, Handshake, Namespace};
+    use crate::router::{Framing, Handshake};
 
     /// Sockets `a`, `b` and `c` registered in an adapter of their own; `a` and `b` in
     /// `red`, `b` and `c` in `blue`.
     fn adapter() -> (LocalAdapter, [Socket; 3]) {
-        let ns = Namespace::new("/", Arc::new(Echo));
         let socket = || {
             let (outbox, _rx) = Outbox::new(4);
-            Socket::new(
-                ns.clone(),
-                Arc::new(outbox),
-                Framing::SocketIo,
-                Handshake::default(),
-            )
+            Socket::new("/", Arc::new(outbox), Framing::SocketIo, Handshake::default())
         };
         let sockets = [socket(), socket(), socket()];
         let a = LocalAdapter::default();

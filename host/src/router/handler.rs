@@ -6,7 +6,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use super::namespace::Namespace;
 use super::socket::Socket;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
@@ -60,14 +62,26 @@ pub type ConnectResult = Result<Option<AfterConnect>, ConnectRefusal>;
 ///
 /// Calls for one socket are made in order, one at a time: a handler that awaits
 /// something slow (a client's ack) should spawn a task instead of holding the socket.
+/// Each call names the socket's namespace, through which the handler acts on it
+/// (joins, leaves, emits, disconnects) and on the others.
 pub trait EventHandler: Send + Sync + 'static {
     /// A socket asks to join. `Err` refuses it with CONNECT_ERROR; `Ok` sends the
     /// CONNECT reply, then runs the returned work (so emits reach the client after it).
-    fn on_connect<'a>(&'a self, socket: &'a Socket) -> BoxFuture<'a, ConnectResult>;
+    fn on_connect<'a>(&'a self, ns: &'a Arc<Namespace>, socket: &'a Socket) -> BoxFuture<'a, ConnectResult>;
 
     /// An event arrived; `Some` is sent back as the ack when the client asked for one.
-    fn on_event<'a>(&'a self, socket: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>>;
+    fn on_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>>;
 
     /// The socket left the namespace.
-    fn on_disconnect<'a>(&'a self, socket: &'a Socket, reason: DisconnectReason) -> BoxFuture<'a, ()>;
+    fn on_disconnect<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        reason: DisconnectReason,
+    ) -> BoxFuture<'a, ()>;
 }

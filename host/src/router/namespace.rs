@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::task::TaskTracker;
 
+use super::Room;
 use super::adapter::{Adapter, AdapterError, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::{BoxFuture, EventHandler, IncomingEvent};
@@ -104,16 +105,19 @@ impl Namespace {
             verifier,
             presence_events,
         } = options;
-        Arc::new(Namespace {
-            name: name.to_owned(),
-            presence,
-            presence_events,
-            auth,
-            verifier,
-            handler,
-            adapter,
-            admission: Mutex::new(()),
-            tasks: TaskTracker::new(),
+        Arc::new_cyclic(|weak| {
+            adapter.attach(weak.clone());
+            Namespace {
+                name: name.to_owned(),
+                presence,
+                presence_events,
+                auth,
+                verifier,
+                handler,
+                adapter,
+                admission: Mutex::new(()),
+                tasks: TaskTracker::new(),
+            }
         })
     }
 
@@ -131,8 +135,8 @@ impl Namespace {
     /// (only from then on does anything sent to the namespace, a room or its user
     /// reach it), sends the connect reply, emits `user_online` and runs the handler's
     /// after-connect work, in that order. Every transport joins a namespace through here.
-    pub async fn connect(&self, socket: &Socket) -> Connected {
-        match self.handler.on_connect(socket).await {
+    pub async fn connect(self: &Arc<Self>, socket: &Socket) -> Connected {
+        match self.handler.on_connect(self, socket).await {
             Err(refusal) => {
                 socket.mark_gone(DisconnectReason::ServerNamespaceDisconnect);
                 socket.send_refusal(&refusal);
@@ -143,7 +147,7 @@ impl Namespace {
                     // Its handler accepted it, so it hears that it left: every accepted
                     // socket gets its one `on_disconnect`.
                     let reason = socket.left_reason().unwrap_or(DisconnectReason::TransportClose);
-                    self.handler.on_disconnect(socket, reason).await;
+                    self.handler.on_disconnect(self, socket, reason).await;
                     return Connected::Lost;
                 }
                 socket.send_connected();
@@ -162,11 +166,11 @@ impl Namespace {
     /// Every transport dispatches events through here. It returns the handler's own
     /// future, not one wrapped around it: this is every event's path.
     pub fn dispatch<'a>(
-        &'a self,
+        self: &'a Arc<Self>,
         socket: &'a Socket,
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
-        self.handler.on_event(socket, event)
+        self.handler.on_event(self, socket, event)
     }
 
     /// Emits the seed's `user_online {userId, username}` to every socket of the
@@ -197,7 +201,7 @@ impl Namespace {
     /// its user online, and puts it in its own room and, when authenticated, in
     /// `user:<sub>`. [`Namespace::connect`] calls it once the handler has accepted the
     /// socket: before that, nothing sent to the namespace, a room or the user reaches it.
-    pub fn admit(&self, socket: &Socket) -> bool {
+    pub fn admit(self: &Arc<Self>, socket: &Socket) -> bool {
         {
             // Under the lock `remove` takes after marking a socket gone: either this
             // sees it gone, or `remove` finds it registered and undoes all of it.
@@ -225,10 +229,11 @@ impl Namespace {
         METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
         let claims = socket.handshake().user.as_ref();
         if let Some(sub) = claims.and_then(crate::auth::subject) {
-            socket.join(&[format!("user:{sub}").into()]);
+            self.join(socket, &[format!("user:{sub}").into()]);
         }
         if let Some(expiry) = claims.and_then(|c| self.verifier.as_ref()?.expiry(c)) {
             let socket = socket.clone();
+            let ns = Arc::downgrade(self);
             // Ends with the socket: it keeps nothing alive until `exp`.
             self.spawn(async move {
                 let wait = expiry
@@ -239,7 +244,9 @@ impl Namespace {
                     () = tokio::time::sleep(wait) => {
                         let body = serde_json::json!({ "message": AuthFailure::Expired.to_string(), "code": "TOKEN_EXPIRED" });
                         let _ = socket.emit("error", Payload::json(vec![body]));
-                        socket.disconnect();
+                        if let Some(ns) = ns.upgrade() {
+                            ns.disconnect(&socket);
+                        }
                     }
                 }
             });
@@ -275,7 +282,7 @@ impl Namespace {
     /// Removes an admitted socket and tells the handler, once; later calls do nothing.
     /// A socket still connecting is only marked gone: [`Namespace::connect`] sees it
     /// and tells the handler, if it accepted the socket.
-    pub fn remove(&self, socket: &Socket, reason: DisconnectReason) {
+    pub fn remove(self: &Arc<Self>, socket: &Socket, reason: DisconnectReason) {
         if socket.mark_gone(reason) != Stage::Admitted {
             return;
         }
@@ -292,9 +299,37 @@ impl Namespace {
         {
             self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));
         }
-        let handler = self.handler.clone();
+        let ns = self.clone();
         let socket = socket.clone();
-        self.spawn(async move { handler.on_disconnect(&socket, reason).await });
+        self.spawn(async move { ns.handler.on_disconnect(&ns, &socket, reason).await });
+    }
+
+    /// Disconnects a socket from the namespace: tells its client, then removes it.
+    pub fn disconnect(self: &Arc<Self>, socket: &Socket) {
+        socket.send_disconnect();
+        self.remove(socket, DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Puts a socket in rooms. A socket that has left joins nothing, even when it
+    /// leaves while joining: a slow handler cannot put a disconnected socket back in
+    /// a room.
+    pub fn join(&self, socket: &Socket, rooms: &[Room]) {
+        self.adapter.join(socket.id(), rooms);
+        // `remove` marks it gone, then sweeps every room: seen here after the join, a
+        // socket that left (now or before) may have missed that sweep.
+        if !socket.connected() {
+            self.adapter.remove(socket.id());
+        }
+    }
+
+    /// Takes a socket out of a room.
+    pub fn leave(&self, socket: &Socket, room: &str) {
+        self.adapter.leave(socket.id(), room);
+    }
+
+    /// The rooms a socket of this node is in, its own id room included.
+    pub fn rooms_of(&self, socket: &Socket) -> Vec<Room> {
+        self.adapter.rooms_of(socket.id())
     }
 
     /// Runs `task` for one of its sockets, tracked: shutdown waits for it. A task that

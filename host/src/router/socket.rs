@@ -1,4 +1,9 @@
 //! One client connected to one namespace, over Socket.IO or the native framing.
+//!
+//! A [`Socket`] is a leaf: it knows its id, its namespace's name, its connection and
+//! its pending acks, and nothing above it. What changes its rooms or its membership
+//! (join, leave, disconnect) is the [`Namespace`](super::Namespace)'s to do, since
+//! the namespace owns the adapter, the presence and the handler that must hear of it.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -12,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::broadcast::{OutgoingEvent, Targets, frames_item};
 use super::handler::ConnectRefusal;
-use super::namespace::Namespace;
 use super::{Room, SocketId};
 use crate::engineio::RequestInfo;
 use crate::outbound::{Connection, SendError};
@@ -86,7 +90,8 @@ pub struct Socket(Arc<Inner>);
 
 struct Inner {
     id: SocketId,
-    ns: Arc<Namespace>,
+    /// Its namespace's name, as every packet to it names it.
+    nsp: Arc<str>,
     conn: Arc<dyn Connection>,
     framing: Framing,
     handshake: Handshake,
@@ -107,22 +112,17 @@ impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
             .field("id", &self.0.id)
-            .field("nsp", &self.0.ns.name())
+            .field("nsp", &self.0.nsp)
             .finish()
     }
 }
 
 impl Socket {
-    /// A socket in `ns` sending through `conn`; not yet registered in the namespace.
-    pub fn new(
-        ns: Arc<Namespace>,
-        conn: Arc<dyn Connection>,
-        framing: Framing,
-        handshake: Handshake,
-    ) -> Socket {
+    /// A socket of the namespace `nsp` sending through `conn`; not yet registered in it.
+    pub fn new(nsp: &str, conn: Arc<dyn Connection>, framing: Framing, handshake: Handshake) -> Socket {
         Socket(Arc::new(Inner {
             id: crate::id::random_id().into(),
-            ns,
+            nsp: nsp.into(),
             conn,
             framing,
             handshake,
@@ -140,9 +140,9 @@ impl Socket {
         &self.0.id
     }
 
-    /// The namespace it belongs to.
-    pub fn namespace(&self) -> &Arc<Namespace> {
-        &self.0.ns
+    /// The name of the namespace it belongs to.
+    pub fn nsp(&self) -> &str {
+        &self.0.nsp
     }
 
     /// Its client's framing.
@@ -197,7 +197,7 @@ impl Socket {
 
     /// Sends an event to this socket only.
     pub fn emit(&self, name: &str, payload: Payload) -> Result<(), SendError> {
-        let event = OutgoingEvent::new(self.0.ns.name(), name, payload);
+        let event = OutgoingEvent::new(&self.0.nsp, name, payload);
         self.0.conn.send(event.item(self.0.framing))
     }
 
@@ -250,29 +250,7 @@ impl Socket {
     pub fn send_packet(&self, kind: PacketKind) -> Result<(), SendError> {
         self.0
             .conn
-            .send(frames_item(Packet::new(self.0.ns.name(), kind).encode()))
-    }
-
-    /// Joins rooms. A socket that has left joins nothing, even when it leaves while
-    /// joining: a slow handler cannot put a disconnected socket back in a room.
-    pub fn join(&self, rooms: &[Room]) {
-        let adapter = self.0.ns.adapter();
-        adapter.join(&self.0.id, rooms);
-        // `Namespace::remove` marks it gone, then sweeps every room: seen here after
-        // the join, a socket that left (now or before) may have missed that sweep.
-        if !self.connected() {
-            adapter.remove(&self.0.id);
-        }
-    }
-
-    /// Leaves a room.
-    pub fn leave(&self, room: &str) {
-        self.0.ns.adapter().leave(&self.0.id, room);
-    }
-
-    /// The rooms it is in, its own id room included.
-    pub fn rooms(&self) -> Vec<Room> {
-        self.0.ns.adapter().rooms_of(&self.0.id)
+            .send(frames_item(Packet::new(&*self.0.nsp, kind).encode()))
     }
 
     /// What `fetchSockets` tells of it, given its `rooms`: Socket.IO's handshake
@@ -350,8 +328,9 @@ impl Socket {
         }
     }
 
-    /// Disconnects from the namespace: tells the client, then cleans up.
-    pub fn disconnect(&self) {
+    /// Tells the client the server disconnected it from the namespace: Socket.IO's
+    /// DISCONNECT; the native framing, one namespace per connection, closes.
+    pub(super) fn send_disconnect(&self) {
         if self.0.framing == Framing::SocketIo {
             let _ = self.send_packet(PacketKind::Disconnect);
         } else {
@@ -359,9 +338,6 @@ impl Socket {
                 .conn
                 .close_after_flush(DisconnectReason::ServerNamespaceDisconnect);
         }
-        self.0
-            .ns
-            .remove(self, DisconnectReason::ServerNamespaceDisconnect);
     }
 
     /// Closes the whole underlying connection (every namespace on it).
@@ -405,10 +381,10 @@ impl Socket {
 #[cfg(test)]
 impl Socket {
     /// A Socket.IO socket admitted to `ns`, and the receiving end of its queue.
-    pub(crate) fn admitted_to(ns: &Arc<Namespace>) -> (Socket, crate::outbound::Receiver) {
+    pub(crate) fn admitted_to(ns: &Arc<super::Namespace>) -> (Socket, crate::outbound::Receiver) {
         let (outbox, rx) = crate::outbound::Outbox::new(16);
         let socket = Socket::new(
-            ns.clone(),
+            ns.name(),
             Arc::new(outbox),
             Framing::SocketIo,
             Handshake::default(),

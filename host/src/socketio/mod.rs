@@ -20,7 +20,7 @@ use crate::protocol::engineio::Message;
 use crate::protocol::socketio::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
 use crate::router::handler::IncomingEvent;
-use crate::router::{Connected, Framing, Handshake, Namespaces, Socket};
+use crate::router::{Connected, Framing, Handshake, Namespace, Namespaces, Socket};
 
 /// Socket.IO settings.
 #[derive(Debug, Clone)]
@@ -49,14 +49,22 @@ pub struct SocketIo {
     tasks: TaskTracker,
 }
 
+/// A namespace a session joined, and its socket there.
+#[derive(Clone)]
+struct Joined {
+    ns: Arc<Namespace>,
+    socket: Socket,
+}
+
 /// One Engine.IO session's Socket.IO state.
 pub struct Client {
     session: Session,
     request: RequestInfo,
     /// A std mutex: decoding is synchronous and never spans an await.
     decoder: Mutex<Decoder>,
-    /// Sockets by namespace name. A std mutex, for the same reason.
-    sockets: Mutex<HashMap<String, Socket>>,
+    /// Sockets by namespace name, each with its namespace. A std mutex, for the same
+    /// reason.
+    sockets: Mutex<HashMap<String, Joined>>,
     /// Cancelled when the first namespace is joined, which stops the connect timer.
     joined: CancellationToken,
 }
@@ -73,41 +81,39 @@ impl SocketIo {
 
     async fn on_packet(&self, client: &Client, packet: Packet) {
         // A socket the server disconnected is gone even if the client has not noticed yet.
-        let socket = client
+        let joined = client
             .sockets()
             .get(&packet.nsp)
-            .filter(|s| s.connected())
+            .filter(|j| j.socket.connected())
             .cloned();
-        match (packet.kind, socket) {
+        match (packet.kind, joined) {
             (PacketKind::Connect(auth), None) => self.connect(client, packet.nsp, auth).await,
-            (PacketKind::Disconnect, Some(socket)) => {
+            (PacketKind::Disconnect, Some(Joined { ns, socket })) => {
                 client.sockets().remove(&packet.nsp);
-                socket
-                    .namespace()
-                    .remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
+                ns.remove(&socket, DisconnectReason::ClientNamespaceDisconnect);
             }
-            (PacketKind::Event(event), Some(socket)) if socket.admitted() => {
+            (PacketKind::Event(event), Some(Joined { ns, socket })) if socket.admitted() => {
                 let ack_id = event.id;
                 let incoming = IncomingEvent {
                     name: event.name,
                     payload: event.payload,
                     wants_ack: ack_id.is_some(),
                 };
-                let reply = socket.namespace().dispatch(&socket, incoming).await;
+                let reply = ns.dispatch(&socket, incoming).await;
                 if let (Some(id), Some(payload)) = (ack_id, reply) {
                     let _ = socket.send_packet(PacketKind::Ack { id, payload });
                 }
             }
-            (PacketKind::Ack { id, payload }, Some(socket)) if socket.admitted() => {
+            (PacketKind::Ack { id, payload }, Some(Joined { socket, .. })) if socket.admitted() => {
                 socket.resolve_ack(id, payload);
             }
-            (kind, socket) => {
+            (kind, joined) => {
                 // CONNECT twice (or while connecting), CONNECT_ERROR from a client, or
                 // a namespace not joined (yet).
                 tracing::debug!(
                     sid = client.session.id(),
                     nsp = packet.nsp,
-                    joined = socket.is_some(),
+                    joined = joined.is_some(),
                     packet = ?std::mem::discriminant(&kind),
                     "packet out of order; closing"
                 );
@@ -149,7 +155,7 @@ impl SocketIo {
             user,
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
-        let socket = Socket::new(ns.clone(), conn, Framing::SocketIo, handshake);
+        let socket = Socket::new(ns.name(), conn, Framing::SocketIo, handshake);
         {
             // Under the lock `on_close` drains: either it finds this socket (and marks
             // it gone, which `connect` sees), or the session closed and it never starts.
@@ -157,13 +163,17 @@ impl SocketIo {
             if client.session.closed().is_cancelled() {
                 return;
             }
-            sockets.insert(nsp.clone(), socket.clone());
+            let joined = Joined {
+                ns: ns.clone(),
+                socket: socket.clone(),
+            };
+            sockets.insert(nsp.clone(), joined);
         }
         match ns.connect(&socket).await {
             Connected::Accepted => client.joined.cancel(),
             Connected::Refused => {
                 let mut sockets = client.sockets();
-                if sockets.get(&nsp).is_some_and(|s| s.id() == socket.id()) {
+                if sockets.get(&nsp).is_some_and(|j| j.socket.id() == socket.id()) {
                     sockets.remove(&nsp);
                 }
             }
@@ -174,7 +184,7 @@ impl SocketIo {
 }
 
 impl Client {
-    fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Socket>> {
+    fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Joined>> {
         self.sockets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -226,9 +236,9 @@ impl EngineHandler for SocketIo {
     }
 
     fn on_close(&self, client: &Client, reason: DisconnectReason) {
-        let sockets: Vec<Socket> = client.sockets().drain().map(|(_, s)| s).collect();
-        for socket in sockets {
-            socket.namespace().remove(&socket, reason);
+        let joined: Vec<Joined> = client.sockets().drain().map(|(_, j)| j).collect();
+        for Joined { ns, socket } in joined {
+            ns.remove(&socket, reason);
         }
     }
 }

@@ -27,7 +27,7 @@ struct Gate {
 }
 
 impl EventHandler for Gate {
-    fn on_connect<'a>(&'a self, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
+    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
         Box::pin(async move {
             self.entered.notify_one();
             let _ = self.release.acquire().await.expect("open semaphore");
@@ -43,12 +43,22 @@ impl EventHandler for Gate {
         })
     }
 
-    fn on_event<'a>(&'a self, _: &'a Socket, event: IncomingEvent) -> BoxFuture<'a, Option<Payload>> {
+    fn on_event<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
         self.events.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move { Some(event.payload) })
     }
 
-    fn on_disconnect<'a>(&'a self, _: &'a Socket, _: DisconnectReason) -> BoxFuture<'a, ()> {
+    fn on_disconnect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
         self.disconnects.fetch_add(1, Ordering::SeqCst);
         Box::pin(async {})
     }

@@ -105,7 +105,7 @@ async fn a_guard_or_validator_that_cannot_run_fails_closed() {
         call(&open, "slow-join", arg.clone()).await,
         Some(vec![json!("joined")])
     );
-    assert!(open.socket.rooms().iter().any(|r| &**r == "in"));
+    assert!(open.rooms().iter().any(|r| &**r == "in"));
     assert_eq!(open.sent(), Vec::<String>::new());
 
     for nsp in [
@@ -117,7 +117,7 @@ async fn a_guard_or_validator_that_cannot_run_fails_closed() {
         let mut s = socket(&gw, nsp);
         assert_eq!(call(&s, "slow-join", arg.clone()).await, None, "{nsp}: no ack");
         assert!(
-            !s.socket.rooms().iter().any(|r| &**r == "in"),
+            !s.rooms().iter().any(|r| &**r == "in"),
             "{nsp}: the handler ran behind a guard or validator that could not run"
         );
         assert_eq!(events(nsp, &s.sent()), [json!(["error", internal()])], "{nsp}");
@@ -244,7 +244,11 @@ async fn a_socket_that_leaves_during_a_slow_join_is_in_no_room() {
             .expect("task");
         assert_eq!(ack, Some(vec![json!("joined")]), "the call ran to the end");
     }
-    assert!(leaving.rooms().is_empty(), "left, yet in {:?}", leaving.rooms());
+    assert!(
+        ns.rooms_of(&leaving).is_empty(),
+        "left, yet in {:?}",
+        ns.rooms_of(&leaving)
+    );
     let members: Vec<_> = ns
         .matching(&Targets::default().to("late"))
         .iter()
@@ -275,7 +279,7 @@ async fn a_gateway_dropped_drops_its_plugins_and_their_engine() {
     let s = DirectSocket::join(gateway.namespaces().get("/").expect("/"));
     assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
     // The socket leaves (its plugin's on_disconnect runs in a task of its own).
-    let ns = s.socket.namespace().clone();
+    let ns = s.ns.clone();
     ns.remove(&s.socket, DisconnectReason::TransportClose);
     drop((s, ns, router, gateway));
     let gone = tokio::time::timeout(SOON, async {

@@ -236,6 +236,8 @@ pub async fn plugin_gateway(plugins: &[&str], extra: &[(&str, &[u8])], toml: &st
 /// A Socket.IO socket admitted to a namespace with no transport under it: the test
 /// hands its handler events directly and reads what was queued for it.
 pub struct DirectSocket {
+    /// Its namespace.
+    pub ns: std::sync::Arc<portico::router::Namespace>,
     /// The socket.
     pub socket: portico::router::Socket,
     rx: portico::outbound::Receiver,
@@ -246,13 +248,22 @@ impl DirectSocket {
     pub fn join(ns: &std::sync::Arc<portico::router::Namespace>) -> DirectSocket {
         let (outbox, rx) = portico::outbound::Outbox::new(64);
         let socket = portico::router::Socket::new(
-            ns.clone(),
+            ns.name(),
             std::sync::Arc::new(outbox),
             portico::router::Framing::SocketIo,
             portico::router::Handshake::default(),
         );
         ns.admit(&socket);
-        DirectSocket { socket, rx }
+        DirectSocket {
+            ns: ns.clone(),
+            socket,
+            rx,
+        }
+    }
+
+    /// The rooms it is in, its own included.
+    pub fn rooms(&self) -> Vec<portico::router::Room> {
+        self.ns.rooms_of(&self.socket)
     }
 
     /// Hands its handler the event `name` with the one argument `arg`, the client
@@ -263,10 +274,9 @@ impl DirectSocket {
             payload: portico::protocol::socketio::Payload::json(vec![arg]),
             wants_ack: true,
         };
-        self.socket
-            .namespace()
+        self.ns
             .handler()
-            .on_event(&self.socket, event)
+            .on_event(&self.ns, &self.socket, event)
             .await
             .map(|ack| ack.args)
     }

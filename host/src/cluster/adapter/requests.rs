@@ -33,16 +33,16 @@ impl Link {
                 self.local.disconnect_sockets(&targets, close);
             }
             Request::OneSocket { request_id, sid, op } => {
-                let Some(socket) = self.local.socket(&sid) else {
+                let (Some(ns), Some(socket)) = (self.local.namespace(), self.local.socket(&sid)) else {
                     return;
                 };
                 match op {
-                    SocketOp::Join(room) => socket.join(&[room]),
-                    SocketOp::Leave(room) => socket.leave(&room),
+                    SocketOp::Join(room) => ns.join(&socket, &[room]),
+                    SocketOp::Leave(room) => ns.leave(&socket, &room),
                     SocketOp::Disconnect(true) => {
                         socket.close_connection(DisconnectReason::ServerNamespaceDisconnect)
                     }
-                    SocketOp::Disconnect(false) => socket.disconnect(),
+                    SocketOp::Disconnect(false) => ns.disconnect(&socket),
                 }
                 if let Some(request_id) = request_id {
                     self.respond(request_id, ResponseBody::Done);
