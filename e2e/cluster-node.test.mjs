@@ -172,6 +172,40 @@ auth = "required"
     assert.equal(reason, "io server disconnect");
   });
 
+  test("Node's serverSideEmit reaches Portico's handler, which answers its acknowledgement", async () => {
+    const p = await clients.connect(portico.url);
+    const n = await clients.connect(node.url);
+    const [pl, nl] = [record(p), record(n)];
+    // The echo handler hands a server event to this node's clients and answers with
+    // its arguments; Node's server (no listener) neither relays nor answers.
+    const atPortico = once(p, "config-changed");
+    node.io.serverSideEmit("config-changed", { v: 2 }, "x");
+    assert.deepEqual(await atPortico, [{ v: 2 }, "x"]);
+    const answers = await node.io.serverSideEmitWithAck("ping", 41);
+    assert.deepEqual(answers, [[41]], "one answer, Portico's");
+    await fence(p, [p, n]);
+    assert.deepEqual(pl.events("config-changed"), [[{ v: 2 }, "x"]], "once");
+    assert.deepEqual(nl.events("config-changed"), [], "Node does not run its own server events");
+  });
+
+  test("server events run on Portico in the order they were sent", async () => {
+    const p = await clients.connect(portico.url);
+    const pl = record(p);
+    const all = eventually(() => pl.events("tick").length === 50, 5000, "50 ticks");
+    for (let i = 0; i < 50; i++) node.io.serverSideEmit("tick", i);
+    await all;
+    assert.deepEqual(pl.events("tick"), Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  test("a @socket.io/redis-emitter serverSideEmit reaches Portico's handler and Node's listeners", async () => {
+    const p = await clients.connect(portico.url);
+    const heardByNode = new Promise((r) => node.io.of("/").once("reload", (...args) => r(args)));
+    const atPortico = once(p, "reload");
+    emitter.serverSideEmit("reload", { plugin: "chat" });
+    assert.deepEqual(await atPortico, { plugin: "chat" });
+    assert.deepEqual(await heardByNode, [{ plugin: "chat" }]);
+  });
+
   test("a @socket.io/redis-emitter script reaches the clients of both nodes", async () => {
     const { p, n, outsider, logs } = await trio("e1");
     const [pl, nl, ol] = logs;

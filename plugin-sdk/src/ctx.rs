@@ -1,5 +1,5 @@
-//! What a call can see and do: [`Ctx`] for handlers, [`HttpCtx`] for HTTP handlers,
-//! [`Env`] for the other kinds.
+//! What a call can see and do: [`Ctx`] for handlers, [`ServerCtx`] for their server
+//! events, [`HttpCtx`] for HTTP handlers, [`Env`] for the other kinds.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -178,6 +178,51 @@ impl<'a> HttpCtx<'a> {
     /// A namespace to emit to or read presence of.
     pub fn of(&self, namespace: &str) -> Namespace<'a> {
         Namespace::new(self.host, Some(namespace.to_owned()))
+    }
+
+    /// The plugin's key/value store and room history.
+    pub fn store(&self) -> Store<'a> {
+        Store { host: self.host }
+    }
+}
+
+/// Everything a handler's server-event call can do ([`Handler::on_server_event`](crate::Handler::on_server_event)):
+/// config, log, the store, and emits to and presence of the namespace the event
+/// arrived on ([`ServerCtx::here`]) or any other ([`ServerCtx::of`]). There is no socket.
+pub struct ServerCtx<'a> {
+    host: &'a dyn Host,
+    namespace: String,
+}
+
+impl<'a> ServerCtx<'a> {
+    /// A context over `host` for a server event that arrived on `namespace`.
+    pub fn new(host: &'a dyn Host, namespace: String) -> ServerCtx<'a> {
+        ServerCtx { host, namespace }
+    }
+
+    /// The name of the namespace the event arrived on.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The namespace the event arrived on, to emit to or read presence of.
+    pub fn here(&self) -> Namespace<'a> {
+        Namespace::new(self.host, None)
+    }
+
+    /// Another namespace (Socket.IO's `io.of(name)`).
+    pub fn of(&self, namespace: &str) -> Namespace<'a> {
+        Namespace::new(self.host, Some(namespace.to_owned()))
+    }
+
+    /// The plugin's configuration, deserialized.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        Env::new(self.host, SocketInfo::default()).config()
+    }
+
+    /// Writes a log line at `level`.
+    pub fn log(&self, level: Level, message: &str) {
+        self.host.log(level, message);
     }
 
     /// The plugin's key/value store and room history.

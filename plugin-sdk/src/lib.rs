@@ -26,8 +26,9 @@
 //!
 //! # Layout
 //! - [`Handler`], [`Validator`], [`Guard`], [`Filter`], [`HttpHandler`]: the plugin kinds.
-//! - [`Ctx`] (handlers), [`HttpCtx`] (HTTP handlers) and [`Env`] (the others): what a
-//!   call can see and do; [`Namespace`] and [`Emit`] address emits.
+//! - [`Ctx`] (handlers), [`ServerCtx`] (their server events), [`HttpCtx`] (HTTP
+//!   handlers) and [`Env`] (the others): what a call can see and do; [`Namespace`] and
+//!   [`Emit`] address emits.
 //! - [`http`]: requests, responses and NestJS-shaped HTTP errors.
 //! - [`Error`], [`Violation`], [`SocketInfo`]: the contract's types.
 //! - [`rules`]: class-validator's rules (IsString, IsNotEmpty, MaxLength, …) driven by data.
@@ -43,7 +44,7 @@ pub mod rules;
 pub mod testing;
 pub mod time;
 
-pub use ctx::{Ctx, Env, HttpCtx, Store};
+pub use ctx::{Ctx, Env, HttpCtx, ServerCtx, Store};
 pub use emit::{Emit, Namespace, Presence};
 pub use error::{Error, Violation};
 /// Event names Socket.IO keeps for itself (`connect`, `disconnect`, …): the gateway
@@ -182,6 +183,14 @@ pub trait Handler {
 
     /// The socket left, with Socket.IO's reason.
     fn on_disconnect(_ctx: &mut Ctx, _reason: &str) {}
+
+    /// An event another node of the cluster sent to the servers (Socket.IO's
+    /// `io.serverSideEmit(event, ...args)`, or a backend's `@socket.io/redis-emitter`),
+    /// with its arguments; every other node runs it once. The answer is this node's
+    /// acknowledgement, when the sender asked for them. Ignored unless implemented.
+    fn on_server_event(_ctx: &mut ServerCtx, _event: &str, _args: &[Value]) -> Option<Value> {
+        None
+    }
 }
 
 /// Validates and may transform a payload before the handler (`validator-plugin` world).
@@ -244,6 +253,17 @@ pub mod __rt {
 
     pub fn on_disconnect<H: Handler>(host: &dyn Host, socket: SocketInfo, reason: &str) {
         H::on_disconnect(&mut Ctx::new(host, socket, "null".to_owned()), reason)
+    }
+
+    pub fn on_server_event<H: Handler>(
+        host: &dyn Host,
+        namespace: String,
+        event: &str,
+        args_json: &str,
+    ) -> Option<String> {
+        let args: Vec<Value> = serde_json::from_str(args_json).unwrap_or_default();
+        H::on_server_event(&mut ServerCtx::new(host, namespace), event, &args)
+            .map(|answer| answer.to_string())
     }
 
     pub fn validate<V: Validator>(

@@ -15,20 +15,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
-use crate::reason::DisconnectReason;
 use crate::router::Namespace;
 use crate::router::Targets;
-use crate::router::handler::ConnectResult;
 
 /// The benchmark behaviour.
 #[derive(Debug, Default)]
 pub struct Bench;
 
 impl EventHandler for Bench {
-    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
-        Box::pin(async { Ok(None) })
-    }
-
     fn on_event<'a>(
         &'a self,
         ns: &'a Arc<Namespace>,
@@ -39,15 +33,6 @@ impl EventHandler for Bench {
             let reply = handle(ns, socket, event.name.as_str(), event.payload);
             if event.wants_ack { reply } else { None }
         })
-    }
-
-    fn on_disconnect<'a>(
-        &'a self,
-        _: &'a Arc<Namespace>,
-        _: &'a Socket,
-        _: DisconnectReason,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
     }
 }
 

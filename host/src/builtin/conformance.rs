@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
-use crate::reason::DisconnectReason;
 use crate::router::Namespace;
 use crate::router::handler::{AfterConnect, ConnectResult};
 
@@ -58,14 +57,5 @@ impl EventHandler for Conformance {
                 _ => None,
             }
         })
-    }
-
-    fn on_disconnect<'a>(
-        &'a self,
-        _: &'a Arc<Namespace>,
-        _: &'a Socket,
-        _: DisconnectReason,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
     }
 }

@@ -15,6 +15,9 @@
 //!   or `{"error": "..."}`.
 //! - `disconnect-me` disconnects the socket from the namespace; `drop-transport`
 //!   closes the whole connection, as a crashed proxy would (clients reconnect).
+//! - A server event from another node (`serverSideEmit`) is emitted, with its
+//!   arguments, to this node's sockets of the namespace, and answered with its
+//!   arguments (an array).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
 use crate::reason::DisconnectReason;
-use crate::router::handler::ConnectResult;
+use crate::router::handler::ServerEvent;
 use crate::router::{Namespace, Room, Targets};
 
 /// Longest `request-ack` wait a client may ask for.
@@ -34,10 +37,6 @@ const MAX_ACK_WAIT: Duration = Duration::from_secs(60);
 pub struct Echo;
 
 impl EventHandler for Echo {
-    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
-        Box::pin(async { Ok(None) })
-    }
-
     fn on_event<'a>(
         &'a self,
         ns: &'a Arc<Namespace>,
@@ -47,13 +46,19 @@ impl EventHandler for Echo {
         Box::pin(async move { handle(ns, socket, event) })
     }
 
-    fn on_disconnect<'a>(
+    fn on_server_event<'a>(
         &'a self,
-        _: &'a Arc<Namespace>,
-        _: &'a Socket,
-        _: DisconnectReason,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
+        ns: &'a Arc<Namespace>,
+        event: ServerEvent,
+    ) -> BoxFuture<'a, Option<Value>> {
+        Box::pin(async move {
+            ns.emit_here(
+                &Targets::default(),
+                &event.name,
+                Payload::json(event.args.clone()),
+            );
+            Some(Value::Array(event.args))
+        })
     }
 }
 

@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use crate::config::BuiltinHandler;
 use crate::protocol::socketio::Payload;
-use crate::reason::DisconnectReason;
-use crate::router::handler::{BoxFuture, ConnectResult, IncomingEvent};
+use crate::router::handler::{BoxFuture, IncomingEvent};
 use crate::router::{EventHandler, Namespace, Socket};
 
 /// The handler object for a configured built-in.
@@ -33,10 +32,6 @@ pub fn handler(kind: BuiltinHandler) -> Arc<dyn EventHandler> {
 pub struct Silent;
 
 impl EventHandler for Silent {
-    fn on_connect<'a>(&'a self, _: &'a Arc<Namespace>, _: &'a Socket) -> BoxFuture<'a, ConnectResult> {
-        Box::pin(async { Ok(None) })
-    }
-
     fn on_event<'a>(
         &'a self,
         _: &'a Arc<Namespace>,
@@ -44,14 +39,5 @@ impl EventHandler for Silent {
         _: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
         Box::pin(async { None })
-    }
-
-    fn on_disconnect<'a>(
-        &'a self,
-        _: &'a Arc<Namespace>,
-        _: &'a Socket,
-        _: DisconnectReason,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
     }
 }

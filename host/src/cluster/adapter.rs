@@ -11,6 +11,7 @@ mod presence;
 mod requests;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::oneshot;
@@ -47,6 +48,11 @@ pub(super) struct Link {
     view: Mutex<PresenceView>,
     /// Whether the namespace announces `user_offline`.
     announce_offline: bool,
+    /// Server events run one after another, in the order they arrived: each waits for
+    /// this, the end of the one before, and leaves its own end here for the next.
+    server_events: Mutex<oneshot::Receiver<()>>,
+    /// Server events waiting or running.
+    server_events_pending: Arc<AtomicUsize>,
 }
 
 /// A `fetchSockets` waiting for the other nodes.
@@ -72,6 +78,8 @@ impl RedisAdapter {
             local_presence: LocalPresence::default(),
             view,
             announce_offline,
+            server_events: Mutex::new(oneshot::channel().1),
+            server_events_pending: Arc::new(AtomicUsize::new(0)),
         }))
     }
 

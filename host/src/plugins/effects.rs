@@ -15,9 +15,12 @@ use crate::router::{Namespace, Namespaces, Socket, Targets};
 pub struct Caller<'a> {
     /// Every namespace, for emits that name one.
     pub namespaces: &'a Namespaces,
-    /// The socket whose event or connection the call handled, with its namespace;
-    /// `None` for HTTP calls.
-    pub socket: Option<(&'a Arc<Namespace>, &'a Socket)>,
+    /// The namespace the call is about: emits that name none go there (to `/` when
+    /// `None`, as for HTTP calls).
+    pub namespace: Option<&'a Arc<Namespace>>,
+    /// The socket of `namespace` whose event or connection the call handled; `None`
+    /// for HTTP calls and server events.
+    pub socket: Option<&'a Socket>,
     /// Largest emit payload accepted, in bytes.
     pub max_payload: usize,
 }
@@ -37,7 +40,8 @@ pub enum EffectError {
     /// An emit to a namespace the gateway does not serve.
     #[error("emit to unknown namespace `{0}`")]
     UnknownNamespace(String),
-    /// A join, leave or disconnect from a call that has no socket (an HTTP call).
+    /// A join, leave or disconnect from a call that has no socket (an HTTP call or a
+    /// server event).
     #[error("join, leave and disconnect act on the calling socket's namespace; this call has none")]
     NoSocket,
 }
@@ -74,7 +78,7 @@ pub fn apply(caller: &Caller<'_>, effects: Vec<Effect>) -> Result<(), EffectErro
 }
 
 fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectError> {
-    let socket = || caller.socket.ok_or(EffectError::NoSocket);
+    let socket = || caller.namespace.zip(caller.socket).ok_or(EffectError::NoSocket);
     Ok(match effect {
         Effect::Emit {
             namespace,
@@ -91,8 +95,8 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
                 return Err(EffectError::TooLarge);
             }
             let value = serde_json::from_str::<Value>(&payload_json).map_err(|_| EffectError::NotJson)?;
-            let ns = match (namespace, caller.socket) {
-                (None, Some((ns, _))) => ns.clone(),
+            let ns = match (namespace, caller.namespace) {
+                (None, Some(ns)) => ns.clone(),
                 (name, _) => {
                     let name = name.unwrap_or_else(|| "/".to_owned());
                     caller
@@ -112,7 +116,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
                 Target::User(id) => Targets::default().to(format!("user:{id}")),
             };
             targets.except = except_rooms.into_iter().map(Into::into).collect();
-            if except_sender && let Some((_, socket)) = caller.socket {
+            if except_sender && let Some(socket) = caller.socket {
                 targets.except.push(socket.id().clone());
             }
             Checked::Emit {
@@ -203,7 +207,8 @@ mod tests {
         chat.join(&member, &["r".into()]);
         let caller_ref = Caller {
             namespaces: &namespaces,
-            socket: Some((&chat, &caller)),
+            namespace: Some(&chat),
+            socket: Some(&caller),
             max_payload: 100,
         };
         let effects = vec![
@@ -216,6 +221,7 @@ mod tests {
         assert!(texts(&mut caller_rx).is_empty());
         // Without a calling socket (an HTTP call), `None` is `/`.
         let http = Caller {
+            namespace: None,
             socket: None,
             ..caller_ref
         };
@@ -231,7 +237,8 @@ mod tests {
         chat.join(&member, &["r".into()]);
         let caller = Caller {
             namespaces: &namespaces,
-            socket: Some((&chat, &caller)),
+            namespace: Some(&chat),
+            socket: Some(&caller),
             max_payload: 8,
         };
         let good = || emit(None, "ok", "1", Target::Rooms(vec!["r".into()]));
@@ -261,6 +268,7 @@ mod tests {
         let (namespaces, _root, chat) = setup();
         let http = Caller {
             namespaces: &namespaces,
+            namespace: None,
             socket: None,
             max_payload: 8,
         };
@@ -275,7 +283,8 @@ mod tests {
             crate::reason::DisconnectReason::ClientNamespaceDisconnect,
         );
         let gone = Caller {
-            socket: Some((&chat, &caller)),
+            namespace: Some(&chat),
+            socket: Some(&caller),
             ..http
         };
         assert_eq!(apply(&gone, vec![join]), Ok(()));

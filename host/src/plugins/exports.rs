@@ -72,6 +72,28 @@ impl Plugin {
         .await
     }
 
+    /// `handler.on-server-event`.
+    pub async fn on_server_event(
+        &self,
+        ctx: CallContext,
+        namespace: &str,
+        event: &str,
+        args_json: &str,
+    ) -> Result<Outcome<Option<String>>, CallError> {
+        self.call(
+            ctx,
+            async |instance: &Instance, store: &mut Store<HostState>| match instance {
+                Instance::Handler(p) => p
+                    .portico_plugin_handler()
+                    .call_on_server_event(store, namespace, event, args_json)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            },
+        )
+        .await
+    }
+
     /// `validator.validate`.
     pub async fn validate(
         &self,

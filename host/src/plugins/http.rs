@@ -92,6 +92,7 @@ pub async fn call(
         let namespaces = registry.namespaces();
         let caller = Caller {
             namespaces: &namespaces,
+            namespace: None,
             socket: None,
             max_payload: max_body,
         };

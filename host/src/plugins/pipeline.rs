@@ -17,8 +17,12 @@ use super::{CallError, Kind};
 use crate::config::NamespaceConfig;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
-use crate::router::handler::{AfterConnect, BoxFuture, ConnectRefusal, ConnectResult, IncomingEvent};
+use crate::router::handler::{
+    AfterConnect, BoxFuture, ConnectRefusal, ConnectResult, IncomingEvent, ServerEvent,
+};
 use crate::router::{EventHandler, Namespace, Socket};
+
+mod server_event;
 
 /// The code and message every internal failure shows the client.
 const INTERNAL: (&str, &str) = ("INTERNAL_ERROR", "Internal error");
@@ -59,7 +63,7 @@ impl Pipeline {
             Some(first) => first.to_string(),
             None => "null".to_owned(),
         };
-        let result = self.run((ns, socket), &info, name, &payload).await;
+        let result = self.run(ns, socket, &info, name, &payload).await;
         match result {
             Ok(ack) => ack,
             Err(error) => {
@@ -80,7 +84,8 @@ impl Pipeline {
     /// `payload`.
     async fn run(
         &self,
-        socket: (&Arc<Namespace>, &Socket),
+        ns: &Arc<Namespace>,
+        socket: &Socket,
         info: &PluginSocket,
         event: &str,
         payload: &str,
@@ -122,14 +127,15 @@ impl Pipeline {
                 _ => return Err(misbehaved(name, "ack is not JSON within max_payload")),
             },
         };
-        self.apply(Some(socket), name, outcome.effects)?;
+        self.apply(Some(ns), Some(socket), name, outcome.effects)?;
         Ok(ack)
     }
 
     /// Applies a successful call's effects, or refuses them all.
     fn apply(
         &self,
-        socket: Option<(&Arc<Namespace>, &Socket)>,
+        namespace: Option<&Arc<Namespace>>,
+        socket: Option<&Socket>,
         plugin: &str,
         effects: Vec<Effect>,
     ) -> Result<(), PluginError> {
@@ -139,6 +145,7 @@ impl Pipeline {
         let namespaces = self.registry.namespaces();
         let caller = Caller {
             namespaces: &namespaces,
+            namespace,
             socket,
             max_payload: self.max_payload,
         };
@@ -260,7 +267,8 @@ impl Pipeline {
         let after: AfterConnect = Box::new(move || {
             let caller = Caller {
                 namespaces: &namespaces,
-                socket: Some((&ns, &socket)),
+                namespace: Some(&ns),
+                socket: Some(&socket),
                 max_payload,
             };
             for (name, effects) in effects {
@@ -281,7 +289,7 @@ impl Pipeline {
             let ctx = self.context(&plugin, &info);
             match plugin.on_disconnect(ctx, &info.info, reason.as_str()).await {
                 Ok(outcome) => {
-                    let _ = self.apply(Some((ns, socket)), name, outcome.effects);
+                    let _ = self.apply(Some(ns), Some(socket), name, outcome.effects);
                 }
                 Err(err) => {
                     internal(name, "disconnect", &err);
@@ -312,6 +320,14 @@ impl EventHandler for Pipeline {
         reason: DisconnectReason,
     ) -> BoxFuture<'a, ()> {
         Box::pin(self.disconnect(ns, socket, reason))
+    }
+
+    fn on_server_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        event: ServerEvent,
+    ) -> BoxFuture<'a, Option<Value>> {
+        Box::pin(self.server_event(ns, event))
     }
 }
 

@@ -27,6 +27,16 @@ pub struct IncomingEvent {
     pub wants_ack: bool,
 }
 
+/// An event another node of the cluster sent to the servers themselves (Socket.IO's
+/// `io.serverSideEmit(name, ...args)`, or `@socket.io/redis-emitter`'s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerEvent {
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub args: Vec<serde_json::Value>,
+}
+
 /// Work to do once the client has its CONNECT reply (emits made while connecting).
 pub type AfterConnect = Box<dyn FnOnce() + Send>;
 
@@ -65,9 +75,15 @@ pub type ConnectResult = Result<Option<AfterConnect>, ConnectRefusal>;
 /// Each call names the socket's namespace, through which the handler acts on it
 /// (joins, leaves, emits, disconnects) and on the others.
 pub trait EventHandler: Send + Sync + 'static {
-    /// A socket asks to join. `Err` refuses it with CONNECT_ERROR; `Ok` sends the
+    /// A socket asks to join (accepted unless a handler says otherwise). `Err` refuses it with CONNECT_ERROR; `Ok` sends the
     /// CONNECT reply, then runs the returned work (so emits reach the client after it).
-    fn on_connect<'a>(&'a self, ns: &'a Arc<Namespace>, socket: &'a Socket) -> BoxFuture<'a, ConnectResult>;
+    fn on_connect<'a>(
+        &'a self,
+        _ns: &'a Arc<Namespace>,
+        _socket: &'a Socket,
+    ) -> BoxFuture<'a, ConnectResult> {
+        Box::pin(async { Ok(None) })
+    }
 
     /// An event arrived; `Some` is sent back as the ack when the client asked for one.
     fn on_event<'a>(
@@ -77,11 +93,23 @@ pub trait EventHandler: Send + Sync + 'static {
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>>;
 
-    /// The socket left the namespace.
+    /// The socket left the namespace (nothing to do unless a handler says otherwise).
     fn on_disconnect<'a>(
         &'a self,
-        ns: &'a Arc<Namespace>,
-        socket: &'a Socket,
-        reason: DisconnectReason,
-    ) -> BoxFuture<'a, ()>;
+        _ns: &'a Arc<Namespace>,
+        _socket: &'a Socket,
+        _reason: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// An event another node sent to the servers: `Some` is this node's answer, when
+    /// the sender asked for acknowledgements. Ignored unless a handler overrides it.
+    fn on_server_event<'a>(
+        &'a self,
+        _ns: &'a Arc<Namespace>,
+        _event: ServerEvent,
+    ) -> BoxFuture<'a, Option<serde_json::Value>> {
+        Box::pin(async { None })
+    }
 }

@@ -9,7 +9,7 @@ use tokio_util::task::TaskTracker;
 use super::Room;
 use super::adapter::{Adapter, AdapterError, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
-use super::handler::{BoxFuture, EventHandler, IncomingEvent};
+use super::handler::{BoxFuture, EventHandler, IncomingEvent, ServerEvent};
 use super::presence::{LocalPresence, Presence, PresenceUser, Transition};
 use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
@@ -171,6 +171,12 @@ impl Namespace {
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
         self.handler.on_event(self, socket, event)
+    }
+
+    /// Hands the handler an event another node sent to the servers; resolves to this
+    /// node's answer, if any.
+    pub fn server_event(self: &Arc<Self>, event: ServerEvent) -> BoxFuture<'_, Option<serde_json::Value>> {
+        self.handler.on_server_event(self, event)
     }
 
     /// Emits the seed's `user_online {userId, username}` to every socket of the
@@ -349,6 +355,15 @@ impl Namespace {
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
         self.adapter
             .broadcast(targets, &OutgoingEvent::new(&self.name, name, payload));
+    }
+
+    /// Emits `name` to this node's sockets that `targets` addresses, and to no other
+    /// node's (what a handler does for a server event, which every node receives).
+    pub fn emit_here(&self, targets: &Targets, name: &str, payload: Payload) {
+        let event = OutgoingEvent::new(&self.name, name, payload);
+        for socket in self.adapter.local_sockets(targets) {
+            socket.deliver(&event);
+        }
     }
 
     /// Disconnects every socket `targets` addresses from the namespace, on every node

@@ -3,13 +3,15 @@
 //! that are missing, broken or of the wrong kind fail closed; a missing filter shows
 //! nothing internal; a trap, a loop or an allocation without bound fails that call
 //! only; a failed call's effects never apply; a socket that leaves during a slow
-//! `join` ends up in no room; a gateway dropped drops its plugins.
+//! `join` ends up in no room; a gateway dropped drops its plugins; server events reach
+//! every handler plugin, whose answer and emits apply, and whose trap answers nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use portico::reason::DisconnectReason;
 use portico::router::Targets;
+use portico::router::handler::ServerEvent;
 use portico::server::Gateway;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -291,4 +293,46 @@ async fn a_gateway_dropped_drops_its_plugins_and_their_engine() {
         gone.await.is_ok(),
         "the registry outlived the gateway: a reference cycle keeps it (and the wasmtime engine) alive"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_event_reaches_every_handler_plugin_and_the_first_answer_wins() {
+    let (gw, _dir) = plugin_gateway(
+        &["misbehaving", "echo"],
+        &[],
+        "[plugins.limits]\ndeadline_ms = 100\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\", \"echo\"]\n",
+    )
+    .await;
+    let mut s = socket(&gw, "/");
+    let ns = s.ns.clone();
+    let server_event = |name: &str, args: Vec<Value>| {
+        let ns = ns.clone();
+        let event = ServerEvent {
+            name: name.to_owned(),
+            args,
+        };
+        async move {
+            tokio::time::timeout(SOON, ns.server_event(event))
+                .await
+                .expect("ends")
+        }
+    };
+    // `misbehaving` does not answer `config-changed`; `echo` broadcasts its first
+    // argument and answers with all of them.
+    assert_eq!(
+        server_event("config-changed", vec![json!({ "v": 2 }), json!("x")]).await,
+        Some(json!([{ "v": 2 }, "x"]))
+    );
+    assert_eq!(events("/", &s.sent()), [json!(["config-changed", { "v": 2 }])]);
+    // `misbehaving` traps (after emitting, which is not applied); `echo` still runs.
+    assert_eq!(
+        server_event("emit-then-trap", vec![json!(1)]).await,
+        Some(json!([1]))
+    );
+    assert_eq!(
+        events("/", &s.sent()),
+        [json!(["emit-then-trap", 1])],
+        "the trapped call's emit is not applied"
+    );
+    assert!(s.socket.connected(), "a trapping server event touches no socket");
 }

@@ -142,6 +142,13 @@ fn handler_guest(ty: &Type) -> Tokens {
             fn on_disconnect(socket: types::SocketInfo, reason: ::std::string::String) {
                 ::portico_sdk::__rt::on_disconnect::<super::#ty>(&__Host, socket_in(socket), &reason)
             }
+            fn on_server_event(
+                namespace: ::std::string::String,
+                event: ::std::string::String,
+                args_json: ::std::string::String,
+            ) -> ::core::option::Option<::std::string::String> {
+                ::portico_sdk::__rt::on_server_event::<super::#ty>(&__Host, namespace, &event, &args_json)
+            }
         }
     }
 }

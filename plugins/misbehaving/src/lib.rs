@@ -8,8 +8,11 @@
 //! - `slow-join` `{room, ms}`: joins `room`, then works for `ms` milliseconds before
 //!   it returns (so a test can disconnect the client while the join waits to apply);
 //! - anything else: acked with `"ok"`.
+//!
+//! As server events (another node's `serverSideEmit`), `trap` panics and `emit-then-trap`
+//! emits, then panics; anything else is not answered.
 
-use portico_sdk::{Ctx, Error, Handler, Reply, plugin};
+use portico_sdk::{Ctx, Error, Handler, Reply, ServerCtx, Value, plugin};
 
 /// What `slow-join` is asked.
 #[derive(serde::Deserialize)]
@@ -59,6 +62,16 @@ impl Handler for Misbehaving {
                 Reply::ack(&"joined")
             }
             _ => Reply::ack(&"ok"),
+        }
+    }
+    fn on_server_event(ctx: &mut ServerCtx, event: &str, _args: &[Value]) -> Option<Value> {
+        match event {
+            "trap" => panic!("misbehaving: asked to trap on a server event"),
+            "emit-then-trap" => {
+                let _ = ctx.here().broadcast().emit("should-not-arrive", &true);
+                panic!("misbehaving: trapped after emitting")
+            }
+            _ => None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! What other nodes ask of this one, and what it asks of them.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{Link, Pending};
@@ -13,7 +15,12 @@ use crate::protocol::cluster::{
 use crate::reason::DisconnectReason;
 use crate::router::adapter::{Adapter as _, AdapterError};
 use crate::router::broadcast::OutgoingEvent;
+use crate::router::handler::ServerEvent;
 use crate::router::{Framing, Socket, Targets};
+
+/// Server events waiting for their turn, per namespace, beyond which more are dropped
+/// (and counted) rather than queued without bound.
+const MAX_PENDING_SERVER_EVENTS: usize = 1024;
 
 impl Link {
     pub(super) fn on_request(self: &Arc<Self>, channel: &str, payload: &[u8]) {
@@ -68,11 +75,7 @@ impl Link {
                     .collect();
                 self.respond(request_id, ResponseBody::SocketIds(ids));
             }
-            Request::ServerSideEmit { data, .. } => {
-                // Portico's handlers have no server-side listeners: like a Node server
-                // without one, it neither acts nor answers.
-                tracing::debug!(nsp = %self.nsp, event = ?data.first(), "cluster: server-side emit with no listener");
-            }
+            Request::ServerSideEmit { request_id, data } => self.server_event(channel, request_id, data),
             Request::BroadcastWithAck {
                 request_id,
                 event,
@@ -81,6 +84,46 @@ impl Link {
                 timeout_ms,
             } => self.broadcast_with_ack(request_id, &event, payload, &targets, timeout_ms),
         }
+    }
+
+    /// Another node's `serverSideEmit(name, ...args)`: the namespace's handler runs it
+    /// (after any that came before it), and its answer goes back when the sender
+    /// asked for acknowledgements. No answer, no response: as a Node server with no
+    /// listener, the sender then counts this node as missing.
+    fn server_event(self: &Arc<Self>, channel: &str, request_id: Option<String>, mut data: Vec<Value>) {
+        let Some(Value::String(name)) = data.first().cloned() else {
+            return self
+                .cluster
+                .malformed(channel, &"a server-side emit without an event name");
+        };
+        data.remove(0);
+        let Some(ns) = self.local.namespace() else {
+            return;
+        };
+        if self.server_events_pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_SERVER_EVENTS {
+            self.server_events_pending.fetch_sub(1, Ordering::AcqRel);
+            inc(&METRICS.cluster_dropped);
+            tracing::warn!(nsp = %self.nsp, event = name, "cluster: too many server events waiting; dropped");
+            return;
+        }
+        let (done, next) = oneshot::channel::<()>();
+        let before = std::mem::replace(
+            &mut *self.server_events.lock().unwrap_or_else(|p| p.into_inner()),
+            next,
+        );
+        let link = self.clone();
+        let task_ns = ns.clone();
+        ns.spawn(async move {
+            // Ends (Ok or Err) once the one before is done, whichever way it ended.
+            let _ = before.await;
+            let event = ServerEvent { name, args: data };
+            let answer = task_ns.server_event(event).await;
+            if let (Some(request_id), Some(answer)) = (request_id, answer) {
+                link.respond(request_id, ResponseBody::ServerSideEmitAck(answer));
+            }
+            link.server_events_pending.fetch_sub(1, Ordering::AcqRel);
+            drop(done);
+        });
     }
 
     /// Another node's `io.timeout(t).emit(…, ack)`: tells it how many clients here get

@@ -1,0 +1,49 @@
+//! A server event (another node's `serverSideEmit`) through the namespace's handler
+//! plugins.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Pipeline, internal, misbehaved};
+use crate::plugins::Kind;
+use crate::router::Namespace;
+use crate::router::handler::ServerEvent;
+
+impl Pipeline {
+    /// Every handler plugin hears a server event, in the configured order; each one's
+    /// effects apply on their own, and the first answer is this node's.
+    pub(super) async fn server_event(&self, ns: &Arc<Namespace>, event: ServerEvent) -> Option<Value> {
+        let args = Value::Array(event.args).to_string();
+        let mut answer = None;
+        for name in &self.handlers {
+            let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
+                continue;
+            };
+            let mut ctx = self.registry.call_context(plugin.name(), plugin.settings());
+            ctx.namespace = Some(ns.name().into());
+            let outcome = match plugin.on_server_event(ctx, ns.name(), &event.name, &args).await {
+                Ok(outcome) => outcome,
+                Err(err) => {
+                    internal(name, &event.name, &err);
+                    continue;
+                }
+            };
+            if self.apply(Some(ns), None, name, outcome.effects).is_err() {
+                continue;
+            }
+            let Some(json) = outcome.value else {
+                continue;
+            };
+            match serde_json::from_str::<Value>(&json) {
+                Ok(value) if json.len() <= self.max_payload => {
+                    answer = answer.or(Some(value));
+                }
+                _ => {
+                    misbehaved(name, "server event answer is not JSON within max_payload");
+                }
+            }
+        }
+        answer
+    }
+}
