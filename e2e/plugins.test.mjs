@@ -336,6 +336,59 @@ describe("echo plugin", () => {
   }
 });
 
+describe("echo plugin: binary payloads come back byte-identical", () => {
+  let server;
+  before(async () => {
+    // A 900 KB Buffer goes up a polling POST as base64 (1.2 MB), as with Node's server.
+    server = await pluginServer(
+      pluginFolder(["echo.wasm"]),
+      `[engineio]\nmax_payload = 2000000\n\n[namespaces."/"]\nplugins = ["echo"]\n`,
+    );
+  });
+  after(async () => {
+    closeAll();
+    await server?.stop();
+  });
+
+  /** Binary as `{bin: hex}` wherever it is, so sent and acked values compare deeply. */
+  function normalize(value) {
+    if (Buffer.isBuffer(value) || value instanceof Uint8Array) return { bin: Buffer.from(value).toString("hex") };
+    if (value instanceof ArrayBuffer) return { bin: Buffer.from(value).toString("hex") };
+    if (Array.isArray(value)) return value.map(normalize);
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
+    return value;
+  }
+
+  /** True when `value` is bytes as the client decodes them (not a placeholder object). */
+  const isBinary = (value) => Buffer.isBuffer(value) || value instanceof ArrayBuffer || value instanceof Uint8Array;
+
+  const big = Buffer.alloc(900 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919 + (i >> 8)) & 0xff;
+  const cases = [
+    ["a Buffer", Buffer.from([0, 1, 2, 127, 128, 254, 255])],
+    ["an empty Buffer", Buffer.alloc(0)],
+    ["nested Buffers", { name: "files", parts: [Buffer.from("one"), { deep: [Buffer.from([9, 9]), "text", null] }], last: Buffer.from([0]) }],
+    ["a 900 KB Buffer", big],
+  ];
+
+  for (const transport of ["websocket", "polling"]) {
+    it(`every shape, and 50 concurrent binary acks each with its own bytes, over ${transport}`, async () => {
+      const s = await connect(server.url, { transports: [transport] });
+      assert.equal(s.io.engine.transport.name, transport);
+      for (const [what, payload] of cases) {
+        const ack = await s.timeout(5000).emitWithAck("bin", payload);
+        assert.deepEqual(normalize(ack), normalize(payload), `${transport}: ${what}`);
+      }
+      assert.ok(isBinary(await s.timeout(2000).emitWithAck("bin", Buffer.from([1]))), "a Buffer comes back as bytes, not a placeholder");
+      const sent = Array.from({ length: 50 }, (_, i) => ({ i, data: Buffer.from(`payload ${i} `.repeat(i + 1)) }));
+      const acks = await Promise.all(sent.map((p) => s.timeout(5000).emitWithAck("bin", p)));
+      acks.forEach((ack, i) => assert.deepEqual(normalize(ack), normalize(sent[i]), `${transport}: concurrent ack ${i}`));
+      assert.equal(s.io.engine.transport.name, transport);
+      s.disconnect();
+    });
+  }
+});
+
 // ================================================================ 2. misbehaving
 
 describe("misbehaving plugin is contained", () => {

@@ -1,32 +1,38 @@
 //! What a call can see and do: [`Ctx`] for handlers, [`ServerCtx`] for their server
 //! events, [`HttpCtx`] for HTTP handlers, [`Env`] for the other kinds.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::emit::{Emit, Namespace, Presence};
-use crate::{Error, Host, Level, SocketInfo};
+use crate::payload::{self, Attachments};
+use crate::{Error, Host, Level, Payload, Socket};
 
-/// Log and config, for every kind of plugin.
+/// Log, config and the socket, for every kind of plugin.
 pub struct Env<'a> {
     host: &'a dyn Host,
-    socket: SocketInfo,
+    socket: Socket<'a>,
 }
 
 impl<'a> Env<'a> {
-    /// An environment over `host` for a call about `socket`.
-    pub fn new(host: &'a dyn Host, socket: SocketInfo) -> Env<'a> {
-        Env { host, socket }
+    /// An environment over `host`, which answers for the call's socket.
+    pub fn new(host: &'a dyn Host) -> Env<'a> {
+        Env {
+            host,
+            socket: Socket::new(host),
+        }
     }
 
     /// The socket the call is about.
-    pub fn socket(&self) -> &SocketInfo {
+    pub fn socket(&self) -> &Socket<'a> {
         &self.socket
     }
 
     /// The verified identity's claims, when the connection authenticated.
     pub fn user<T: DeserializeOwned>(&self) -> Option<T> {
-        serde_json::from_str(self.socket.user_json.as_deref()?).ok()
+        self.socket.user()
     }
 
     /// The plugin's configuration, deserialized.
@@ -44,20 +50,24 @@ impl<'a> Env<'a> {
 /// Everything a handler call can do.
 pub struct Ctx<'a> {
     env: Env<'a>,
-    payload_json: String,
+    json: String,
+    attachments: Attachments,
 }
 
 impl<'a> Ctx<'a> {
-    /// A context over `host` for an event from `socket` carrying `payload_json`.
-    pub fn new(host: &'a dyn Host, socket: SocketInfo, payload_json: String) -> Ctx<'a> {
+    /// A context over `host` (which answers for the calling socket) for an event
+    /// carrying `payload`.
+    pub fn new(host: &'a dyn Host, payload: impl Into<Payload>) -> Ctx<'a> {
+        let Payload { json, attachments } = payload.into();
         Ctx {
-            env: Env::new(host, socket),
-            payload_json,
+            env: Env::new(host),
+            json,
+            attachments: Rc::new(attachments),
         }
     }
 
     /// The socket that sent the event.
-    pub fn socket(&self) -> &SocketInfo {
+    pub fn socket(&self) -> &Socket<'a> {
         self.env.socket()
     }
 
@@ -76,20 +86,37 @@ impl<'a> Ctx<'a> {
         self.env.log(level, message);
     }
 
-    /// The payload (the event's first argument), deserialized; a mismatch is a
+    /// The payload (the event's first argument), deserialized, its
+    /// [`Binary`](crate::Binary) fields read from the attachments; a mismatch is a
     /// `VALIDATION_ERROR` naming what serde found wrong.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_str(&self.payload_json).map_err(|e| Error::validation(e.to_string()))
+        payload::decode(&self.json, &self.attachments).map_err(|e| Error::validation(e.to_string()))
     }
 
-    /// The payload as JSON text.
+    /// The payload as JSON text (binary stands as `{"_placeholder":true,"num":N}`).
     pub fn payload_json(&self) -> &str {
-        &self.payload_json
+        &self.json
+    }
+
+    /// The event's binary attachments, the N-th placeholder's at index N.
+    pub fn binary(&self) -> &[Vec<u8>] {
+        &self.attachments
+    }
+
+    /// Takes the payload out of the context (what is left is `null`), to pass it on
+    /// without a copy: `Reply::raw(ctx.take_payload())`.
+    pub fn take_payload(&mut self) -> Payload {
+        let json = std::mem::replace(&mut self.json, "null".to_owned());
+        let attachments = std::mem::take(&mut self.attachments);
+        Payload {
+            json,
+            attachments: Rc::try_unwrap(attachments).unwrap_or_else(|shared| (*shared).clone()),
+        }
     }
 
     /// Emits to the sender only.
     pub fn emit(&self, event: &str, data: &impl Serialize) -> Result<(), Error> {
-        self.to_socket(&self.socket().id.clone()).emit(event, data)
+        self.here().to_socket(self.socket().id()).emit(event, data)
     }
 
     /// The caller's namespace.
@@ -167,7 +194,7 @@ impl<'a> HttpCtx<'a> {
 
     /// The plugin's configuration, deserialized.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        Env::new(self.host, SocketInfo::default()).config()
+        Env::new(self.host).config()
     }
 
     /// Writes a log line at `level`.
@@ -192,12 +219,28 @@ impl<'a> HttpCtx<'a> {
 pub struct ServerCtx<'a> {
     host: &'a dyn Host,
     namespace: String,
+    attachments: Vec<Vec<u8>>,
 }
 
 impl<'a> ServerCtx<'a> {
     /// A context over `host` for a server event that arrived on `namespace`.
     pub fn new(host: &'a dyn Host, namespace: String) -> ServerCtx<'a> {
-        ServerCtx { host, namespace }
+        ServerCtx {
+            host,
+            namespace,
+            attachments: Vec::new(),
+        }
+    }
+
+    /// The same, for arguments that carried binary.
+    pub fn with_binary(mut self, attachments: Vec<Vec<u8>>) -> ServerCtx<'a> {
+        self.attachments = attachments;
+        self
+    }
+
+    /// The arguments' binary attachments, the N-th placeholder's at index N.
+    pub fn binary(&self) -> &[Vec<u8>] {
+        &self.attachments
     }
 
     /// The name of the namespace the event arrived on.
@@ -217,7 +260,7 @@ impl<'a> ServerCtx<'a> {
 
     /// The plugin's configuration, deserialized.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        Env::new(self.host, SocketInfo::default()).config()
+        Env::new(self.host).config()
     }
 
     /// Writes a log line at `level`.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::{Error, Host, OnlineUser, Target};
+use crate::{Error, Host, OnlineUser, Payload, Target};
 
 /// A namespace as a plugin addresses it, like Socket.IO's `io.of("/chat")`:
 /// [`Ctx::of`](crate::Ctx::of), [`HttpCtx::of`](crate::HttpCtx::of).
@@ -85,18 +85,24 @@ impl<'a> Emit<'a> {
         self
     }
 
-    /// Sends `event` with `data`.
+    /// Sends `event` with `data` (its [`Binary`](crate::Binary) fields as attachments).
     pub fn emit(self, event: &str, data: &impl Serialize) -> Result<(), Error> {
-        let json = serde_json::to_string(data).map_err(|e| Error::internal(e.to_string()))?;
+        let payload = Payload::from_value(data).map_err(|e| Error::internal(e.to_string()))?;
+        self.emit_raw(event, payload);
+        Ok(())
+    }
+
+    /// Sends `event` with a payload the plugin already has as JSON text (and
+    /// attachments), as it is; the gateway checks it before anyone receives it.
+    pub fn emit_raw(self, event: &str, payload: impl Into<Payload>) {
         self.host.emit(
             self.namespace.as_deref(),
             event,
-            &json,
+            payload.into(),
             &self.to,
             &self.except_rooms,
             self.except_sender,
         );
-        Ok(())
     }
 }
 

@@ -30,7 +30,8 @@
 //!   handlers) and [`Env`] (the others): what a call can see and do; [`Namespace`] and
 //!   [`Emit`] address emits.
 //! - [`http`]: requests, responses and NestJS-shaped HTTP errors.
-//! - [`Error`], [`Violation`], [`SocketInfo`]: the contract's types.
+//! - [`Payload`] and [`Binary`]: JSON with binary attachments; [`Socket`]: the
+//!   socket a call is about, read lazily; [`Error`], [`Violation`]: the contract's types.
 //! - [`rules`]: class-validator's rules (IsString, IsNotEmpty, MaxLength, …) driven by data.
 //! - [`time`]: timestamps as JavaScript's `toISOString()` writes them.
 //! - [`testing`]: a recording host, to test plugin logic natively with `cargo test`.
@@ -40,34 +41,25 @@ mod ctx;
 mod emit;
 mod error;
 pub mod http;
+mod payload;
 pub mod rules;
+mod socket;
 pub mod testing;
 pub mod time;
 
 pub use ctx::{Ctx, Env, HttpCtx, ServerCtx, Store};
 pub use emit::{Emit, Namespace, Presence};
 pub use error::{Error, Violation};
+pub use payload::{Binary, Payload};
 /// Event names Socket.IO keeps for itself (`connect`, `disconnect`, …): the gateway
 /// refuses to emit them, and a call that tries fails as a whole.
 pub use portico_protocol::socketio::{RESERVED_EVENTS, is_reserved_event};
 pub use portico_sdk_macros::plugin;
 pub use serde_json::{self, Value, json};
+pub use socket::{Socket, SocketInfo};
 
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
-
-/// The socket a call is about.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SocketInfo {
-    /// The socket id (also the name of its own room).
-    pub id: String,
-    /// The namespace, like `/chat`.
-    pub namespace: String,
-    /// The verified identity's claims as JSON, when the connection authenticated.
-    pub user_json: Option<String>,
-    /// The CONNECT `auth` payload as JSON.
-    pub auth_json: String,
-}
 
 /// Log severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,12 +97,26 @@ pub trait Host {
     fn log(&self, level: Level, message: &str);
     /// The plugin's configuration as JSON.
     fn config(&self) -> String;
+    /// The calling socket's id (empty when the call has no socket).
+    fn socket_id(&self) -> String;
+    /// The calling socket's namespace.
+    fn socket_namespace(&self) -> String;
+    /// The calling socket's verified claims as JSON.
+    fn socket_user_json(&self) -> Option<String>;
+    /// The calling socket's CONNECT `auth` as JSON.
+    fn socket_auth_json(&self) -> String;
+    /// The calling socket's handshake headers.
+    fn socket_headers(&self) -> Vec<(String, String)>;
+    /// The calling socket's handshake query string.
+    fn socket_query(&self) -> String;
+    /// The calling socket's rooms.
+    fn socket_rooms(&self) -> Vec<String>;
     /// Queues an emit in `namespace` (the caller's when `None`).
     fn emit(
         &self,
         namespace: Option<&str>,
         event: &str,
-        payload_json: &str,
+        payload: Payload,
         to: &Target,
         except_rooms: &[String],
         except_sender: bool,
@@ -155,7 +161,7 @@ pub struct OnlineUser {
 
 /// What a handler answers: the ack the client receives, if it asked for one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reply(pub Option<String>);
+pub struct Reply(pub Option<Payload>);
 
 impl Reply {
     /// No ack.
@@ -163,11 +169,18 @@ impl Reply {
         Ok(Reply(None))
     }
 
-    /// Acks with `value`.
+    /// Acks with `value` (its [`Binary`] fields as attachments).
     pub fn ack(value: &impl serde::Serialize) -> Result<Reply, Error> {
-        serde_json::to_string(value)
-            .map(|json| Reply(Some(json)))
+        Payload::from_value(value)
+            .map(|payload| Reply(Some(payload)))
             .map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// Acks with a payload the plugin already has as JSON text (and attachments), sent
+    /// as it is: `Reply::raw(ctx.take_payload())` echoes without a copy. The gateway
+    /// checks the JSON before it reaches the client.
+    pub fn raw(payload: impl Into<Payload>) -> Result<Reply, Error> {
+        Ok(Reply(Some(payload.into())))
     }
 }
 
@@ -188,6 +201,7 @@ pub trait Handler {
     /// `io.serverSideEmit(event, ...args)`, or a backend's `@socket.io/redis-emitter`),
     /// with its arguments; every other node runs it once. The answer is this node's
     /// acknowledgement, when the sender asked for them. Ignored unless implemented.
+    /// The arguments' binary attachments are [`ServerCtx::binary`].
     fn on_server_event(_ctx: &mut ServerCtx, _event: &str, _args: &[Value]) -> Option<Value> {
         None
     }
@@ -235,66 +249,58 @@ pub trait HttpHandler {
 
 #[doc(hidden)]
 pub mod __rt {
-    //! Glue called by the `#[plugin]` expansion; not a public API.
+    //! Glue called by the `#[plugin]` expansion; not a public API. `host` answers
+    //! for the call's socket.
     use super::*;
 
-    pub fn on_connect<H: Handler>(host: &dyn Host, socket: SocketInfo) -> Result<(), Error> {
-        H::on_connect(&mut Ctx::new(host, socket, "null".to_owned()))
+    pub fn on_connect<H: Handler>(host: &dyn Host) -> Result<(), Error> {
+        H::on_connect(&mut Ctx::new(host, "null"))
     }
 
     pub fn on_event<H: Handler>(
         host: &dyn Host,
-        socket: SocketInfo,
         event: &str,
-        payload_json: String,
-    ) -> Result<Option<String>, Error> {
-        H::on_event(&mut Ctx::new(host, socket, payload_json), event).map(|reply| reply.0)
+        payload: Payload,
+    ) -> Result<Option<Payload>, Error> {
+        H::on_event(&mut Ctx::new(host, payload), event).map(|reply| reply.0)
     }
 
-    pub fn on_disconnect<H: Handler>(host: &dyn Host, socket: SocketInfo, reason: &str) {
-        H::on_disconnect(&mut Ctx::new(host, socket, "null".to_owned()), reason)
+    pub fn on_disconnect<H: Handler>(host: &dyn Host, reason: &str) {
+        H::on_disconnect(&mut Ctx::new(host, "null"), reason)
     }
 
     pub fn on_server_event<H: Handler>(
         host: &dyn Host,
         namespace: String,
         event: &str,
-        args_json: &str,
-    ) -> Option<String> {
-        let args: Vec<Value> = serde_json::from_str(args_json).unwrap_or_default();
-        H::on_server_event(&mut ServerCtx::new(host, namespace), event, &args)
-            .map(|answer| answer.to_string())
+        args: Payload,
+    ) -> Option<Payload> {
+        let values: Vec<Value> = serde_json::from_str(&args.json).unwrap_or_default();
+        let mut ctx = ServerCtx::new(host, namespace).with_binary(args.attachments);
+        let answer = H::on_server_event(&mut ctx, event, &values)?;
+        Payload::from_value(&answer).ok()
     }
 
     pub fn validate<V: Validator>(
         host: &dyn Host,
-        socket: SocketInfo,
         event: &str,
-        payload_json: &str,
-    ) -> Result<String, Vec<Violation>> {
-        let payload = serde_json::from_str(payload_json).unwrap_or(Value::Null);
-        V::validate(&Env::new(host, socket), event, payload).map(|v| v.to_string())
+        payload: Payload,
+    ) -> Result<Payload, Vec<Violation>> {
+        let value = serde_json::from_str(&payload.json).unwrap_or(Value::Null);
+        V::validate(&Env::new(host), event, value).map(|v| Payload {
+            json: v.to_string(),
+            attachments: payload.attachments,
+        })
     }
 
-    pub fn authorize<G: Guard>(
-        host: &dyn Host,
-        socket: SocketInfo,
-        event: &str,
-        payload_json: &str,
-    ) -> Result<(), Error> {
+    pub fn authorize<G: Guard>(host: &dyn Host, event: &str, payload_json: &str) -> Result<(), Error> {
         let payload = serde_json::from_str(payload_json).unwrap_or(Value::Null);
-        G::authorize(&Env::new(host, socket), event, &payload)
+        G::authorize(&Env::new(host), event, &payload)
     }
 
-    pub fn catch<F: Filter>(
-        host: &dyn Host,
-        socket: SocketInfo,
-        event: &str,
-        payload_json: &str,
-        error: Error,
-    ) -> Option<String> {
-        let payload = serde_json::from_str(payload_json).unwrap_or(Value::Null);
-        F::catch(&Env::new(host, socket), event, &payload, error).map(|body| body.to_string())
+    pub fn catch<F: Filter>(host: &dyn Host, event: &str, payload: &Payload, error: Error) -> Option<String> {
+        let payload = serde_json::from_str(&payload.json).unwrap_or(Value::Null);
+        F::catch(&Env::new(host), event, &payload, error).map(|body| body.to_string())
     }
 
     pub fn handle_http<H: HttpHandler>(host: &dyn Host, request: http::Request) -> http::Response {

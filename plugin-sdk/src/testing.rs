@@ -5,8 +5,9 @@
 //! use portico_sdk::testing::{MockHost, Recorded};
 //! use portico_sdk::{Ctx, SocketInfo};
 //!
-//! let host = MockHost::new();
-//! let ctx = Ctx::new(&host, SocketInfo { id: "s1".into(), ..Default::default() }, "{}".into());
+//! let host = MockHost::new().with_socket(SocketInfo { id: "s1".into(), ..Default::default() });
+//! let ctx = Ctx::new(&host, "{}");
+//! assert_eq!(ctx.socket().id(), "s1");
 //! ctx.join("lobby");
 //! assert_eq!(host.recorded(), vec![Recorded::Join { room: "lobby".into(), socket: None }]);
 //! ```
@@ -14,7 +15,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
-use crate::{Host, Level, OnlineUser, Target};
+use crate::{Host, Level, OnlineUser, Payload, SocketInfo, Target};
 
 /// Something a plugin asked the host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +26,10 @@ pub enum Recorded {
         namespace: Option<String>,
         /// Event name.
         event: String,
-        /// Payload.
+        /// Payload (binary as placeholders).
         data: serde_json::Value,
+        /// The payload's attachments.
+        attachments: Vec<Vec<u8>>,
         /// Recipients.
         to: Target,
         /// Rooms left out.
@@ -55,11 +58,13 @@ pub enum Recorded {
     },
 }
 
-/// A recording host with an in-memory store. Presence is one table for every
-/// namespace.
+/// A recording host with an in-memory store, answering for one socket (set with
+/// [`MockHost::with_socket`] or [`MockHost::set_socket`]; every field empty by
+/// default). Presence is one table for every namespace.
 #[derive(Debug, Default)]
 pub struct MockHost {
     config: String,
+    socket: RefCell<SocketInfo>,
     recorded: RefCell<Vec<Recorded>>,
     logs: RefCell<Vec<(Level, String)>>,
     kv: RefCell<HashMap<String, String>>,
@@ -79,6 +84,17 @@ impl MockHost {
             config: config.to_string(),
             ..MockHost::default()
         }
+    }
+
+    /// The same host, answering for `socket`.
+    pub fn with_socket(self, socket: SocketInfo) -> MockHost {
+        self.set_socket(socket);
+        self
+    }
+
+    /// Answers for `socket` from now on (a test that plays several clients).
+    pub fn set_socket(&self, socket: SocketInfo) {
+        *self.socket.borrow_mut() = socket;
     }
 
     /// What was asked so far, in order.
@@ -118,11 +134,39 @@ impl Host for MockHost {
         self.config.clone()
     }
 
+    fn socket_id(&self) -> String {
+        self.socket.borrow().id.clone()
+    }
+
+    fn socket_namespace(&self) -> String {
+        self.socket.borrow().namespace.clone()
+    }
+
+    fn socket_user_json(&self) -> Option<String> {
+        self.socket.borrow().user_json.clone()
+    }
+
+    fn socket_auth_json(&self) -> String {
+        self.socket.borrow().auth_json.clone()
+    }
+
+    fn socket_headers(&self) -> Vec<(String, String)> {
+        self.socket.borrow().headers.clone()
+    }
+
+    fn socket_query(&self) -> String {
+        self.socket.borrow().query.clone()
+    }
+
+    fn socket_rooms(&self) -> Vec<String> {
+        self.socket.borrow().rooms.clone()
+    }
+
     fn emit(
         &self,
         namespace: Option<&str>,
         event: &str,
-        payload_json: &str,
+        payload: Payload,
         to: &Target,
         except_rooms: &[String],
         except_sender: bool,
@@ -130,7 +174,8 @@ impl Host for MockHost {
         self.recorded.borrow_mut().push(Recorded::Emit {
             namespace: namespace.map(str::to_owned),
             event: event.to_owned(),
-            data: serde_json::from_str(payload_json).unwrap_or(serde_json::Value::Null),
+            data: serde_json::from_str(&payload.json).unwrap_or(serde_json::Value::Null),
+            attachments: payload.attachments,
             to: to.clone(),
             except_rooms: except_rooms.to_vec(),
             except_sender,

@@ -12,6 +12,9 @@ pub mod handler {
         exports: { default: async },
         // The store may be Redis: its calls wait for I/O without blocking a thread.
         imports: { "portico:plugin/store": async },
+        with: {
+            "portico:plugin/socket.socket": crate::plugins::state::CallSocket,
+        },
     });
 }
 
@@ -25,6 +28,7 @@ pub mod validator {
             "portico:plugin/types": super::handler::portico::plugin::types,
             "portico:plugin/log": super::handler::portico::plugin::log,
             "portico:plugin/config": super::handler::portico::plugin::config,
+            "portico:plugin/socket": super::handler::portico::plugin::socket,
         },
     });
 }
@@ -39,6 +43,7 @@ pub mod guard {
             "portico:plugin/types": super::handler::portico::plugin::types,
             "portico:plugin/log": super::handler::portico::plugin::log,
             "portico:plugin/config": super::handler::portico::plugin::config,
+            "portico:plugin/socket": super::handler::portico::plugin::socket,
         },
     });
 }
@@ -50,6 +55,7 @@ pub mod http {
         world: "portico:plugin/http-handler-plugin",
         exports: { default: async },
         with: {
+            "portico:plugin/types": super::handler::portico::plugin::types,
             "portico:plugin/log": super::handler::portico::plugin::log,
             "portico:plugin/config": super::handler::portico::plugin::config,
             "portico:plugin/sockets": super::handler::portico::plugin::sockets,
@@ -69,10 +75,11 @@ pub mod filter {
             "portico:plugin/types": super::handler::portico::plugin::types,
             "portico:plugin/log": super::handler::portico::plugin::log,
             "portico:plugin/config": super::handler::portico::plugin::config,
+            "portico:plugin/socket": super::handler::portico::plugin::socket,
         },
     });
 }
 
-pub use handler::portico::plugin::types::{Error as PluginError, SocketInfo, Violation};
-pub use handler::portico::plugin::{config, log, presence, sockets, store, types};
+pub use handler::portico::plugin::types::{Error as PluginError, Payload, Violation};
+pub use handler::portico::plugin::{config, log, presence, socket, sockets, store, types};
 pub use http::exports::portico::plugin::http_handler::{Request as HttpRequest, Response as HttpResponse};

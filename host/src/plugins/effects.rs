@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
+use super::payload::{self, PayloadError};
 use super::state::{Effect, Target};
 use crate::protocol::socketio::{Payload, is_reserved_event};
 use crate::router::{Namespace, Namespaces, Socket, Targets};
@@ -31,12 +30,10 @@ pub enum EffectError {
     /// An emit without an event name, or with one Socket.IO reserves (`connect`, …).
     #[error("emit with an empty or reserved event name")]
     BadEvent,
-    /// An emit payload over `max_payload`.
-    #[error("emit payload larger than max_payload")]
-    TooLarge,
-    /// An emit payload that is not one JSON value.
-    #[error("emit payload is not JSON")]
-    NotJson,
+    /// An emit payload that is not one JSON value within `max_payload` whose
+    /// placeholders all have their attachment.
+    #[error("emit {0}")]
+    Payload(#[from] PayloadError),
     /// An emit to a namespace the gateway does not serve.
     #[error("emit to unknown namespace `{0}`")]
     UnknownNamespace(String),
@@ -52,7 +49,7 @@ enum Checked<'a> {
         ns: Arc<Namespace>,
         event: String,
         targets: Targets,
-        value: Value,
+        payload: Payload,
     },
     Join(Calling<'a>, String, Option<String>),
     Leave(Calling<'a>, String, Option<String>),
@@ -83,7 +80,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
         Effect::Emit {
             namespace,
             event,
-            payload_json,
+            payload,
             to,
             except_rooms,
             except_sender,
@@ -91,10 +88,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
             if event.is_empty() || is_reserved_event(&event) {
                 return Err(EffectError::BadEvent);
             }
-            if payload_json.len() > caller.max_payload {
-                return Err(EffectError::TooLarge);
-            }
-            let value = serde_json::from_str::<Value>(&payload_json).map_err(|_| EffectError::NotJson)?;
+            let payload = payload::from_plugin(payload, caller.max_payload)?;
             let ns = match (namespace, caller.namespace) {
                 (None, Some(ns)) => ns.clone(),
                 (name, _) => {
@@ -123,7 +117,7 @@ fn check<'a>(caller: &Caller<'a>, effect: Effect) -> Result<Checked<'a>, EffectE
                 ns,
                 event,
                 targets,
-                value,
+                payload,
             }
         }
         Effect::Join { room, socket: id } => Checked::Join(socket()?, room, id),
@@ -142,8 +136,8 @@ fn apply_one(effect: Checked<'_>) {
             ns,
             event,
             targets,
-            value,
-        } => ns.emit(&targets, &event, Payload::json(vec![value])),
+            payload,
+        } => ns.emit(&targets, &event, payload),
         Checked::Join((ns, caller), room, None) => ns.join(caller, &[room.into()]),
         Checked::Join((ns, _), room, Some(id)) => ns.adapter().add_sockets(&other(id), &[room.into()]),
         Checked::Leave((ns, caller), room, None) => ns.leave(caller, &room),
@@ -185,7 +179,10 @@ mod tests {
         Effect::Emit {
             namespace: namespace.map(str::to_owned),
             event: event.to_owned(),
-            payload_json: payload.to_owned(),
+            payload: crate::plugins::bindings::Payload {
+                json: payload.to_owned(),
+                attachments: vec![],
+            },
             to,
             except_rooms: vec![],
             except_sender: false,
@@ -245,10 +242,13 @@ mod tests {
         for (bad, why) in [
             (emit(None, "", "1", Target::All), EffectError::BadEvent),
             (emit(None, "connect", "1", Target::All), EffectError::BadEvent),
-            (emit(None, "e", "{oops", Target::All), EffectError::NotJson),
+            (
+                emit(None, "e", "{oops", Target::All),
+                EffectError::Payload(PayloadError::NotJson),
+            ),
             (
                 emit(None, "e", "\"123456789\"", Target::All),
-                EffectError::TooLarge,
+                EffectError::Payload(PayloadError::TooLarge),
             ),
             (
                 emit(Some("/nope"), "e", "1", Target::All),

@@ -1,29 +1,51 @@
 //! The typed calls into a plugin's exports, one per WIT function, each through
-//! [`Plugin::call`](super::instance::Plugin) on a pooled instance.
+//! [`Plugin::call`](super::instance::Plugin) on a pooled instance. A call about a
+//! socket lends it to the guest as a `socket` handle and takes it back after.
 
 use wasmtime::Store;
+use wasmtime::component::Resource;
 
 use super::CallError;
-use super::bindings;
+use super::bindings::{self, Payload, PluginError, Violation};
 use super::instance::{Instance, Outcome, Plugin};
-use super::state::{CallContext, HostState};
+use super::state::{CallContext, CallSocket, HostState};
 
 impl Plugin {
+    /// [`Plugin::call`] about `socket`, lent to `f` as a handle for the call and
+    /// taken back after, whatever the call returned.
+    async fn call_about<R>(
+        &self,
+        ctx: CallContext,
+        socket: &CallSocket,
+        f: impl AsyncFnOnce(&Instance, &mut Store<HostState>, Resource<CallSocket>) -> wasmtime::Result<Option<R>>,
+    ) -> Result<Outcome<R>, CallError> {
+        self.call(ctx, async |instance: &Instance, store: &mut Store<HostState>| {
+            let owned = store.data_mut().lend(socket.clone())?;
+            let borrowed = Resource::new_borrow(owned.rep());
+            let result = f(instance, &mut *store, borrowed).await;
+            store.data_mut().take_back(owned);
+            result
+        })
+        .await
+    }
+
     /// `handler.on-connect`.
     pub async fn on_connect(
         &self,
         ctx: CallContext,
-        socket: &bindings::SocketInfo,
-    ) -> Result<Outcome<Result<(), bindings::PluginError>>, CallError> {
-        self.call(
+        socket: &CallSocket,
+    ) -> Result<Outcome<Result<(), PluginError>>, CallError> {
+        self.call_about(
             ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
+            socket,
+            async |instance: &Instance, store: &mut Store<HostState>, socket| {
+                let Instance::Handler(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_handler()
                     .call_on_connect(store, socket)
                     .await
-                    .map(Some),
-                _ => Ok(None),
+                    .map(Some)
             },
         )
         .await
@@ -33,19 +55,21 @@ impl Plugin {
     pub async fn on_event(
         &self,
         ctx: CallContext,
-        socket: &bindings::SocketInfo,
+        socket: &CallSocket,
         event: &str,
-        payload_json: &str,
-    ) -> Result<Outcome<Result<Option<String>, bindings::PluginError>>, CallError> {
-        self.call(
+        payload: &Payload,
+    ) -> Result<Outcome<Result<Option<Payload>, PluginError>>, CallError> {
+        self.call_about(
             ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
-                    .call_on_event(store, socket, event, payload_json)
+            socket,
+            async |instance: &Instance, store: &mut Store<HostState>, socket| {
+                let Instance::Handler(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_handler()
+                    .call_on_event(store, socket, event, payload)
                     .await
-                    .map(Some),
-                _ => Ok(None),
+                    .map(Some)
             },
         )
         .await
@@ -55,18 +79,20 @@ impl Plugin {
     pub async fn on_disconnect(
         &self,
         ctx: CallContext,
-        socket: &bindings::SocketInfo,
+        socket: &CallSocket,
         reason: &str,
     ) -> Result<Outcome<()>, CallError> {
-        self.call(
+        self.call_about(
             ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
+            socket,
+            async |instance: &Instance, store: &mut Store<HostState>, socket| {
+                let Instance::Handler(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_handler()
                     .call_on_disconnect(store, socket, reason)
                     .await
-                    .map(Some),
-                _ => Ok(None),
+                    .map(Some)
             },
         )
         .await
@@ -78,19 +104,17 @@ impl Plugin {
         ctx: CallContext,
         namespace: &str,
         event: &str,
-        args_json: &str,
-    ) -> Result<Outcome<Option<String>>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Handler(p) => p
-                    .portico_plugin_handler()
-                    .call_on_server_event(store, namespace, event, args_json)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
+        args: &Payload,
+    ) -> Result<Outcome<Option<Payload>>, CallError> {
+        self.call(ctx, async |instance: &Instance, store: &mut Store<HostState>| {
+            let Instance::Handler(p) = instance else {
+                return Ok(None);
+            };
+            p.portico_plugin_handler()
+                .call_on_server_event(store, namespace, event, args)
+                .await
+                .map(Some)
+        })
         .await
     }
 
@@ -98,19 +122,21 @@ impl Plugin {
     pub async fn validate(
         &self,
         ctx: CallContext,
-        socket: &bindings::SocketInfo,
+        socket: &CallSocket,
         event: &str,
-        payload_json: &str,
-    ) -> Result<Outcome<Result<String, Vec<bindings::Violation>>>, CallError> {
-        self.call(
+        payload: &Payload,
+    ) -> Result<Outcome<Result<Payload, Vec<Violation>>>, CallError> {
+        self.call_about(
             ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Validator(p) => p
-                    .portico_plugin_validator()
-                    .call_validate(store, socket, event, payload_json)
+            socket,
+            async |instance: &Instance, store: &mut Store<HostState>, socket| {
+                let Instance::Validator(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_validator()
+                    .call_validate(store, socket, event, payload)
                     .await
-                    .map(Some),
-                _ => Ok(None),
+                    .map(Some)
             },
         )
         .await
@@ -120,19 +146,21 @@ impl Plugin {
     pub async fn authorize(
         &self,
         ctx: CallContext,
-        socket: &bindings::SocketInfo,
+        socket: &CallSocket,
         event: &str,
         payload_json: &str,
-    ) -> Result<Outcome<Result<(), bindings::PluginError>>, CallError> {
-        self.call(
+    ) -> Result<Outcome<Result<(), PluginError>>, CallError> {
+        self.call_about(
             ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Guard(p) => p
-                    .portico_plugin_guard()
+            socket,
+            async |instance: &Instance, store: &mut Store<HostState>, socket| {
+                let Instance::Guard(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_guard()
                     .call_authorize(store, socket, event, payload_json)
                     .await
-                    .map(Some),
-                _ => Ok(None),
+                    .map(Some)
             },
         )
         .await
@@ -142,20 +170,22 @@ impl Plugin {
     pub async fn catch(
         &self,
         ctx: CallContext,
-        socket: &bindings::SocketInfo,
+        socket: &CallSocket,
         event: &str,
-        payload_json: &str,
-        error: &bindings::PluginError,
+        payload: &Payload,
+        error: &PluginError,
     ) -> Result<Outcome<Option<String>>, CallError> {
-        self.call(
+        self.call_about(
             ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Filter(p) => p
-                    .portico_plugin_filter()
-                    .call_catch(store, socket, event, payload_json, error)
+            socket,
+            async |instance: &Instance, store: &mut Store<HostState>, socket| {
+                let Instance::Filter(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_filter()
+                    .call_catch(store, socket, event, payload, error)
                     .await
-                    .map(Some),
-                _ => Ok(None),
+                    .map(Some)
             },
         )
         .await
@@ -167,17 +197,15 @@ impl Plugin {
         ctx: CallContext,
         request: &bindings::HttpRequest,
     ) -> Result<Outcome<bindings::HttpResponse>, CallError> {
-        self.call(
-            ctx,
-            async |instance: &Instance, store: &mut Store<HostState>| match instance {
-                Instance::Http(p) => p
-                    .portico_plugin_http_handler()
-                    .call_handle(store, request)
-                    .await
-                    .map(Some),
-                _ => Ok(None),
-            },
-        )
+        self.call(ctx, async |instance: &Instance, store: &mut Store<HostState>| {
+            let Instance::Http(p) = instance else {
+                return Ok(None);
+            };
+            p.portico_plugin_http_handler()
+                .call_handle(store, request)
+                .await
+                .map(Some)
+        })
         .await
     }
 }
@@ -190,9 +218,9 @@ mod tests {
 
     /// Calls run inside spawned tasks, so their futures must be `Send`.
     #[allow(dead_code, clippy::diverging_sub_expression, unreachable_code)]
-    fn call_futures_are_send(plugin: &Plugin, ctx: CallContext, socket: &bindings::SocketInfo) {
-        assert_send(&plugin.on_event(ctx.clone(), socket, "e", "null"));
+    fn call_futures_are_send(plugin: &Plugin, ctx: CallContext, socket: &CallSocket, payload: &Payload) {
+        assert_send(&plugin.on_event(ctx.clone(), socket, "e", payload));
         assert_send(&plugin.on_connect(ctx.clone(), socket));
-        assert_send(&plugin.validate(ctx.clone(), socket, "e", "null"));
+        assert_send(&plugin.validate(ctx.clone(), socket, "e", payload));
     }
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use super::bindings::{config, log, presence, sockets, store, types};
-use super::state::{Effect, HostState, Target};
+use wasmtime::component::Resource;
+
+use super::bindings::{config, log, presence, socket, sockets, store, types};
+use super::state::{CallSocket, Effect, HostState, Target};
 
 /// Longest log line kept from a plugin, in bytes.
 const MAX_LOG_LINE: usize = 4096;
@@ -45,7 +47,7 @@ impl sockets::Host for HostState {
         &mut self,
         namespace: Option<String>,
         event: String,
-        payload_json: String,
+        payload: types::Payload,
         to: sockets::Target,
         except_rooms: Vec<String>,
         except_sender: bool,
@@ -59,7 +61,7 @@ impl sockets::Host for HostState {
         self.push_effect(Effect::Emit {
             namespace,
             event,
-            payload_json,
+            payload,
             to,
             except_rooms,
             except_sender,
@@ -76,6 +78,74 @@ impl sockets::Host for HostState {
 
     fn disconnect(&mut self, socket: Option<String>) {
         self.push_effect(Effect::Disconnect { socket });
+    }
+}
+
+impl socket::Host for HostState {}
+
+/// The details of a lent socket, read when the plugin asks. A handle the table does
+/// not know (it cannot happen: handles are only lent) reads as an empty socket.
+impl socket::HostSocket for HostState {
+    fn id(&mut self, socket: Resource<CallSocket>) -> String {
+        self.lent(&socket)
+            .map(|s| s.socket.id().to_string())
+            .unwrap_or_default()
+    }
+
+    fn namespace(&mut self, socket: Resource<CallSocket>) -> String {
+        self.lent(&socket)
+            .map(|s| s.socket.nsp().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn user_json(&mut self, socket: Resource<CallSocket>) -> Option<String> {
+        let user = self.lent(&socket)?.socket.handshake().user.as_ref()?;
+        Some(user.to_string())
+    }
+
+    fn auth_json(&mut self, socket: Resource<CallSocket>) -> String {
+        self.lent(&socket)
+            .map_or_else(|| "{}".to_owned(), |s| s.socket.handshake().auth.to_string())
+    }
+
+    fn headers(&mut self, socket: Resource<CallSocket>) -> Vec<(String, String)> {
+        let Some(lent) = self.lent(&socket) else {
+            return Vec::new();
+        };
+        lent.socket
+            .handshake()
+            .request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn query(&mut self, socket: Resource<CallSocket>) -> String {
+        self.lent(&socket)
+            .map(|s| s.socket.handshake().request.query.to_string())
+            .unwrap_or_default()
+    }
+
+    fn rooms(&mut self, socket: Resource<CallSocket>) -> Vec<String> {
+        let Some(lent) = self.lent(&socket) else {
+            return Vec::new();
+        };
+        lent.ns
+            .rooms_of(&lent.socket)
+            .iter()
+            .map(|room| room.to_string())
+            .collect()
+    }
+
+    fn drop(&mut self, socket: Resource<CallSocket>) -> wasmtime::Result<()> {
+        self.take_back(socket);
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 //! - [`bindings`]: generated bindings, one module per world.
 //! - [`runtime`]: the engine, epoch ticker, compile cache and linkers.
 //! - [`state`]: a store's data: limits, deadline ticks, the call's context and outbox.
-//! - `imports`: the host side of `log`, `config`, `sockets`, `store`, `presence`.
+//! - `imports`: the host side of `log`, `config`, `socket`, `sockets`, `store`, `presence`.
 //! - [`instance`]: one plugin version with its pool of warm instances.
 //! - `exports`: the typed call of each export (`on-event`, `validate`, `handle`, …).
 //! - [`registry`]: the live set, loaded from the folder and swapped atomically.
@@ -12,6 +12,7 @@
 //! - [`pipeline`]: a namespace's guards → validators → handler → filters.
 //! - [`http`]: an HTTP route served by an `http-handler` plugin.
 //! - [`effects`]: what a successful call asked for, checked, then applied.
+//! - [`payload`]: payloads (JSON and attachments) into a plugin, and checked out of one.
 
 pub mod bindings;
 pub mod check;
@@ -20,6 +21,7 @@ mod exports;
 pub mod http;
 mod imports;
 pub mod instance;
+pub mod payload;
 pub mod pipeline;
 pub mod registry;
 pub mod runtime;
@@ -45,8 +47,13 @@ pub enum Kind {
     Http,
 }
 
+/// The version of `wit/` this gateway hosts; a plugin built against another is refused
+/// with a message that says so.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
 impl Kind {
-    /// The kind whose interface an export name like `portico:plugin/handler@0.1.0` is.
+    /// The kind whose interface an export name like `portico:plugin/handler@0.2.0` is
+    /// (whatever its version: [`contract_version`] tells it).
     pub fn from_export(name: &str) -> Option<Kind> {
         let iface = name.strip_prefix("portico:plugin/")?;
         let iface = iface.split('@').next()?;
@@ -70,6 +77,13 @@ impl Kind {
             Kind::Http => "http-handler-plugin",
         }
     }
+}
+
+/// The contract version of an export name like `portico:plugin/handler@0.2.0`.
+pub fn contract_version(name: &str) -> Option<&str> {
+    name.strip_prefix("portico:plugin/")?
+        .split_once('@')
+        .map(|(_, v)| v)
 }
 
 impl std::fmt::Display for Kind {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::bindings::{PluginError, SocketInfo};
+use super::bindings::{Payload as PluginPayload, PluginError};
 use super::effects::{self, Caller};
+use super::payload;
 use super::registry::Registry;
-use super::state::Effect;
+use super::state::{CallSocket, Effect};
 use super::{CallError, Kind};
 use crate::config::NamespaceConfig;
 use crate::protocol::socketio::Payload;
@@ -57,17 +58,16 @@ impl Pipeline {
     }
 
     async fn event(&self, ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
-        let info = plugin_socket(socket);
-        let name = event.name.as_str();
-        let payload = match event.payload.args.first() {
-            Some(first) => first.to_string(),
-            None => "null".to_owned(),
+        let call = CallSocket {
+            ns: ns.clone(),
+            socket: socket.clone(),
         };
-        let result = self.run(ns, socket, &info, name, &payload).await;
-        match result {
+        let name = event.name.as_str();
+        let payload = payload::to_plugin(event.payload.args.first(), &event.payload.attachments);
+        match self.run(&call, name, &payload).await {
             Ok(ack) => ack,
             Err(error) => {
-                let body = self.filter(&info, name, &payload, &error).await;
+                let body = self.filter(&call, name, &payload, &error).await;
                 let ack = (self.ack_errors && event.wants_ack).then(|| {
                     let body = body.clone().unwrap_or_else(|| client_json(&error));
                     Payload::json(vec![json!({ "error": body })])
@@ -80,32 +80,32 @@ impl Pipeline {
         }
     }
 
-    /// Guards, validators, then the handler, for an event whose first argument is
-    /// `payload`.
+    /// Guards, validators, then the handler, for an event whose first argument (and
+    /// attachments) are `payload`.
     async fn run(
         &self,
-        ns: &Arc<Namespace>,
-        socket: &Socket,
-        info: &PluginSocket,
+        call: &CallSocket,
         event: &str,
-        payload: &str,
+        payload: &PluginPayload,
     ) -> Result<Option<Payload>, PluginError> {
         if self.guard_events.is_empty() || self.guard_events.iter().any(|e| e == event) {
-            self.guard(info, event, payload).await?;
+            self.guard(call, event, &payload.json).await?;
         }
         // What the validators passed on, when they changed it.
-        let mut validated: Option<String> = None;
+        let mut validated: Option<PluginPayload> = None;
         for name in self.validators.get(event).into_iter().flatten() {
             let plugin = self.plugin(name, Kind::Validator)?;
-            let ctx = self.context(&plugin, info);
-            let input = validated.as_deref().unwrap_or(payload);
+            let ctx = self.context(&plugin, call);
+            let input = validated.as_ref().unwrap_or(payload);
             let outcome = plugin
-                .validate(ctx, &info.info, event, input)
+                .validate(ctx, call, event, input)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             match outcome.value {
-                Ok(next) if serde_json::from_str::<Value>(&next).is_ok() => validated = Some(next),
-                Ok(_) => return Err(misbehaved(name, "validator returned invalid JSON")),
+                Ok(next) => match payload::checked(&next, self.max_payload) {
+                    Ok(_) => validated = Some(next),
+                    Err(err) => return Err(misbehaved(name, &format!("validator output refused: {err}"))),
+                },
                 Err(violations) => return Err(validation_error(&violations)),
             }
         }
@@ -113,21 +113,20 @@ impl Pipeline {
             return Ok(None);
         };
         let name = plugin.name();
-        let ctx = self.context(&plugin, info);
-        let input = validated.as_deref().unwrap_or(payload);
+        let ctx = self.context(&plugin, call);
+        let input = validated.as_ref().unwrap_or(payload);
         let outcome = plugin
-            .on_event(ctx, &info.info, event, input)
+            .on_event(ctx, call, event, input)
             .await
             .map_err(|e| internal(name, event, &e))?;
-        let ack = outcome.value?;
-        let ack = match ack {
+        let ack = match outcome.value? {
             None => None,
-            Some(json) => match serde_json::from_str::<Value>(&json) {
-                Ok(value) if json.len() <= self.max_payload => Some(Payload::json(vec![value])),
-                _ => return Err(misbehaved(name, "ack is not JSON within max_payload")),
-            },
+            Some(ack) => Some(
+                payload::from_plugin(ack, self.max_payload)
+                    .map_err(|err| misbehaved(name, &format!("ack refused: {err}")))?,
+            ),
         };
-        self.apply(Some(ns), Some(socket), name, outcome.effects)?;
+        self.apply(Some(&call.ns), Some(&call.socket), name, outcome.effects)?;
         Ok(ack)
     }
 
@@ -152,20 +151,20 @@ impl Pipeline {
         effects::apply(&caller, effects).map_err(|err| misbehaved(plugin, &err.to_string()))
     }
 
-    /// The context of a call about the socket `info` describes.
-    fn context(&self, plugin: &super::instance::Plugin, info: &PluginSocket) -> super::state::CallContext {
+    /// The context of a call about `call`'s socket.
+    fn context(&self, plugin: &super::instance::Plugin, call: &CallSocket) -> super::state::CallContext {
         let mut ctx = self.registry.call_context(plugin.name(), plugin.settings());
-        ctx.namespace = Some(info.namespace.clone());
+        ctx.namespace = Some(call.ns.name().into());
         ctx
     }
 
     /// Runs every guard; the first refusal wins.
-    async fn guard(&self, info: &PluginSocket, event: &str, payload: &str) -> Result<(), PluginError> {
+    async fn guard(&self, call: &CallSocket, event: &str, payload_json: &str) -> Result<(), PluginError> {
         for name in &self.guards {
             let plugin = self.plugin(name, Kind::Guard)?;
-            let ctx = self.context(&plugin, info);
+            let ctx = self.context(&plugin, call);
             let outcome = plugin
-                .authorize(ctx, &info.info, event, payload)
+                .authorize(ctx, call, event, payload_json)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             outcome.value?;
@@ -200,17 +199,17 @@ impl Pipeline {
     /// not JSON is logged and the next one tried; without any, `{message, code}`.
     async fn filter(
         &self,
-        info: &PluginSocket,
+        call: &CallSocket,
         event: &str,
-        payload: &str,
+        payload: &PluginPayload,
         error: &PluginError,
     ) -> Option<Value> {
         for name in &self.filters {
             let Ok(plugin) = self.plugin(name, Kind::Filter) else {
                 continue;
             };
-            let ctx = self.context(&plugin, info);
-            match plugin.catch(ctx, &info.info, event, payload, error).await {
+            let ctx = self.context(&plugin, call);
+            match plugin.catch(ctx, call, event, payload, error).await {
                 Ok(outcome) => match outcome.value {
                     None => return None,
                     Some(body) if body.len() <= self.max_payload => match serde_json::from_str(&body) {
@@ -232,10 +231,13 @@ impl Pipeline {
     }
 
     async fn connect(&self, ns: &Arc<Namespace>, socket: &Socket) -> ConnectResult {
-        let info = plugin_socket(socket);
+        let call = CallSocket {
+            ns: ns.clone(),
+            socket: socket.clone(),
+        };
         if self.guard_connect {
             let auth = socket.handshake().auth.to_string();
-            if let Err(error) = self.guard(&info, "connect", &auth).await {
+            if let Err(error) = self.guard(&call, "connect", &auth).await {
                 return Err(refusal(&error));
             }
         }
@@ -244,8 +246,8 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.context(&plugin, &info);
-            let outcome = match plugin.on_connect(ctx, &info.info).await {
+            let ctx = self.context(&plugin, &call);
+            let outcome = match plugin.on_connect(ctx, &call).await {
                 Ok(outcome) => outcome,
                 Err(err) => {
                     let error = internal(name, "connect", &err);
@@ -281,13 +283,16 @@ impl Pipeline {
     }
 
     async fn disconnect(&self, ns: &Arc<Namespace>, socket: &Socket, reason: DisconnectReason) {
-        let info = plugin_socket(socket);
+        let call = CallSocket {
+            ns: ns.clone(),
+            socket: socket.clone(),
+        };
         for name in &self.handlers {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.context(&plugin, &info);
-            match plugin.on_disconnect(ctx, &info.info, reason.as_str()).await {
+            let ctx = self.context(&plugin, &call);
+            match plugin.on_disconnect(ctx, &call, reason.as_str()).await {
                 Ok(outcome) => {
                     let _ = self.apply(Some(ns), Some(socket), name, outcome.effects);
                 }
@@ -329,26 +334,6 @@ impl EventHandler for Pipeline {
     ) -> BoxFuture<'a, Option<Value>> {
         Box::pin(self.server_event(ns, event))
     }
-}
-
-/// What plugins are told about a socket, made once per socket (it does not change
-/// while the socket lives) and kept with it.
-struct PluginSocket {
-    info: SocketInfo,
-    /// Its namespace, for call contexts.
-    namespace: Arc<str>,
-}
-
-fn plugin_socket(socket: &Socket) -> Arc<PluginSocket> {
-    socket.handler_state(|socket| PluginSocket {
-        info: SocketInfo {
-            id: socket.id().to_string(),
-            namespace: socket.nsp().to_owned(),
-            user_json: socket.handshake().user.as_ref().map(Value::to_string),
-            auth_json: socket.handshake().auth.to_string(),
-        },
-        namespace: socket.nsp().into(),
-    })
 }
 
 /// Logs a failed call once and turns it into the client-safe internal error.

@@ -102,10 +102,21 @@ impl Runtime {
             .iter()
             .filter_map(|name| Kind::from_export(name))
             .collect();
+        let other_version = exports
+            .iter()
+            .filter(|name| Kind::from_export(name).is_some())
+            .find_map(|name| super::contract_version(name).filter(|v| *v != super::CONTRACT_VERSION));
+        if let Some(version) = other_version {
+            return Err(LoadError::World(format!(
+                "built against portico:plugin@{version}; this gateway hosts @{}: rebuild the plugin with this release's portico-sdk (wit/README.md has the migration)",
+                super::CONTRACT_VERSION
+            )));
+        }
         match kinds.as_slice() {
             [kind] => Ok(*kind),
             [] => Err(LoadError::World(format!(
-                "exports none of portico:plugin/{{handler,validator,guard,filter,http-handler}}@0.1.0 (exports: {})",
+                "exports none of portico:plugin/{{handler,validator,guard,filter,http-handler}}@{} (exports: {})",
+                super::CONTRACT_VERSION,
                 if exports.is_empty() {
                     "nothing".to_owned()
                 } else {

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::router::{Namespace, Socket};
 use crate::store::Store;
 
 /// A plugin asked for more memory than its cap.
@@ -69,7 +70,7 @@ pub enum Target {
 }
 
 /// Something a handler asked the gateway to do, applied only if the call succeeds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Effect {
     /// Emit an event.
     Emit {
@@ -77,8 +78,8 @@ pub enum Effect {
         namespace: Option<String>,
         /// Event name.
         event: String,
-        /// One JSON value, as text (validated before it is applied).
-        payload_json: String,
+        /// One JSON value as text, with its attachments (checked before it is applied).
+        payload: super::bindings::Payload,
         /// Recipients.
         to: Target,
         /// Rooms left out.
@@ -105,6 +106,17 @@ pub enum Effect {
         /// Socket id, the caller when `None`.
         socket: Option<String>,
     },
+}
+
+/// The socket a call is about, lent to the plugin as its `socket` handle for the
+/// call's duration. Holding the namespace is safe: the handle is taken back when
+/// the call returns, whatever it returned.
+#[derive(Clone)]
+pub struct CallSocket {
+    /// The socket's namespace (for its rooms).
+    pub ns: Arc<Namespace>,
+    /// The socket.
+    pub socket: Socket,
 }
 
 /// The context of one call.
@@ -166,6 +178,22 @@ impl HostState {
         } else {
             self.effects.push(effect);
         }
+    }
+
+    /// Lends `socket` to the guest for one call; give it back with [`HostState::take_back`].
+    pub fn lend(&mut self, socket: CallSocket) -> wasmtime::Result<Resource<CallSocket>> {
+        Ok(self.table.push(socket)?)
+    }
+
+    /// Takes a lent socket back (a guest that kept no handle to it can't, since it
+    /// was only borrowed).
+    pub fn take_back(&mut self, socket: Resource<CallSocket>) {
+        let _ = self.table.delete(socket);
+    }
+
+    /// A lent socket, while its call lasts.
+    pub fn lent(&self, socket: &Resource<CallSocket>) -> Option<&CallSocket> {
+        self.table.get(socket).ok()
     }
 
     /// The store key for a plugin key, scoped by plugin name.

@@ -4,7 +4,11 @@
 //! nothing internal; a trap, a loop or an allocation without bound fails that call
 //! only; a failed call's effects never apply; a socket that leaves during a slow
 //! `join` ends up in no room; a gateway dropped drops its plugins; server events reach
-//! every handler plugin, whose answer and emits apply, and whose trap answers nothing.
+//! every handler plugin, whose answer and emits apply, and whose trap answers nothing;
+//! binary crosses into a plugin and back byte for byte, a plugin's socket handle
+//! reads the socket's details, and a plugin's ack whose placeholder has no
+//! attachment is refused; a plugin built against another contract version is
+//! refused with a message naming both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -335,4 +339,82 @@ async fn a_server_event_reaches_every_handler_plugin_and_the_first_answer_wins()
         "the trapped call's emit is not applied"
     );
     assert!(s.socket.connected(), "a trapping server event touches no socket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_crosses_into_a_plugin_and_back_byte_for_byte() {
+    use bytes::Bytes;
+    use portico::protocol::socketio::{Payload, placeholder};
+    let (gw, _dir) = plugin_gateway(&["echo"], &[], "[namespaces.\"/\"]\nplugins = [\"echo\"]\n").await;
+    let s = socket(&gw, "/");
+    let sent = Payload {
+        args: vec![json!({ "a": placeholder(0), "list": [placeholder(1), { "deep": placeholder(2) }] })],
+        attachments: vec![
+            Bytes::from_static(b"\x00\x01\xfe\xff"),
+            Bytes::new(),
+            Bytes::from(vec![7u8; 300_000]),
+        ],
+    };
+    let ack = tokio::time::timeout(SOON, s.event_with("bin", sent.clone()))
+        .await
+        .expect("ends")
+        .expect("acked");
+    assert_eq!(ack, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_reads_its_socket_through_the_handle_and_a_bad_placeholder_is_refused() {
+    let (gw, _dir) = faults().await;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-team", http::HeaderValue::from_static("blue"));
+    let handshake = portico::router::Handshake {
+        auth: json!({ "token": "t" }),
+        request: portico::engineio::RequestInfo {
+            headers: Arc::new(headers),
+            query: "EIO=4&room=a".into(),
+        },
+        user: Some(json!({ "sub": "u1" })),
+    };
+    let mut s = DirectSocket::join_with(gw.namespaces.get("/").expect("/"), handshake);
+    s.ns.join(&s.socket, &["lobby".into()]);
+    let id = s.socket.id().to_string();
+    // Its own room, the one it joined, and its user's (an identified socket is in it).
+    let mut rooms = vec![id.clone(), "lobby".to_owned(), "user:u1".to_owned()];
+    rooms.sort();
+    let ack = call(&s, "whoami", json!(null)).await.expect("acked");
+    let mut told = ack[0].clone();
+    let mut told_rooms: Vec<String> = serde_json::from_value(told["rooms"].take()).expect("rooms");
+    told_rooms.sort();
+    assert_eq!(told_rooms, rooms);
+    assert_eq!(
+        told,
+        json!({ "id": id, "namespace": "/", "user": { "sub": "u1" }, "auth": { "token": "t" }, "query": "EIO=4&room=a", "team": "blue", "rooms": null })
+    );
+    assert_eq!(call(&s, "bad-placeholder", json!(null)).await, None);
+    assert_eq!(events("/", &s.sent()), [json!(["error", internal()])]);
+    assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_another_contract_version_is_refused_naming_both() {
+    // All the gateway reads to tell a plugin's world: the interface it exports.
+    let component = wat::parse_str(
+        r#"(component
+            (instance $handler)
+            (export "portico:plugin/handler@0.1.0" (instance $handler)))"#,
+    )
+    .expect("valid component text");
+    let dir = crate::support::temp_dir("old-contract");
+    let path = dir.path().join("old.wasm");
+    std::fs::write(&path, component).expect("write");
+    let runtime = portico::plugins::runtime::Runtime::new(&dir.path().join("cache")).expect("runtime");
+    let (_, err) = portico::plugins::check::check(&runtime, &path)
+        .await
+        .expect_err("refused");
+    let err = err.to_string();
+    assert!(
+        err.contains("portico:plugin@0.1.0")
+            && err.contains(&format!("@{}", portico::plugins::CONTRACT_VERSION)),
+        "{err}"
+    );
 }

@@ -246,12 +246,20 @@ pub struct DirectSocket {
 impl DirectSocket {
     /// A new socket in `ns`, admitted as the connect pipeline admits one.
     pub fn join(ns: &std::sync::Arc<portico::router::Namespace>) -> DirectSocket {
+        DirectSocket::join_with(ns, portico::router::Handshake::default())
+    }
+
+    /// The same, with what the client presented.
+    pub fn join_with(
+        ns: &std::sync::Arc<portico::router::Namespace>,
+        handshake: portico::router::Handshake,
+    ) -> DirectSocket {
         let (outbox, rx) = portico::outbound::Outbox::new(64);
         let socket = portico::router::Socket::new(
             ns.name(),
             std::sync::Arc::new(outbox),
             portico::router::Framing::SocketIo,
-            portico::router::Handshake::default(),
+            handshake,
         );
         ns.admit(&socket);
         DirectSocket {
@@ -269,16 +277,22 @@ impl DirectSocket {
     /// Hands its handler the event `name` with the one argument `arg`, the client
     /// asking for an ack; returns the ack's arguments (`None`: no ack).
     pub async fn event(&self, name: &str, arg: serde_json::Value) -> Option<Vec<serde_json::Value>> {
+        let payload = portico::protocol::socketio::Payload::json(vec![arg]);
+        self.event_with(name, payload).await.map(|ack| ack.args)
+    }
+
+    /// The same with a whole payload (arguments and attachments); returns the ack's.
+    pub async fn event_with(
+        &self,
+        name: &str,
+        payload: portico::protocol::socketio::Payload,
+    ) -> Option<portico::protocol::socketio::Payload> {
         let event = portico::router::handler::IncomingEvent {
             name: name.to_owned(),
-            payload: portico::protocol::socketio::Payload::json(vec![arg]),
+            payload,
             wants_ack: true,
         };
-        self.ns
-            .handler()
-            .on_event(&self.ns, &self.socket, event)
-            .await
-            .map(|ack| ack.args)
+        self.ns.handler().on_event(&self.ns, &self.socket, event).await
     }
 
     /// The Socket.IO packets queued for it since the last call, as text.

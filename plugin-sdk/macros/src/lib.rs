@@ -70,7 +70,7 @@ fn expand(item: &ItemImpl) -> syn::Result<Tokens> {
         }
     };
     let http = world == "http-handler-plugin";
-    let host = host_impl(world == "handler-plugin" || http);
+    let host = host_impl(world == "handler-plugin" || http, !http);
     // Conversions of the shared `types`, which the HTTP world does not use.
     let conversions = if http { Tokens::new() } else { type_conversions() };
     let world = format!("portico:plugin/{world}");
@@ -104,8 +104,12 @@ fn type_conversions() -> Tokens {
     quote! {
         use portico::plugin::types;
 
-        fn socket_in(s: types::SocketInfo) -> ::portico_sdk::SocketInfo {
-            ::portico_sdk::SocketInfo { id: s.id, namespace: s.namespace, user_json: s.user_json, auth_json: s.auth_json }
+        fn payload_in(p: types::Payload) -> ::portico_sdk::Payload {
+            ::portico_sdk::Payload { json: p.json, attachments: p.attachments }
+        }
+
+        fn payload_out(p: ::portico_sdk::Payload) -> types::Payload {
+            types::Payload { json: p.json, attachments: p.attachments }
         }
 
         fn data_out(data: ::core::option::Option<::portico_sdk::Value>) -> ::core::option::Option<::std::string::String> {
@@ -129,25 +133,28 @@ fn type_conversions() -> Tokens {
 fn handler_guest(ty: &Type) -> Tokens {
     quote! {
         impl exports::portico::plugin::handler::Guest for __Export {
-            fn on_connect(socket: types::SocketInfo) -> ::core::result::Result<(), types::Error> {
-                ::portico_sdk::__rt::on_connect::<super::#ty>(&__Host, socket_in(socket)).map_err(error_out)
+            fn on_connect(socket: &portico::plugin::socket::Socket) -> ::core::result::Result<(), types::Error> {
+                ::portico_sdk::__rt::on_connect::<super::#ty>(&__Host(Some(socket))).map_err(error_out)
             }
             fn on_event(
-                socket: types::SocketInfo,
+                socket: &portico::plugin::socket::Socket,
                 event: ::std::string::String,
-                payload_json: ::std::string::String,
-            ) -> ::core::result::Result<::core::option::Option<::std::string::String>, types::Error> {
-                ::portico_sdk::__rt::on_event::<super::#ty>(&__Host, socket_in(socket), &event, payload_json).map_err(error_out)
+                payload: types::Payload,
+            ) -> ::core::result::Result<::core::option::Option<types::Payload>, types::Error> {
+                ::portico_sdk::__rt::on_event::<super::#ty>(&__Host(Some(socket)), &event, payload_in(payload))
+                    .map(|ack| ack.map(payload_out))
+                    .map_err(error_out)
             }
-            fn on_disconnect(socket: types::SocketInfo, reason: ::std::string::String) {
-                ::portico_sdk::__rt::on_disconnect::<super::#ty>(&__Host, socket_in(socket), &reason)
+            fn on_disconnect(socket: &portico::plugin::socket::Socket, reason: ::std::string::String) {
+                ::portico_sdk::__rt::on_disconnect::<super::#ty>(&__Host(Some(socket)), &reason)
             }
             fn on_server_event(
                 namespace: ::std::string::String,
                 event: ::std::string::String,
-                args_json: ::std::string::String,
-            ) -> ::core::option::Option<::std::string::String> {
-                ::portico_sdk::__rt::on_server_event::<super::#ty>(&__Host, namespace, &event, &args_json)
+                args: types::Payload,
+            ) -> ::core::option::Option<types::Payload> {
+                ::portico_sdk::__rt::on_server_event::<super::#ty>(&__Host(None), namespace, &event, payload_in(args))
+                    .map(payload_out)
             }
         }
     }
@@ -157,13 +164,15 @@ fn validator_guest(ty: &Type) -> Tokens {
     quote! {
         impl exports::portico::plugin::validator::Guest for __Export {
             fn validate(
-                socket: types::SocketInfo,
+                socket: &portico::plugin::socket::Socket,
                 event: ::std::string::String,
-                payload_json: ::std::string::String,
-            ) -> ::core::result::Result<::std::string::String, ::std::vec::Vec<types::Violation>> {
-                ::portico_sdk::__rt::validate::<super::#ty>(&__Host, socket_in(socket), &event, &payload_json).map_err(|vs| {
-                    vs.into_iter().map(|v| types::Violation { property: v.property, message: v.message }).collect()
-                })
+                payload: types::Payload,
+            ) -> ::core::result::Result<types::Payload, ::std::vec::Vec<types::Violation>> {
+                ::portico_sdk::__rt::validate::<super::#ty>(&__Host(Some(socket)), &event, payload_in(payload))
+                    .map(payload_out)
+                    .map_err(|vs| {
+                        vs.into_iter().map(|v| types::Violation { property: v.property, message: v.message }).collect()
+                    })
             }
         }
     }
@@ -173,11 +182,11 @@ fn guard_guest(ty: &Type) -> Tokens {
     quote! {
         impl exports::portico::plugin::guard::Guest for __Export {
             fn authorize(
-                socket: types::SocketInfo,
+                socket: &portico::plugin::socket::Socket,
                 event: ::std::string::String,
                 payload_json: ::std::string::String,
             ) -> ::core::result::Result<(), types::Error> {
-                ::portico_sdk::__rt::authorize::<super::#ty>(&__Host, socket_in(socket), &event, &payload_json).map_err(error_out)
+                ::portico_sdk::__rt::authorize::<super::#ty>(&__Host(Some(socket)), &event, &payload_json).map_err(error_out)
             }
         }
     }
@@ -187,12 +196,12 @@ fn filter_guest(ty: &Type) -> Tokens {
     quote! {
         impl exports::portico::plugin::filter::Guest for __Export {
             fn catch(
-                socket: types::SocketInfo,
+                socket: &portico::plugin::socket::Socket,
                 event: ::std::string::String,
-                payload_json: ::std::string::String,
+                payload: types::Payload,
                 error: types::Error,
             ) -> ::core::option::Option<::std::string::String> {
-                ::portico_sdk::__rt::catch::<super::#ty>(&__Host, socket_in(socket), &event, &payload_json, error_in(error))
+                ::portico_sdk::__rt::catch::<super::#ty>(&__Host(Some(socket)), &event, &payload_in(payload), error_in(error))
             }
         }
     }
@@ -211,7 +220,7 @@ fn http_guest(ty: &Type) -> Tokens {
                     headers: request.headers,
                     body: request.body,
                 };
-                let response = ::portico_sdk::__rt::handle_http::<super::#ty>(&__Host, request);
+                let response = ::portico_sdk::__rt::handle_http::<super::#ty>(&__Host(None), request);
                 exports::portico::plugin::http_handler::Response {
                     status: response.status,
                     headers: response.headers,
@@ -222,12 +231,39 @@ fn http_guest(ty: &Type) -> Tokens {
     }
 }
 
-/// The SDK's `Host` over the generated imports; worlds without `sockets` and `store`
+/// The SDK's `Host` over the generated imports, answering for the call's socket
+/// (`None` in calls that have none); worlds without `sockets`, `store` or `socket`
 /// get inert versions the SDK never calls there.
-fn host_impl(full: bool) -> Tokens {
+fn host_impl(full: bool, has_socket: bool) -> Tokens {
+    let (socket_type, socket_fns) = if has_socket {
+        let ty = quote! { type __Socket = portico::plugin::socket::Socket; };
+        let fns = quote! {
+            fn socket_id(&self) -> ::std::string::String { self.0.map(|s| s.id()).unwrap_or_default() }
+            fn socket_namespace(&self) -> ::std::string::String { self.0.map(|s| s.namespace()).unwrap_or_default() }
+            fn socket_user_json(&self) -> ::core::option::Option<::std::string::String> { self.0.and_then(|s| s.user_json()) }
+            fn socket_auth_json(&self) -> ::std::string::String { self.0.map(|s| s.auth_json()).unwrap_or_else(|| "{}".into()) }
+            fn socket_headers(&self) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> { self.0.map(|s| s.headers()).unwrap_or_default() }
+            fn socket_query(&self) -> ::std::string::String { self.0.map(|s| s.query()).unwrap_or_default() }
+            fn socket_rooms(&self) -> ::std::vec::Vec<::std::string::String> { self.0.map(|s| s.rooms()).unwrap_or_default() }
+        };
+        (ty, fns)
+    } else {
+        // The HTTP world has no `socket` interface: calls there never have one.
+        let ty = quote! { type __Socket = (); };
+        let fns = quote! {
+            fn socket_id(&self) -> ::std::string::String { ::std::string::String::new() }
+            fn socket_namespace(&self) -> ::std::string::String { ::std::string::String::new() }
+            fn socket_user_json(&self) -> ::core::option::Option<::std::string::String> { None }
+            fn socket_auth_json(&self) -> ::std::string::String { "{}".into() }
+            fn socket_headers(&self) -> ::std::vec::Vec<(::std::string::String, ::std::string::String)> { ::std::vec::Vec::new() }
+            fn socket_query(&self) -> ::std::string::String { ::std::string::String::new() }
+            fn socket_rooms(&self) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
+        };
+        (ty, fns)
+    };
     let handler_imports = if full {
         quote! {
-            fn emit(&self, namespace: ::core::option::Option<&str>, event: &str, payload_json: &str, to: &::portico_sdk::Target, except_rooms: &[::std::string::String], except_sender: bool) {
+            fn emit(&self, namespace: ::core::option::Option<&str>, event: &str, payload: ::portico_sdk::Payload, to: &::portico_sdk::Target, except_rooms: &[::std::string::String], except_sender: bool) {
                 use portico::plugin::sockets::Target as T;
                 let to = match to {
                     ::portico_sdk::Target::All => T::All,
@@ -235,7 +271,8 @@ fn host_impl(full: bool) -> Tokens {
                     ::portico_sdk::Target::Socket(id) => T::Socket(id.clone()),
                     ::portico_sdk::Target::User(id) => T::User(id.clone()),
                 };
-                portico::plugin::sockets::emit(namespace, event, payload_json, &to, except_rooms, except_sender)
+                let payload = portico::plugin::types::Payload { json: payload.json, attachments: payload.attachments };
+                portico::plugin::sockets::emit(namespace, event, &payload, &to, except_rooms, except_sender)
             }
             fn join(&self, room: &str, socket: ::core::option::Option<&str>) { portico::plugin::sockets::join(room, socket) }
             fn leave(&self, room: &str, socket: ::core::option::Option<&str>) { portico::plugin::sockets::leave(room, socket) }
@@ -257,7 +294,7 @@ fn host_impl(full: bool) -> Tokens {
         }
     } else {
         quote! {
-            fn emit(&self, _: ::core::option::Option<&str>, _: &str, _: &str, _: &::portico_sdk::Target, _: &[::std::string::String], _: bool) {}
+            fn emit(&self, _: ::core::option::Option<&str>, _: &str, _: ::portico_sdk::Payload, _: &::portico_sdk::Target, _: &[::std::string::String], _: bool) {}
             fn join(&self, _: &str, _: ::core::option::Option<&str>) {}
             fn leave(&self, _: &str, _: ::core::option::Option<&str>) {}
             fn disconnect(&self, _: ::core::option::Option<&str>) {}
@@ -273,8 +310,9 @@ fn host_impl(full: bool) -> Tokens {
         }
     };
     quote! {
-        struct __Host;
-        impl ::portico_sdk::Host for __Host {
+        #socket_type
+        struct __Host<'a>(::core::option::Option<&'a __Socket>);
+        impl ::portico_sdk::Host for __Host<'_> {
             fn log(&self, level: ::portico_sdk::Level, message: &str) {
                 use portico::plugin::log::Level as L;
                 let level = match level {
@@ -287,6 +325,7 @@ fn host_impl(full: bool) -> Tokens {
                 portico::plugin::log::log(level, message)
             }
             fn config(&self) -> ::std::string::String { portico::plugin::config::get() }
+            #socket_fns
             #handler_imports
         }
     }

@@ -36,7 +36,7 @@ fn parse<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, Error> {
 impl Handler for Bench {
     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
         match event {
-            "echo" => Ok(Reply(Some(ctx.payload_json().to_owned()))),
+            "echo" => Reply::raw(ctx.take_payload()),
             "join" => {
                 let Join { room } = parse(ctx.payload_json())?;
                 ctx.join(room);
@@ -55,12 +55,11 @@ impl Handler for Bench {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portico_sdk::SocketInfo;
     use portico_sdk::Target;
     use portico_sdk::testing::{MockHost, Recorded};
 
     fn call(host: &MockHost, event: &str, payload: &str) -> Result<Reply, Error> {
-        let mut ctx = Ctx::new(host, SocketInfo::default(), payload.into());
+        let mut ctx = Ctx::new(host, payload);
         Bench::on_event(&mut ctx, event)
     }
 
@@ -68,7 +67,7 @@ mod tests {
     fn echo_acks_the_payload_unchanged() {
         let host = MockHost::new();
         let reply = call(&host, "echo", r#"{"t":1,"p":"xx"}"#);
-        assert_eq!(reply, Ok(Reply(Some(r#"{"t":1,"p":"xx"}"#.into()))));
+        assert_eq!(reply, Reply::raw(r#"{"t":1,"p":"xx"}"#));
         assert!(host.recorded().is_empty());
     }
 
@@ -76,7 +75,7 @@ mod tests {
     fn join_joins_and_acks_the_room() {
         let host = MockHost::new();
         let reply = call(&host, "join", r#"{"room":"r1"}"#);
-        assert_eq!(reply, Ok(Reply(Some(r#"{"joined":"r1"}"#.into()))));
+        assert_eq!(reply, Reply::raw(r#"{"joined":"r1"}"#));
         assert_eq!(host.recorded().len(), 1);
         assert!(matches!(&host.recorded()[0], Recorded::Join { room, .. } if room == "r1"));
     }

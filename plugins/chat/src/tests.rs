@@ -8,6 +8,7 @@ fn socket(claims: Value) -> SocketInfo {
         namespace: "/chat".into(),
         user_json: Some(claims.to_string()),
         auth_json: "{}".into(),
+        ..SocketInfo::default()
     }
 }
 
@@ -16,12 +17,13 @@ fn alice() -> SocketInfo {
 }
 
 fn call(host: &MockHost, who: &SocketInfo, event: &str, payload: Value) -> Result<Reply, Error> {
-    Chat::on_event(&mut Ctx::new(host, who.clone(), payload.to_string()), event)
+    host.set_socket(who.clone());
+    Chat::on_event(&mut Ctx::new(host, payload.to_string()), event)
 }
 
 fn ack(reply: Result<Reply, Error>) -> Value {
     let reply = reply.expect("handled");
-    serde_json::from_str(reply.0.as_deref().expect("an ack")).expect("json ack")
+    serde_json::from_str(&reply.0.expect("an ack").json).expect("json ack")
 }
 
 /// The only emit recorded: (event, data, to, except_sender).

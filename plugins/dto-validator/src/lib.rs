@@ -39,7 +39,6 @@ impl Validator for DtoValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portico_sdk::SocketInfo;
     use portico_sdk::json;
     use portico_sdk::testing::MockHost;
 
@@ -58,7 +57,7 @@ mod tests {
     #[test]
     fn validates_configured_events_and_passes_others() {
         let host = host();
-        let env = Env::new(&host, SocketInfo::default());
+        let env = Env::new(&host);
         let long = "x".repeat(1001);
         let err =
             DtoValidator::validate(&env, "send_message", json!({"roomId": "r", "text": long})).unwrap_err();

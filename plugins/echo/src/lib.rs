@@ -1,4 +1,5 @@
-//! The smallest useful handler: every event is acked with its own payload; a server
+//! The smallest useful handler: every event is acked with its own payload, binary
+//! attachments included, passed through without being parsed or copied; a server
 //! event (another node's `serverSideEmit`) is broadcast to the namespace with its
 //! first argument and answered with all of them.
 
@@ -10,7 +11,7 @@ pub struct Echo;
 #[plugin]
 impl Handler for Echo {
     fn on_event(ctx: &mut Ctx, _event: &str) -> Result<Reply, Error> {
-        Ok(Reply(Some(ctx.payload_json().to_owned())))
+        Reply::raw(ctx.take_payload())
     }
 
     fn on_server_event(ctx: &mut ServerCtx, event: &str, args: &[Value]) -> Option<Value> {
@@ -24,17 +25,18 @@ impl Handler for Echo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portico_sdk::SocketInfo;
+    use portico_sdk::Payload;
     use portico_sdk::testing::{MockHost, Recorded};
 
     #[test]
-    fn acks_with_the_payload_and_emits_nothing() {
+    fn acks_with_the_payload_and_its_attachments_and_emits_nothing() {
         let host = MockHost::new();
-        let mut ctx = Ctx::new(&host, SocketInfo::default(), r#"{"a":[1,2]}"#.into());
-        assert_eq!(
-            Echo::on_event(&mut ctx, "anything"),
-            Ok(Reply(Some(r#"{"a":[1,2]}"#.into())))
-        );
+        let payload = Payload {
+            json: r#"{"a":[1,2],"b":{"_placeholder":true,"num":0}}"#.into(),
+            attachments: vec![vec![0, 255, 7]],
+        };
+        let mut ctx = Ctx::new(&host, payload.clone());
+        assert_eq!(Echo::on_event(&mut ctx, "anything"), Reply::raw(payload));
         assert!(host.recorded().is_empty());
     }
 
@@ -53,6 +55,7 @@ mod tests {
                 namespace: None,
                 event: "config-changed".into(),
                 data: portico_sdk::json!({ "v": 2 }),
+                attachments: vec![],
                 to: portico_sdk::Target::All,
                 except_rooms: vec![],
                 except_sender: false,

@@ -22,12 +22,11 @@ impl Filter for ErrorFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portico_sdk::SocketInfo;
     use portico_sdk::testing::MockHost;
 
     fn catch(error: Error) -> Option<Value> {
         let host = MockHost::new();
-        let env = Env::new(&host, SocketInfo::default());
+        let env = Env::new(&host);
         ErrorFilter::catch(&env, "e", &json!({}), error)
     }
 

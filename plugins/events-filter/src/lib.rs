@@ -38,7 +38,7 @@ pub fn body(socket_id: &str, payload: &Value, error: Error) -> Value {
 #[plugin]
 impl Filter for EventsFilter {
     fn catch(env: &Env, _event: &str, payload: &Value, error: Error) -> Option<Value> {
-        Some(body(&env.socket().id, payload, error))
+        Some(body(env.socket().id(), payload, error))
     }
 }
 

@@ -65,15 +65,13 @@ mod tests {
     use portico_sdk::{SocketInfo, json};
 
     fn call(user: Option<Value>, event: &str, payload: Value) -> Option<Value> {
-        let host = MockHost::new();
-        let socket = SocketInfo {
+        let host = MockHost::new().with_socket(SocketInfo {
             user_json: user.map(|u| u.to_string()),
             ..SocketInfo::default()
-        };
-        let reply =
-            Events::on_event(&mut Ctx::new(&host, socket, payload.to_string()), event).expect("handled");
+        });
+        let reply = Events::on_event(&mut Ctx::new(&host, payload.to_string()), event).expect("handled");
         assert!(host.recorded().is_empty(), "the gateway emits nothing");
-        reply.0.map(|ack| serde_json::from_str(&ack).expect("json"))
+        reply.0.map(|ack| serde_json::from_str(&ack.json).expect("json"))
     }
 
     #[test]

@@ -73,7 +73,11 @@ impl Guard for JwtGuard {
         let Err(refusal) = check(claims.as_ref(), now()) else {
             return Ok(());
         };
-        if config.forbidden_in.iter().any(|ns| *ns == env.socket().namespace) {
+        if config
+            .forbidden_in
+            .iter()
+            .any(|ns| *ns == env.socket().namespace())
+        {
             return Err(Error::ws("Forbidden resource"));
         }
         Err(Error::ws(match refusal {
@@ -102,13 +106,12 @@ mod tests {
     }
 
     fn authorize(namespace: &str, claims: Option<Value>, event: &str) -> Result<(), String> {
-        let host = MockHost::with_config(json!({ "forbidden_in": ["/events"] }));
-        let socket = SocketInfo {
+        let host = MockHost::with_config(json!({ "forbidden_in": ["/events"] })).with_socket(SocketInfo {
             namespace: namespace.into(),
             user_json: claims.map(|c| c.to_string()),
             ..SocketInfo::default()
-        };
-        JwtGuard::authorize(&Env::new(&host, socket), event, &Value::Null).map_err(|e| e.message)
+        });
+        JwtGuard::authorize(&Env::new(&host), event, &Value::Null).map_err(|e| e.message)
     }
 
     #[test]

@@ -7,12 +7,15 @@
 //! - `emit-then-fail`: emits, then fails (the outbox must emit nothing);
 //! - `slow-join` `{room, ms}`: joins `room`, then works for `ms` milliseconds before
 //!   it returns (so a test can disconnect the client while the join waits to apply);
+//! - `bad-placeholder`: acks a placeholder whose attachment it does not send;
+//! - `whoami`: acks what its socket handle tells (`{id, namespace, user, auth, query,
+//!   rooms}` and the `x-team` header as `team`), so a test sees the handle read through;
 //! - anything else: acked with `"ok"`.
 //!
 //! As server events (another node's `serverSideEmit`), `trap` panics and `emit-then-trap`
 //! emits, then panics; anything else is not answered.
 
-use portico_sdk::{Ctx, Error, Handler, Reply, ServerCtx, Value, plugin};
+use portico_sdk::{Ctx, Error, Handler, Payload, Reply, ServerCtx, Value, json, plugin};
 
 /// What `slow-join` is asked.
 #[derive(serde::Deserialize)]
@@ -60,6 +63,25 @@ impl Handler for Misbehaving {
                     std::hint::spin_loop();
                 }
                 Reply::ack(&"joined")
+            }
+            "bad-placeholder" => Reply::raw(Payload {
+                json: r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
+                attachments: vec![vec![1]],
+            }),
+            "whoami" => {
+                let socket = ctx.socket();
+                let user: Option<Value> = socket.user();
+                let auth: Value =
+                    portico_sdk::serde_json::from_str(socket.auth_json()).unwrap_or(Value::Null);
+                Reply::ack(&json!({
+                    "id": socket.id(),
+                    "namespace": socket.namespace(),
+                    "user": user,
+                    "auth": auth,
+                    "query": socket.query(),
+                    "team": socket.header("x-team"),
+                    "rooms": socket.rooms(),
+                }))
             }
             _ => Reply::ack(&"ok"),
         }

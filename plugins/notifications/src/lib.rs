@@ -184,6 +184,7 @@ mod tests {
                 namespace: Some("/chat".into()),
                 event: "notification".into(),
                 data: json!("Hi"),
+                attachments: vec![],
                 to: Target::User("42".into()),
                 except_rooms: vec![],
                 except_sender: false,

@@ -56,13 +56,11 @@ mod tests {
 
     fn env_for<'a>(host: &'a MockHost, sub: Option<&str>) -> Env<'a> {
         let user_json = sub.map(|s| json!({ "sub": s }).to_string());
-        Env::new(
-            host,
-            SocketInfo {
-                user_json,
-                ..SocketInfo::default()
-            },
-        )
+        host.set_socket(SocketInfo {
+            user_json,
+            ..SocketInfo::default()
+        });
+        Env::new(host)
     }
 
     #[test]

@@ -27,7 +27,7 @@ struct ToRoom {
 #[plugin]
 impl Handler for Rooms {
     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
-        let me = ctx.socket().id.clone();
+        let me = ctx.socket().id().to_owned();
         match event {
             "joinRoom" => {
                 let room: String = ctx.payload()?;
@@ -63,12 +63,11 @@ mod tests {
     use portico_sdk::{SocketInfo, Target};
 
     fn call(event: &str, payload: Value) -> (Result<Reply, Error>, Vec<Recorded>) {
-        let host = MockHost::new();
-        let socket = SocketInfo {
+        let host = MockHost::new().with_socket(SocketInfo {
             id: "s1".into(),
             ..SocketInfo::default()
-        };
-        let reply = Rooms::on_event(&mut Ctx::new(&host, socket, payload.to_string()), event);
+        });
+        let reply = Rooms::on_event(&mut Ctx::new(&host, payload.to_string()), event);
         (reply, host.recorded())
     }
 
@@ -77,6 +76,7 @@ mod tests {
             namespace: None,
             event: event.into(),
             data,
+            attachments: vec![],
             to,
             except_rooms: vec![],
             except_sender: false,

@@ -42,12 +42,12 @@ impl Validator for WsValidationPipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portico_sdk::json;
     use portico_sdk::testing::MockHost;
-    use portico_sdk::{SocketInfo, json};
 
     fn validate(payload: Value) -> Result<Value, String> {
         let host = MockHost::new();
-        WsValidationPipe::validate(&Env::new(&host, SocketInfo::default()), "createMessage", payload)
+        WsValidationPipe::validate(&Env::new(&host), "createMessage", payload)
             .map_err(|v| v[0].message.clone())
     }
 

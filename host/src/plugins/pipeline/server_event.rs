@@ -6,15 +6,21 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Pipeline, internal, misbehaved};
-use crate::plugins::Kind;
+use crate::plugins::bindings::Payload;
+use crate::plugins::{Kind, payload};
 use crate::router::Namespace;
 use crate::router::handler::ServerEvent;
 
 impl Pipeline {
     /// Every handler plugin hears a server event, in the configured order; each one's
-    /// effects apply on their own, and the first answer is this node's.
+    /// effects apply on their own, and the first answer is this node's. Server events
+    /// carry JSON only: the cluster wire delivers their arguments as values, and an
+    /// answer goes back as one.
     pub(super) async fn server_event(&self, ns: &Arc<Namespace>, event: ServerEvent) -> Option<Value> {
-        let args = Value::Array(event.args).to_string();
+        let args = Payload {
+            json: Value::Array(event.args).to_string(),
+            attachments: Vec::new(),
+        };
         let mut answer = None;
         for name in &self.handlers {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
@@ -32,15 +38,17 @@ impl Pipeline {
             if self.apply(Some(ns), None, name, outcome.effects).is_err() {
                 continue;
             }
-            let Some(json) = outcome.value else {
+            let Some(reply) = outcome.value else {
                 continue;
             };
-            match serde_json::from_str::<Value>(&json) {
-                Ok(value) if json.len() <= self.max_payload => {
-                    answer = answer.or(Some(value));
-                }
-                _ => {
-                    misbehaved(name, "server event answer is not JSON within max_payload");
+            if !reply.attachments.is_empty() {
+                misbehaved(name, "a server event's answer carries no binary");
+                continue;
+            }
+            match payload::checked(&reply, self.max_payload) {
+                Ok(value) => answer = answer.or(Some(value)),
+                Err(err) => {
+                    misbehaved(name, &format!("server event answer refused: {err}"));
                 }
             }
         }
