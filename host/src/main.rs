@@ -57,6 +57,42 @@ enum PluginsCommand {
         /// The `.wasm` component.
         file: PathBuf,
     },
+    /// Make a plugin crate of its own, ready to build and test.
+    New(NewArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct NewArgs {
+    /// The plugin's name (the crate's, and the `.wasm` file's in the plugins folder).
+    name: String,
+    /// What the plugin is.
+    #[arg(long, value_enum, default_value = "handler")]
+    kind: NewKind,
+    /// The folder to create (default: `./NAME`).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The SDK as a path dependency on this folder (default: the `plugin-sdk` of the
+    /// checkout this binary was built from, when it is still there).
+    #[arg(long, conflicts_with = "sdk_git")]
+    sdk_path: Option<PathBuf>,
+    /// The SDK as a git dependency on this repository.
+    #[arg(long)]
+    sdk_git: Option<String>,
+}
+
+/// The plugin kinds, as `--kind` names them.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum NewKind {
+    /// Events and connections (`@SubscribeMessage`).
+    Handler,
+    /// Payload validation (`ValidationPipe`).
+    Validator,
+    /// Event authorization (`CanActivate`).
+    Guard,
+    /// Client errors (exception filters).
+    Filter,
+    /// HTTP routes (a controller).
+    Http,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -85,6 +121,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugins(PluginsCommand::Check { file }) => check_plugin(&file),
+        Command::Plugins(PluginsCommand::New(args)) => new_plugin(args),
         Command::Token(args) => mint_token(args),
     }
 }
@@ -164,6 +201,50 @@ fn check_plugin(file: &std::path::Path) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+fn new_plugin(args: NewArgs) -> anyhow::Result<()> {
+    use portico::plugins::Kind;
+    use portico::plugins::scaffold::{self, SdkSource};
+    let kind = match args.kind {
+        NewKind::Handler => Kind::Handler,
+        NewKind::Validator => Kind::Validator,
+        NewKind::Guard => Kind::Guard,
+        NewKind::Filter => Kind::Filter,
+        NewKind::Http => Kind::Http,
+    };
+    let sdk = match (args.sdk_git, args.sdk_path) {
+        (Some(url), _) => SdkSource::Git(url),
+        (None, Some(path)) => SdkSource::Path(
+            std::fs::canonicalize(&path).with_context(|| format!("--sdk-path {}", path.display()))?,
+        ),
+        (None, None) => {
+            let built_from = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk"));
+            SdkSource::Path(std::fs::canonicalize(built_from).map_err(|_| {
+                anyhow::anyhow!(
+                    "this portico was not built from a checkout that is still here: name the SDK with --sdk-path DIR or --sdk-git URL"
+                )
+            })?)
+        }
+    };
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    let created = scaffold::create(&dir, &args.name, kind, &sdk)?;
+    let dir = created.dir.display();
+    println!(
+        "created plugin `{}` (world portico:plugin/{kind}) in {dir}",
+        args.name
+    );
+    println!();
+    println!("  rustup target add wasm32-wasip2                  # once");
+    println!("  cd {dir}");
+    println!("  cargo test                                       # its logic, natively");
+    println!("  cargo build --release --target wasm32-wasip2     # the component");
+    println!(
+        "  cp {} PLUGINS_DIR/{}   # live within a second",
+        created.artifact.display(),
+        created.plugin_file
+    );
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

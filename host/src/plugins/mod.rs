@@ -13,6 +13,7 @@
 //! - [`http`]: an HTTP route served by an `http-handler` plugin.
 //! - [`effects`]: what a successful call asked for, checked, then applied.
 //! - [`payload`]: payloads (JSON and attachments) into a plugin, and checked out of one.
+//! - [`check`] and [`scaffold`]: `portico plugins check` and `portico plugins new`.
 
 pub mod bindings;
 pub mod check;
@@ -25,6 +26,7 @@ pub mod payload;
 pub mod pipeline;
 pub mod registry;
 pub mod runtime;
+pub mod scaffold;
 pub mod state;
 pub mod watcher;
 
