@@ -65,6 +65,11 @@ pub struct PluginLimits {
     /// `pooled` reuses warm instances (fast; state may leak between calls);
     /// `per-call` gives every call a fresh instance. Defaults to `pooled`.
     pub isolation: Isolation,
+    /// A warm instance is replaced after this many calls. Defaults to 100 000.
+    pub recycle_after_calls: u64,
+    /// A warm instance whose linear memory grew past this many MiB is replaced after
+    /// its call (a wasm memory never shrinks). Defaults to 16.
+    pub recycle_memory_mb: u64,
 }
 
 impl Default for PluginLimits {
@@ -74,6 +79,8 @@ impl Default for PluginLimits {
             memory_mb: 64,
             pool_size: 16,
             isolation: Isolation::Pooled,
+            recycle_after_calls: 100_000,
+            recycle_memory_mb: 16,
         }
     }
 }
@@ -105,4 +112,8 @@ pub struct PluginSettings {
     pub pool_size: Option<usize>,
     /// Instance isolation, overriding the default.
     pub isolation: Option<Isolation>,
+    /// Calls before a warm instance is replaced, overriding the default.
+    pub recycle_after_calls: Option<u64>,
+    /// Memory, in MiB, past which a warm instance is replaced, overriding the default.
+    pub recycle_memory_mb: Option<u64>,
 }

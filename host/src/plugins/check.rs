@@ -49,6 +49,8 @@ pub async fn check(runtime: &Runtime, path: &Path) -> Result<String, (String, Lo
         memory_bytes: (limits.memory_mb as usize) << 20,
         pool_size: 1,
         isolation: limits.isolation,
+        recycle_after_calls: limits.recycle_after_calls,
+        recycle_memory_bytes: (limits.recycle_memory_mb as usize) << 20,
     };
     let probe = CallContext {
         plugin: "check".into(),

@@ -2,7 +2,7 @@
 //! instances, each used by one call at a time and thrown away after any failure.
 //! The typed calls into its exports are in [`super::exports`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub(super) enum Instance {
 struct Warm {
     store: Store<HostState>,
     instance: Instance,
+    /// Calls it has served.
+    calls: u64,
 }
 
 /// One version of one plugin.
@@ -54,6 +56,10 @@ pub struct Plugin {
     permits: Semaphore,
     /// Set once a newer version replaced this one: instances are no longer kept.
     retired: AtomicBool,
+    /// Instances made so far.
+    instantiated: AtomicU64,
+    /// Warm instances replaced for their calls or their memory.
+    recycled: AtomicU64,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -111,6 +117,8 @@ impl Plugin {
             pre,
             idle: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
+            instantiated: AtomicU64::new(0),
+            recycled: AtomicU64::new(0),
         };
         // Instantiating type-checks every export against the world.
         let warm = plugin
@@ -141,6 +149,17 @@ impl Plugin {
         &self.settings
     }
 
+    /// Instances made so far (the one that checked the component at load included).
+    pub fn instantiated(&self) -> u64 {
+        self.instantiated.load(Ordering::Relaxed)
+    }
+
+    /// Warm instances replaced so far because they served `recycle_after_calls`
+    /// calls or their memory grew past `recycle_memory_mb`.
+    pub fn recycled(&self) -> u64 {
+        self.recycled.load(Ordering::Relaxed)
+    }
+
     /// Stops keeping instances: a newer version replaced this one. Calls in flight
     /// finish normally.
     pub fn retire(&self) {
@@ -164,10 +183,11 @@ impl Plugin {
             None => Box::pin(self.instantiate(ctx.clone())).await?,
         };
         prepare_call(&mut warm.store, ctx, self.max_ticks());
-        let Warm { store, instance } = &mut warm;
+        let Warm { store, instance, .. } = &mut warm;
         let result = tokio::time::timeout(self.wall_clock_cap(), f(instance, store)).await;
         match result {
             Ok(Ok(Some(value))) => {
+                warm.calls += 1;
                 let data = warm.store.data_mut();
                 let overflowed = data.effects_overflowed;
                 let effects = std::mem::take(&mut data.effects);
@@ -215,7 +235,12 @@ impl Plugin {
             CallError::Trap(detail) => CallError::Instantiate(detail),
             other => other,
         })?;
-        Ok(Warm { store, instance })
+        self.instantiated.fetch_add(1, Ordering::Relaxed);
+        Ok(Warm {
+            store,
+            instance,
+            calls: 0,
+        })
     }
 
     fn take_idle(&self) -> Option<Warm> {
@@ -227,6 +252,19 @@ impl Plugin {
 
     fn checkin(&self, warm: Warm) {
         if self.settings.isolation == Isolation::PerCall || self.retired.load(Ordering::Acquire) {
+            return;
+        }
+        // A wasm memory never shrinks, and a long-lived instance may hold what a guest
+        // leaks: replace it (the next call instantiates) rather than keep it forever.
+        let grown = warm.store.data().limiter.peak_memory > self.settings.recycle_memory_bytes;
+        if grown || warm.calls >= self.settings.recycle_after_calls {
+            self.recycled.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                plugin = &*self.name,
+                calls = warm.calls,
+                memory = warm.store.data().limiter.peak_memory,
+                "warm instance recycled"
+            );
             return;
         }
         let mut idle = self.idle();

@@ -109,6 +109,10 @@ pub struct Settings {
     pub pool_size: usize,
     /// Instance sharing.
     pub isolation: Isolation,
+    /// Calls a warm instance serves before it is replaced.
+    pub recycle_after_calls: u64,
+    /// Linear memory, in bytes, past which a warm instance is replaced after its call.
+    pub recycle_memory_bytes: usize,
 }
 
 /// Why a `.wasm` file was not loaded. The previous version, if any, keeps serving.

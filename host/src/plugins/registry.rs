@@ -198,6 +198,16 @@ impl Registry {
                 .isolation
                 .or(manifest.isolation)
                 .unwrap_or(limits.isolation),
+            recycle_after_calls: config
+                .recycle_after_calls
+                .or(manifest.recycle_after_calls)
+                .unwrap_or(limits.recycle_after_calls)
+                .max(1),
+            recycle_memory_bytes: (config
+                .recycle_memory_mb
+                .or(manifest.recycle_memory_mb)
+                .unwrap_or(limits.recycle_memory_mb) as usize)
+                << 20,
         }
     }
 

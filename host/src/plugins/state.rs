@@ -19,11 +19,14 @@ pub struct MemoryLimitExceeded {
     pub limit: usize,
 }
 
-/// Caps an instance's memory and tables, failing with a typed error.
+/// Caps an instance's memory and tables, failing with a typed error, and remembers
+/// how far its memory grew.
 #[derive(Debug)]
 pub struct Limiter {
     /// Bytes of linear memory allowed.
     pub max_memory: usize,
+    /// The largest linear memory the instance has had, in bytes.
+    pub peak_memory: usize,
 }
 
 /// Table elements an instance may have (Rust guests need a few hundred).
@@ -43,6 +46,7 @@ impl wasmtime::ResourceLimiter for Limiter {
             }
             .into());
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
@@ -162,7 +166,10 @@ impl HostState {
         HostState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limiter: Limiter { max_memory },
+            limiter: Limiter {
+                max_memory,
+                peak_memory: 0,
+            },
             ticks: 0,
             max_ticks,
             call,

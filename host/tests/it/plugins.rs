@@ -8,7 +8,8 @@
 //! binary crosses into a plugin and back byte for byte, a plugin's socket handle
 //! reads the socket's details, and a plugin's ack whose placeholder has no
 //! attachment is refused; a plugin built against another contract version is
-//! refused with a message naming both.
+//! refused with a message naming both; a warm instance is replaced after its
+//! `recycle_after_calls` calls or a call that grew its memory past `recycle_memory_mb`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -417,4 +418,48 @@ async fn a_plugin_built_against_another_contract_version_is_refused_naming_both(
             && err.contains(&format!("@{}", portico::plugins::CONTRACT_VERSION)),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_instance_is_replaced_after_its_calls_or_once_its_memory_grew() {
+    let (config, _dir) = plugin_config(
+        &["misbehaving"],
+        &[],
+        "[plugins.limits]\npool_size = 1\nrecycle_after_calls = 3\nrecycle_memory_mb = 8\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
+    );
+    let gateway = Gateway::new(&config).expect("gateway builds");
+    let shutdown = CancellationToken::new();
+    gateway.start(&config, &shutdown).await.expect("gateway starts");
+    let plugin = gateway
+        .registry()
+        .and_then(|r| r.get("misbehaving"))
+        .expect("loaded");
+    let s = DirectSocket::join(gateway.namespaces().get("/").expect("/"));
+    // The instance that checked the component at load serves the first calls.
+    assert_eq!(plugin.instantiated(), 1);
+    for _ in 0..3 {
+        assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+    }
+    assert_eq!(
+        (plugin.instantiated(), plugin.recycled()),
+        (1, 1),
+        "replaced after its 3rd call"
+    );
+    assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+    assert_eq!(plugin.instantiated(), 2, "the next call got a fresh one");
+    // Growing past 8 MiB (within the 64 MiB cap) succeeds, and costs the instance.
+    assert_eq!(
+        call(&s, "grow", json!({ "mb": 12 })).await,
+        Some(vec![json!("grown")])
+    );
+    assert_eq!(plugin.recycled(), 2, "an instance that grew is not kept");
+    assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
+    assert_eq!(plugin.instantiated(), 3);
+    // A small allocation keeps it.
+    assert_eq!(
+        call(&s, "grow", json!({ "mb": 1 })).await,
+        Some(vec![json!("grown")])
+    );
+    assert_eq!((plugin.instantiated(), plugin.recycled()), (3, 2));
+    shutdown.cancel();
 }

@@ -7,6 +7,8 @@
 //! - `emit-then-fail`: emits, then fails (the outbox must emit nothing);
 //! - `slow-join` `{room, ms}`: joins `room`, then works for `ms` milliseconds before
 //!   it returns (so a test can disconnect the client while the join waits to apply);
+//! - `grow` `{mb}`: allocates `mb` MiB, touches it, frees it and acks `"grown"` (its
+//!   instance's memory stays that large: a wasm memory never shrinks);
 //! - `bad-placeholder`: acks a placeholder whose attachment it does not send;
 //! - `whoami`: acks what its socket handle tells (`{id, namespace, user, auth, query,
 //!   rooms}` and the `x-team` header as `team`), so a test sees the handle read through;
@@ -22,6 +24,12 @@ use portico_sdk::{Ctx, Error, Handler, Payload, Reply, ServerCtx, Value, json, p
 struct SlowJoin {
     room: String,
     ms: u64,
+}
+
+/// What `grow` is asked.
+#[derive(serde::Deserialize)]
+struct Grow {
+    mb: usize,
 }
 
 /// The misbehaving plugin.
@@ -63,6 +71,12 @@ impl Handler for Misbehaving {
                     std::hint::spin_loop();
                 }
                 Reply::ack(&"joined")
+            }
+            "grow" => {
+                let Grow { mb } = ctx.payload()?;
+                let block = vec![1u8; mb << 20];
+                std::hint::black_box(&block);
+                Reply::ack(&"grown")
             }
             "bad-placeholder" => Reply::raw(Payload {
                 json: r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
