@@ -7,7 +7,13 @@
 //! cargo run --release -p portico --example plugin_overhead -- target/plugins/bench.wasm 20000 echo
 //! ```
 //!
-//! Arguments: the component, the number of calls, and the event name (default `e`).
+//! Arguments: the component, the number of calls, the event name (default `e`), and
+//! `pooled` or `per-call` to measure only that isolation. Under callgrind, two runs
+//! that differ only in the number of calls give the instructions per call:
+//!
+//! ```text
+//! valgrind --tool=callgrind target/release/examples/plugin_overhead target/plugins/echo.wasm 2000 e pooled
+//! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let wasm = std::path::PathBuf::from(args.next().unwrap_or_else(|| "target/plugins/echo.wasm".into()));
     let calls: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(20_000);
     let event = args.next().unwrap_or_else(|| "e".into());
+    let only = args.next();
     let dir = tempdir()?;
     std::fs::copy(&wasm, dir.join("echo.wasm"))?;
     let runtime = Runtime::new(&PluginsConfig::default().cache_dir())?;
@@ -44,6 +51,13 @@ async fn main() -> anyhow::Result<()> {
     println!("| isolation | calls | µs per call (mean) |");
     println!("|---|---:|---:|");
     for isolation in [Isolation::Pooled, Isolation::PerCall] {
+        let name = match isolation {
+            Isolation::Pooled => "pooled",
+            Isolation::PerCall => "per-call",
+        };
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
         let mut config = PluginsConfig {
             dir: dir.clone(),
             ..PluginsConfig::default()

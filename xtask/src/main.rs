@@ -188,11 +188,14 @@ fn npm_ci(dir: &Path, package: &str) -> anyhow::Result<()> {
 fn run_bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
     build(root)?;
     sh(cargo().args(["build", "--release", "-p", "portico-bench"]))?;
-    // The socketioxide peer is its own package; it shares this target directory.
-    sh(cargo()
-        .args(["build", "--release", "--manifest-path"])
-        .arg(root.join("bench/peers/socketioxide/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", root.join("target")))?;
+    // The socketioxide and raw peers are packages of their own; they share this
+    // target directory.
+    for peer in ["socketioxide", "raw"] {
+        sh(cargo()
+            .args(["build", "--release", "--manifest-path"])
+            .arg(root.join(format!("bench/peers/{peer}/Cargo.toml")))
+            .env("CARGO_TARGET_DIR", root.join("target")))?;
+    }
     // The newest package of its package.json, as for e2e; the cluster scenario needs Redis.
     npm_ci(&root.join("bench/peers/node"), "@socket.io/redis-adapter")?;
     ensure_redis()?;

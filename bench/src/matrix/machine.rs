@@ -54,6 +54,10 @@ pub fn describe(root: &Path) -> Vec<(String, String)> {
             "socketioxide".into(),
             locked_crate(&root.join("bench/peers/socketioxide/Cargo.lock"), "socketioxide"),
         ),
+        (
+            "raw peer".into(),
+            locked_crate(&root.join("bench/peers/raw/Cargo.lock"), "fastwebsockets"),
+        ),
         ("node".into(), command_line(root, "node", &["--version"])),
         (
             "socket.io".into(),

@@ -60,6 +60,9 @@ pub struct Args {
     /// The socketioxide peer binary (default: target/release/peer-socketioxide).
     #[arg(long)]
     pub socketioxide: Option<PathBuf>,
+    /// The raw peer binary (default: target/release/peer-raw).
+    #[arg(long)]
+    pub raw: Option<PathBuf>,
     /// Samples each server with `perf record` during its runs and writes the flat
     /// profile to target/bench-logs/SERVER-SCENARIO-REP.perf.txt (the figures of a
     /// profiled run are slower; don't compare them).
@@ -133,6 +136,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         portico: at_root(&args.portico, "target/release/portico"),
         plugins: at_root(&args.plugins, "target/plugins"),
         socketioxide: at_root(&args.socketioxide, "target/release/peer-socketioxide"),
+        raw: at_root(&args.raw, "target/release/peer-raw"),
         node_peer: root.join("bench/peers/node"),
         root: root.clone(),
     };

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 /// standard output once it accepts connections on the port it was given (0 = any).
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
-    /// Its short name in tables (`portico`, `portico-wasm`, `socketioxide`, `node`).
+    /// Its short name in tables (`portico`, `portico-wasm`, `socketioxide`, `raw`, `node`).
     pub name: &'static str,
     /// What it is, for the report.
     pub about: &'static str,
@@ -52,6 +52,8 @@ pub struct Paths {
     pub plugins: PathBuf,
     /// The release socketioxide peer.
     pub socketioxide: PathBuf,
+    /// The release raw peer (hyper + fastwebsockets, just enough framing).
+    pub raw: PathBuf,
     /// The Node peer's folder (with its `node_modules`).
     pub node_peer: PathBuf,
 }
@@ -89,6 +91,13 @@ pub fn all(paths: &Paths) -> Vec<ServerSpec> {
             name: "socketioxide",
             about: "socketioxide on axum/tokio (bench/peers/socketioxide)",
             program: paths.socketioxide.clone(),
+            args: vec!["0".into()],
+            env: Vec::new(),
+        },
+        ServerSpec {
+            name: "raw",
+            about: "hyper + fastwebsockets with just enough Engine.IO/Socket.IO framing for these events: the practical echo limit (bench/peers/raw)",
+            program: paths.raw.clone(),
             args: vec!["0".into()],
             env: Vec::new(),
         },
