@@ -51,7 +51,8 @@ impl<'a> Env<'a> {
 pub struct Ctx<'a> {
     env: Env<'a>,
     json: String,
-    attachments: Attachments,
+    /// `None` when the event carried no binary (most do not): nothing to allocate.
+    attachments: Option<Attachments>,
 }
 
 impl<'a> Ctx<'a> {
@@ -62,7 +63,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             env: Env::new(host),
             json,
-            attachments: Rc::new(attachments),
+            attachments: (!attachments.is_empty()).then(|| Rc::new(attachments)),
         }
     }
 
@@ -90,7 +91,7 @@ impl<'a> Ctx<'a> {
     /// [`Binary`](crate::Binary) fields read from the attachments; a mismatch is a
     /// `VALIDATION_ERROR` naming what serde found wrong.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        payload::decode(&self.json, &self.attachments).map_err(|e| Error::validation(e.to_string()))
+        payload::decode(&self.json, self.attachments.as_ref()).map_err(|e| Error::validation(e.to_string()))
     }
 
     /// The payload as JSON text (binary stands as `{"_placeholder":true,"num":N}`).
@@ -100,17 +101,20 @@ impl<'a> Ctx<'a> {
 
     /// The event's binary attachments, the N-th placeholder's at index N.
     pub fn binary(&self) -> &[Vec<u8>] {
-        &self.attachments
+        self.attachments.as_deref().map_or(&[], Vec::as_slice)
     }
 
-    /// Takes the payload out of the context (what is left is `null`), to pass it on
+    /// Takes the payload out of the context (what is left is empty), to pass it on
     /// without a copy: `Reply::raw(ctx.take_payload())`.
     pub fn take_payload(&mut self) -> Payload {
-        let json = std::mem::replace(&mut self.json, "null".to_owned());
-        let attachments = std::mem::take(&mut self.attachments);
+        let attachments = self
+            .attachments
+            .take()
+            .map(|shared| Rc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()))
+            .unwrap_or_default();
         Payload {
-            json,
-            attachments: Rc::try_unwrap(attachments).unwrap_or_else(|shared| (*shared).clone()),
+            json: std::mem::take(&mut self.json),
+            attachments,
         }
     }
 

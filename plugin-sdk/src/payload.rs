@@ -59,19 +59,21 @@ impl Payload {
     }
 
     /// The payload deserialized; each placeholder read as a [`Binary`] takes its bytes
-    /// from the attachments.
-    /// (This copies the attachments; [`Ctx::payload`](crate::Ctx::payload) does not.)
+    /// from the attachments. (This copies the attachments;
+    /// [`Ctx::payload`](crate::Ctx::payload) does not.)
     pub fn to_value<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        decode(&self.json, &Rc::new(self.attachments.clone()))
+        let attachments = (!self.attachments.is_empty()).then(|| Rc::new(self.attachments.clone()));
+        decode(&self.json, attachments.as_ref())
     }
 }
 
-/// `json` deserialized, its placeholders read from `attachments`.
+/// `json` deserialized, its placeholders read from `attachments` (without any, a
+/// [`Binary`] in it is an error).
 pub(crate) fn decode<T: DeserializeOwned>(
     json: &str,
-    attachments: &Attachments,
+    attachments: Option<&Attachments>,
 ) -> Result<T, serde_json::Error> {
-    let previous = INCOMING.with(|inc| inc.replace(Some(attachments.clone())));
+    let previous = INCOMING.with(|inc| inc.replace(attachments.cloned()));
     let value = serde_json::from_str(json);
     INCOMING.with(|inc| inc.replace(previous));
     value
