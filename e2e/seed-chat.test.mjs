@@ -3,13 +3,13 @@
 // serves it: every handler, every emit (who receives it, and who must not), every ack
 // and error shape compared on exact key sets, both transports, two tabs of one user.
 //
-// "Did not receive" is proven with a barrier on the receiving socket's own connection:
-// it asks for an ack (`leave_room` of a room nobody is in, which emits to nobody), and
-// anything queued for it before arrives first. Users get fresh numeric subs, so no test depends on another's order.
+// "Did not receive" is proven with a fence (lib/deploy.mjs): every node emits a marker to
+// the receiving socket, and anything any node sent it before arrives first, on one node
+// or on two (seed-cluster.test.mjs), where another node's emits come through Redis. Users get fresh numeric subs, so no test depends on another's order.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once, sleep } from "./lib/server.mjs";
-import { startDeployment, newUser, Clients, record, ackWithin, keys, API_KEY } from "./lib/deploy.mjs";
+import { startDeployment, newUser, Clients, record, ackWithin, keys, fence, API_KEY } from "./lib/deploy.mjs";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -30,8 +30,10 @@ describe("seed /chat: ChatGateway of 000 on deploy/chat.toml", () => {
       await sleep(20);
     }
   };
-  /** Everything queued for `socket` so far has arrived once this resolves. */
-  const barrier = (socket) => socket.timeout(2000).emitWithAck("leave_room", { roomId: "barrier-nobody-is-in" });
+  /** An event the gateway answers (`leave_room` of a room nobody is in emits to nobody). */
+  const answered = (socket) => socket.timeout(2000).emitWithAck("leave_room", { roomId: "barrier-nobody-is-in" });
+  /** What `socket` sent is handled, and what any node sent it has arrived, once this resolves. */
+  const barrier = (socket) => fence(server, socket, answered);
 
   before(async () => {
     server = await startDeployment();
@@ -224,7 +226,7 @@ describe("seed /chat: ChatGateway of 000 on deploy/chat.toml", () => {
     const error = once(alice, "error");
     alice.emit("message", null); // `payload.text` of null throws in the seed's handler
     assert.deepStrictEqual(await error, { message: "Internal error", code: "INTERNAL_ERROR" });
-    assert.deepStrictEqual(await barrier(alice), { left: "barrier-nobody-is-in" });
+    assert.deepStrictEqual(await answered(alice), { left: "barrier-nobody-is-in" });
   });
 
   it("private rooms (canUserJoinRoom): an intruder gets WS_ERROR, no ack, and is not in the room", async () => {
@@ -260,7 +262,7 @@ describe("seed /chat: ChatGateway of 000 on deploy/chat.toml", () => {
     // jwtService.verifyAsync does, with no leeway.
     const user = newUser({ ttl: 2 });
     const s = await join({ user });
-    assert.deepStrictEqual(await barrier(s), { left: "barrier-nobody-is-in" }, "valid now");
+    assert.deepStrictEqual(await answered(s), { left: "barrier-nobody-is-in" }, "valid now");
     await sleep(Math.max(0, user.claims.exp * 1000 - Date.now()) + 50);
     const error = once(s, "error");
     assert.deepStrictEqual(await ackWithin(s, 400, "join_room", { roomId: "late" }), { acked: false });

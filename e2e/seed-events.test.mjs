@@ -7,14 +7,14 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "./lib/server.mjs";
-import { startDeployment, newUser, Clients, record, ackWithin } from "./lib/deploy.mjs";
+import { startDeployment, newUser, Clients, record, ackWithin, fence } from "./lib/deploy.mjs";
 
 describe("seed /events: EventsGateway of 003 on deploy/chat.toml", () => {
   let server;
   const clients = new Clients();
   const events = (opts = {}) => clients.connect(`${server.url}/events`, opts);
-  /** Everything queued for `socket` has arrived once this resolves. */
-  const barrier = (socket) => socket.timeout(2000).emitWithAck("message", "barrier");
+  /** What `socket` sent is handled, and what any node sent it has arrived, once this resolves. */
+  const barrier = (socket) => fence(server, socket, (s) => s.timeout(2000).emitWithAck("message", "barrier"));
 
   before(async () => {
     server = await startDeployment();
@@ -94,7 +94,8 @@ describe("seed /events: EventsGateway of 003 on deploy/chat.toml", () => {
     const error = once(a, "error");
     a.emit("createMessage", null);
     assert.equal((await error).id, a.id);
-    assert.equal(await barrier(b), "Message received");
+    assert.equal(await b.timeout(2000).emitWithAck("message", "still here"), "Message received");
+    await barrier(b);
     assert.deepStrictEqual(bLog.log, []);
   });
 });
@@ -103,7 +104,8 @@ describe("seed `/`: the room gateway of 003 in front of the echo plugin", () => 
   let server;
   const clients = new Clients();
   const root = (opts = {}) => clients.connect(server.url, opts);
-  const barrier = (socket) => socket.timeout(2000).emitWithAck("barrier", 1);
+  /** What `socket` sent is handled, and what any node sent it has arrived, once this resolves. */
+  const barrier = (socket) => fence(server, socket, (s) => s.timeout(2000).emitWithAck("barrier", 1));
 
   before(async () => {
     server = await startDeployment();

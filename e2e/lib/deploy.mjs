@@ -106,12 +106,56 @@ export class Clients {
  */
 export function record(socket) {
   const log = [];
-  socket.onAny((event, ...args) => log.push([event, ...args]));
+  socket.onAny((event, ...args) => event !== FENCE && log.push([event, ...args]));
   return {
     log,
     events: (name) => log.filter(([e]) => e === name).map(([, ...args]) => (args.length === 1 ? args[0] : args)),
     clear: () => log.splice(0, log.length),
   };
+}
+
+/** The event [`fence`] sends; [`record`] leaves it out. */
+const FENCE = "e2e:fence";
+let fences = 0;
+
+/**
+ * Resolves once the server has handled everything `socket` sent before the call, and
+ * everything any node of `server` sent `socket` has arrived. First `answered(socket)`, an
+ * event its node acks, comes back on the socket's own connection, after whatever it sent
+ * before. That is not enough on two nodes: what another node emitted reaches this one
+ * through Redis, later. So then every node emits a marker to the socket through the
+ * operator API; a node publishes in one ordered queue, and its marker reaches the socket
+ * after whatever that node sent it before.
+ */
+export async function fence(server, socket, answered, ms = 5000) {
+  await answered(socket);
+  const nodes = server.nodes ?? [server];
+  const tag = `fence-${++fences}`;
+  const pending = new Set(nodes.map((_, i) => `${tag}:${i}`));
+  let onMarker;
+  const arrived = new Promise((resolve) => {
+    onMarker = (marker) => pending.delete(marker) && pending.size === 0 && resolve();
+    socket.on(FENCE, onMarker);
+  });
+  try {
+    await Promise.all(
+      nodes.map(async (node, i) => {
+        const res = await fetch(`${node.url}/api/v1/emit`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+          body: JSON.stringify({ namespace: socket.nsp, event: FENCE, data: `${tag}:${i}`, sockets: [socket.id] }),
+        });
+        if (res.status !== 200) throw new Error(`fence: /api/v1/emit answered ${res.status} ${await res.text()}`);
+      }),
+    );
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`fence: markers ${[...pending]} not received within ${ms} ms`)), ms);
+    });
+    await Promise.race([arrived, late]).finally(() => clearTimeout(timer));
+  } finally {
+    socket.off(FENCE, onMarker);
+  }
 }
 
 /** Whether an ack arrives within `ms`: resolves `{acked: true, args}` or `{acked: false}`. */
