@@ -74,14 +74,13 @@ async fn main() -> anyhow::Result<()> {
         let plugin = registry
             .get("echo")
             .ok_or_else(|| anyhow::anyhow!("echo did not load"))?;
-        let ctx = registry.call_context(plugin.name(), plugin.settings());
         // Warm up, then measure.
         for _ in 0..1000 {
-            plugin.on_event(ctx.clone(), &socket, &event, &payload).await?;
+            plugin.on_event(&socket, &event, &payload).await?;
         }
         let start = Instant::now();
         for _ in 0..calls {
-            let outcome = plugin.on_event(ctx.clone(), &socket, &event, &payload).await?;
+            let outcome = plugin.on_event(&socket, &event, &payload).await?;
             std::hint::black_box(outcome);
         }
         let per_call = start.elapsed() / calls;

@@ -60,7 +60,8 @@ pub struct PluginLimits {
     pub deadline_ms: u64,
     /// Linear memory one instance may use, in MiB. Defaults to 64.
     pub memory_mb: u64,
-    /// Warm instances kept per plugin version. Defaults to 16.
+    /// Instances per plugin version besides each worker thread's own: the pool a
+    /// call falls back on when its thread's instance is busy. Defaults to 16.
     pub pool_size: usize,
     /// `pooled` reuses warm instances (fast; state may leak between calls);
     /// `per-call` gives every call a fresh instance. Defaults to `pooled`.

@@ -8,18 +8,18 @@ use wasmtime::component::Resource;
 use super::CallError;
 use super::bindings::{self, Payload, PluginError, Violation};
 use super::instance::{Instance, Outcome, Plugin};
-use super::state::{CallContext, CallSocket, HostState};
+use super::state::{CallSocket, HostState};
 
 impl Plugin {
     /// [`Plugin::call`] about `socket`, lent to `f` as a handle for the call and
     /// taken back after, whatever the call returned.
     async fn call_about<R>(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
         f: impl AsyncFnOnce(&Instance, &mut Store<HostState>, Resource<CallSocket>) -> wasmtime::Result<Option<R>>,
     ) -> Result<Outcome<R>, CallError> {
-        self.call(ctx, async |instance: &Instance, store: &mut Store<HostState>| {
+        let namespace = Some(socket.ns.name());
+        self.call(namespace, async |instance: &Instance, store: &mut Store<HostState>| {
             let owned = store.data_mut().lend(socket.clone())?;
             let borrowed = Resource::new_borrow(owned.rep());
             let result = f(instance, &mut *store, borrowed).await;
@@ -32,11 +32,9 @@ impl Plugin {
     /// `handler.on-connect`.
     pub async fn on_connect(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
     ) -> Result<Outcome<Result<(), PluginError>>, CallError> {
         self.call_about(
-            ctx,
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
                 let Instance::Handler(p) = instance else {
@@ -54,13 +52,11 @@ impl Plugin {
     /// `handler.on-event`.
     pub async fn on_event(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
         event: &str,
         payload: &Payload,
     ) -> Result<Outcome<Result<Option<Payload>, PluginError>>, CallError> {
         self.call_about(
-            ctx,
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
                 let Instance::Handler(p) = instance else {
@@ -78,12 +74,10 @@ impl Plugin {
     /// `handler.on-disconnect`.
     pub async fn on_disconnect(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
         reason: &str,
     ) -> Result<Outcome<()>, CallError> {
         self.call_about(
-            ctx,
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
                 let Instance::Handler(p) = instance else {
@@ -101,12 +95,11 @@ impl Plugin {
     /// `handler.on-server-event`.
     pub async fn on_server_event(
         &self,
-        ctx: CallContext,
         namespace: &str,
         event: &str,
         args: &Payload,
     ) -> Result<Outcome<Option<Payload>>, CallError> {
-        self.call(ctx, async |instance: &Instance, store: &mut Store<HostState>| {
+        self.call(Some(namespace), async |instance: &Instance, store: &mut Store<HostState>| {
             let Instance::Handler(p) = instance else {
                 return Ok(None);
             };
@@ -121,13 +114,11 @@ impl Plugin {
     /// `validator.validate`.
     pub async fn validate(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
         event: &str,
         payload: &Payload,
     ) -> Result<Outcome<Result<Payload, Vec<Violation>>>, CallError> {
         self.call_about(
-            ctx,
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
                 let Instance::Validator(p) = instance else {
@@ -145,13 +136,11 @@ impl Plugin {
     /// `guard.authorize`.
     pub async fn authorize(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
         event: &str,
         payload_json: &str,
     ) -> Result<Outcome<Result<(), PluginError>>, CallError> {
         self.call_about(
-            ctx,
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
                 let Instance::Guard(p) = instance else {
@@ -169,14 +158,12 @@ impl Plugin {
     /// `filter.catch`.
     pub async fn catch(
         &self,
-        ctx: CallContext,
         socket: &CallSocket,
         event: &str,
         payload: &Payload,
         error: &PluginError,
     ) -> Result<Outcome<Option<String>>, CallError> {
         self.call_about(
-            ctx,
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
                 let Instance::Filter(p) = instance else {
@@ -194,10 +181,9 @@ impl Plugin {
     /// `http-handler.handle`.
     pub async fn handle_http(
         &self,
-        ctx: CallContext,
         request: &bindings::HttpRequest,
     ) -> Result<Outcome<bindings::HttpResponse>, CallError> {
-        self.call(ctx, async |instance: &Instance, store: &mut Store<HostState>| {
+        self.call(None, async |instance: &Instance, store: &mut Store<HostState>| {
             let Instance::Http(p) = instance else {
                 return Ok(None);
             };
@@ -218,9 +204,9 @@ mod tests {
 
     /// Calls run inside spawned tasks, so their futures must be `Send`.
     #[allow(dead_code, clippy::diverging_sub_expression, unreachable_code)]
-    fn call_futures_are_send(plugin: &Plugin, ctx: CallContext, socket: &CallSocket, payload: &Payload) {
-        assert_send(&plugin.on_event(ctx.clone(), socket, "e", payload));
-        assert_send(&plugin.on_connect(ctx.clone(), socket));
-        assert_send(&plugin.validate(ctx.clone(), socket, "e", payload));
+    fn call_futures_are_send(plugin: &Plugin, socket: &CallSocket, payload: &Payload) {
+        assert_send(&plugin.on_event(socket, "e", payload));
+        assert_send(&plugin.on_connect(socket));
+        assert_send(&plugin.validate(socket, "e", payload));
     }
 }

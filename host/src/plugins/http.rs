@@ -76,9 +76,8 @@ pub async fn call(
             kind: loaded.kind(),
         });
     }
-    let ctx = registry.call_context(loaded.name(), loaded.settings());
     let outcome = loaded
-        .handle_http(ctx, request)
+        .handle_http(request)
         .await
         .map_err(|error| HttpCallError::Call {
             plugin: plugin.to_owned(),

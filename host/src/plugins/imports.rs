@@ -193,7 +193,7 @@ impl store::Host for HostState {
 impl HostState {
     /// A namespace by name; `None` is the caller's (`/` for an HTTP call).
     fn namespace(&self, name: Option<&str>) -> Option<std::sync::Arc<crate::router::Namespace>> {
-        let name = name.or(self.call.namespace.as_deref()).unwrap_or("/");
+        let name = name.or(self.namespace.as_deref()).unwrap_or("/");
         self.call.namespaces.upgrade()?.get(name).cloned()
     }
 }

@@ -1,12 +1,14 @@
-//! One loaded plugin version: its pre-linked component and a bounded pool of warm
-//! instances, each used by one call at a time and thrown away after any failure.
-//! The typed calls into its exports are in [`super::exports`].
+//! One loaded plugin version: its pre-linked component and its warm instances, one
+//! per worker thread plus a bounded pool for when a thread's is busy, each used by
+//! one call at a time and thrown away after any failure. The typed calls into its
+//! exports are in [`super::exports`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use thread_local::ThreadLocal;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -42,6 +44,39 @@ struct Warm {
     calls: u64,
 }
 
+/// A worker thread's own instance of a plugin version.
+enum Slot {
+    /// None yet, or the last one was thrown away.
+    Vacant,
+    /// In use by a call (which may have moved to another thread meanwhile).
+    Busy,
+    /// Warm and free.
+    Ready(Warm),
+}
+
+/// Where a call's instance came from, and so where it goes back.
+enum Lease<'a> {
+    /// The calling thread's own slot, marked busy meanwhile. Dropped without the
+    /// instance given back (a failure, a recycled instance, the call's future dropped),
+    /// it leaves the slot vacant for the next call to fill.
+    Home(&'a Mutex<Slot>),
+    /// The shared pool, under one of its permits (released when the lease drops).
+    Pool { _permit: SemaphorePermit<'a> },
+    /// `isolation = "per-call"`: the instance is thrown away after.
+    Once,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Lease::Home(slot) = self {
+            let mut slot = lock(slot);
+            if matches!(*slot, Slot::Busy) {
+                *slot = Slot::Vacant;
+            }
+        }
+    }
+}
+
 /// One version of one plugin.
 pub struct Plugin {
     name: Arc<str>,
@@ -50,9 +85,16 @@ pub struct Plugin {
     settings: Settings,
     runtime: Runtime,
     pre: Pre,
-    /// Warm instances not in use. A std mutex: push and pop only.
+    /// What every instance's calls see: the plugin's name, config, store, namespaces.
+    context: CallContext,
+    /// Each thread's own warm instance: a call takes the instance of the thread it
+    /// starts on, with no lock another thread contends for.
+    local: ThreadLocal<Mutex<Slot>>,
+    /// The fallback when a thread's instance is busy (its call waits, and another
+    /// starts on the same thread): warm instances not in use. A std mutex: push and
+    /// pop only.
     idle: Mutex<Vec<Warm>>,
-    /// Bounds instances alive at once (and so memory) to the pool size.
+    /// Bounds the fallback's instances alive at once (and so memory) to the pool size.
     permits: Semaphore,
     /// Set once a newer version replaced this one: instances are no longer kept.
     retired: AtomicBool,
@@ -90,7 +132,7 @@ impl Plugin {
         digest: String,
         component: &Component,
         settings: Settings,
-        probe: CallContext,
+        context: CallContext,
     ) -> Result<Plugin, LoadError> {
         let kind = runtime.kind_of(component)?;
         let instance_pre = runtime
@@ -115,6 +157,8 @@ impl Plugin {
             settings,
             runtime: runtime.clone(),
             pre,
+            context,
+            local: ThreadLocal::new(),
             idle: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
             instantiated: AtomicU64::new(0),
@@ -122,10 +166,12 @@ impl Plugin {
         };
         // Instantiating type-checks every export against the world.
         let warm = plugin
-            .instantiate(probe)
+            .instantiate()
             .await
             .map_err(|e| LoadError::World(e.to_string()))?;
-        plugin.checkin(warm);
+        if plugin.settings.isolation == Isolation::Pooled {
+            lock(&plugin.idle).push(warm);
+        }
         Ok(plugin)
     }
 
@@ -164,49 +210,80 @@ impl Plugin {
     /// finish normally.
     pub fn retire(&self) {
         self.retired.store(true, Ordering::Release);
-        self.idle().clear();
+        lock(&self.idle).clear();
+        for slot in self.local.iter() {
+            let mut slot = lock(slot);
+            if matches!(*slot, Slot::Ready(_)) {
+                *slot = Slot::Vacant;
+            }
+        }
     }
 
-    /// Runs `f` on a warm (or fresh) instance with `ctx` as the call's context, under
-    /// the deadline; `Ok(None)` from `f` means the instance is of another world. The
-    /// typed calls, one per export, are in `exports`.
+    /// Runs `f` on a warm (or fresh) instance, about `namespace` (the caller's, when
+    /// the call is about a socket), under the deadline; `Ok(None)` from `f` means the
+    /// instance is of another world. The typed calls, one per export, are in
+    /// `exports`.
+    ///
+    /// No timer wraps the call: the guest's own code is bounded by the epoch deadline,
+    /// and its only waits, the store's, by the store's response timeout.
     pub(super) async fn call<R>(
         &self,
-        ctx: CallContext,
+        namespace: Option<&str>,
         f: impl AsyncFnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<Option<R>>,
     ) -> Result<Outcome<R>, CallError> {
-        let _permit = self.permits.acquire().await.map_err(|_| CallError::Unavailable)?;
-        let mut warm = match self.take_idle() {
+        let (lease, warm) = self.lease().await?;
+        let mut warm = match warm {
             Some(warm) => warm,
             // Boxed: instantiating is the rare path, and its future is most of a call's
             // size, which every caller up the chain would otherwise move on each event.
-            None => Box::pin(self.instantiate(ctx.clone())).await?,
+            None => Box::pin(self.instantiate()).await?,
         };
-        prepare_call(&mut warm.store, ctx, self.max_ticks());
+        prepare_call(warm.store.data_mut(), namespace, self.max_ticks());
+        warm.store.set_epoch_deadline(1);
         let Warm { store, instance, .. } = &mut warm;
-        let result = tokio::time::timeout(self.wall_clock_cap(), f(instance, store)).await;
-        match result {
-            Ok(Ok(Some(value))) => {
+        match f(instance, store).await {
+            Ok(Some(value)) => {
                 warm.calls += 1;
                 let data = warm.store.data_mut();
                 let overflowed = data.effects_overflowed;
                 let effects = std::mem::take(&mut data.effects);
-                self.checkin(warm);
+                self.give_back(lease, warm);
                 if overflowed {
                     return Err(CallError::TooManyEffects);
                 }
                 Ok(Outcome { value, effects })
             }
-            Ok(Ok(None)) => Err(CallError::WrongKind(self.kind)),
-            Ok(Err(err)) => Err(classify(&err)),
-            Err(_) => Err(CallError::Timeout),
+            Ok(None) => Err(CallError::WrongKind(self.kind)),
+            Err(err) => Err(classify(&err)),
         }
     }
 
-    async fn instantiate(&self, ctx: CallContext) -> Result<Warm, CallError> {
+    /// An instance for a call: the calling thread's own when it is free (or a new
+    /// one for its vacant slot), else one of the pool's under a permit. `None` means
+    /// instantiate one.
+    async fn lease(&self) -> Result<(Lease<'_>, Option<Warm>), CallError> {
+        if self.settings.isolation == Isolation::PerCall {
+            return Ok((Lease::Once, None));
+        }
+        let home = self.local.get_or(|| Mutex::new(Slot::Vacant));
+        match std::mem::replace(&mut *lock(home), Slot::Busy) {
+            Slot::Ready(warm) => return Ok((Lease::Home(home), Some(warm))),
+            // A pool instance, if one is idle (the one that checked the component at
+            // load, or one a busy moment left), becomes this thread's.
+            Slot::Vacant => return Ok((Lease::Home(home), lock(&self.idle).pop())),
+            // Another call that started on this thread has it (and the slot stays busy).
+            Slot::Busy => {}
+        }
+        let permit = self.permits.acquire().await.map_err(|_| CallError::Unavailable)?;
+        let warm = lock(&self.idle).pop();
+        Ok((Lease::Pool { _permit: permit }, warm))
+    }
+
+    async fn instantiate(&self) -> Result<Warm, CallError> {
         let engine = self.runtime.engine();
         let max_memory = self.settings.memory_bytes;
-        let mut store = Store::new(engine, HostState::new(ctx, max_memory, self.max_ticks()));
+        let state = HostState::new(self.context.clone(), max_memory, self.max_ticks());
+        let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|mut cx| {
             let state = cx.data_mut();
@@ -243,60 +320,74 @@ impl Plugin {
         })
     }
 
-    fn take_idle(&self) -> Option<Warm> {
-        match self.settings.isolation {
-            Isolation::Pooled => self.idle().pop(),
-            Isolation::PerCall => None,
+    /// Keeps a successful call's instance for the next call, where it came from,
+    /// unless this version is retired or the instance is due for recycling.
+    fn give_back(&self, lease: Lease<'_>, warm: Warm) {
+        if self.retired.load(Ordering::Acquire) || self.worn_out(&warm) {
+            return;
+        }
+        match &lease {
+            Lease::Home(slot) => *lock(slot) = Slot::Ready(warm),
+            Lease::Pool { .. } => {
+                let mut idle = lock(&self.idle);
+                if idle.len() < self.settings.pool_size {
+                    idle.push(warm);
+                }
+            }
+            Lease::Once => {}
         }
     }
 
-    fn checkin(&self, warm: Warm) {
-        if self.settings.isolation == Isolation::PerCall || self.retired.load(Ordering::Acquire) {
-            return;
-        }
-        // A wasm memory never shrinks, and a long-lived instance may hold what a guest
-        // leaks: replace it (the next call instantiates) rather than keep it forever.
+    /// Whether to replace an instance: a wasm memory never shrinks, and a long-lived
+    /// instance may hold what a guest leaks, so one that served `recycle_after_calls`
+    /// or grew past `recycle_memory_mb` is dropped (the next call instantiates).
+    fn worn_out(&self, warm: &Warm) -> bool {
         let grown = warm.store.data().limiter.peak_memory > self.settings.recycle_memory_bytes;
-        if grown || warm.calls >= self.settings.recycle_after_calls {
-            self.recycled.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(
-                plugin = &*self.name,
-                calls = warm.calls,
-                memory = warm.store.data().limiter.peak_memory,
-                "warm instance recycled"
-            );
-            return;
+        if !grown && warm.calls < self.settings.recycle_after_calls {
+            return false;
         }
-        let mut idle = self.idle();
-        if idle.len() < self.settings.pool_size {
-            idle.push(warm);
-        }
-    }
-
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.recycled.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            plugin = &*self.name,
+            calls = warm.calls,
+            memory = warm.store.data().limiter.peak_memory,
+            "warm instance recycled"
+        );
+        true
     }
 
     fn max_ticks(&self) -> u64 {
         (self.settings.deadline.as_micros() / TICK.as_micros()).max(1) as u64
     }
 
-    /// The hard wall-clock cap: generous, since a call paused on a busy worker is not
-    /// a runaway; the epoch deadline catches guests that really run too long.
+    /// The wall-clock cap on instantiating: generous, since a start paused on a busy
+    /// worker is not a runaway; the epoch deadline catches guests that really run too
+    /// long.
     fn wall_clock_cap(&self) -> Duration {
         (self.settings.deadline * 20).max(Duration::from_secs(1))
     }
 }
 
-/// Resets a store for a new call.
-fn prepare_call(store: &mut Store<HostState>, ctx: CallContext, max_ticks: u64) {
-    let data = store.data_mut();
-    data.call = ctx;
+/// Resets a store's state for a new call, reusing its buffers.
+fn prepare_call(data: &mut HostState, namespace: Option<&str>, max_ticks: u64) {
+    match namespace {
+        Some(name) => {
+            let buffer = data.namespace.get_or_insert_with(String::new);
+            buffer.clear();
+            buffer.push_str(name);
+        }
+        None => data.namespace = None,
+    }
     data.effects.clear();
     data.effects_overflowed = false;
     data.ticks = 0;
     data.max_ticks = max_ticks;
-    store.set_epoch_deadline(1);
+}
+
+/// Locks a mutex this module only pushes, pops or swaps under: a panic while holding
+/// it leaves nothing half-done, so a poisoned one is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Names a guest failure.

@@ -105,7 +105,7 @@ pub struct Settings {
     pub deadline: Duration,
     /// Linear memory per instance, in bytes.
     pub memory_bytes: usize,
-    /// Warm instances kept (and instances alive at once).
+    /// Instances of the fallback pool (alive at once, besides one per worker thread).
     pub pool_size: usize,
     /// Instance sharing.
     pub isolation: Isolation,
@@ -139,7 +139,7 @@ pub enum LoadError {
 /// `INTERNAL_ERROR`; the detail is for the log.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
-    /// The guest ran past its deadline (or the wall-clock cap).
+    /// The guest ran past its deadline (or took too long to instantiate).
     #[error("deadline exceeded")]
     Timeout,
     /// The guest tried to grow its memory past the cap.

@@ -95,10 +95,9 @@ impl Pipeline {
         let mut validated: Option<PluginPayload> = None;
         for name in self.validators.get(event).into_iter().flatten() {
             let plugin = self.plugin(name, Kind::Validator)?;
-            let ctx = self.context(&plugin, call);
             let input = validated.as_ref().unwrap_or(payload);
             let outcome = plugin
-                .validate(ctx, call, event, input)
+                .validate(call, event, input)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             match outcome.value {
@@ -113,10 +112,9 @@ impl Pipeline {
             return Ok(None);
         };
         let name = plugin.name();
-        let ctx = self.context(&plugin, call);
         let input = validated.as_ref().unwrap_or(payload);
         let outcome = plugin
-            .on_event(ctx, call, event, input)
+            .on_event(call, event, input)
             .await
             .map_err(|e| internal(name, event, &e))?;
         let ack = match outcome.value? {
@@ -151,20 +149,12 @@ impl Pipeline {
         effects::apply(&caller, effects).map_err(|err| misbehaved(plugin, &err.to_string()))
     }
 
-    /// The context of a call about `call`'s socket.
-    fn context(&self, plugin: &super::instance::Plugin, call: &CallSocket) -> super::state::CallContext {
-        let mut ctx = self.registry.call_context(plugin.name(), plugin.settings());
-        ctx.namespace = Some(call.ns.name().into());
-        ctx
-    }
-
     /// Runs every guard; the first refusal wins.
     async fn guard(&self, call: &CallSocket, event: &str, payload_json: &str) -> Result<(), PluginError> {
         for name in &self.guards {
             let plugin = self.plugin(name, Kind::Guard)?;
-            let ctx = self.context(&plugin, call);
             let outcome = plugin
-                .authorize(ctx, call, event, payload_json)
+                .authorize(call, event, payload_json)
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             outcome.value?;
@@ -208,8 +198,7 @@ impl Pipeline {
             let Ok(plugin) = self.plugin(name, Kind::Filter) else {
                 continue;
             };
-            let ctx = self.context(&plugin, call);
-            match plugin.catch(ctx, call, event, payload, error).await {
+            match plugin.catch(call, event, payload, error).await {
                 Ok(outcome) => match outcome.value {
                     None => return None,
                     Some(body) if body.len() <= self.max_payload => match serde_json::from_str(&body) {
@@ -246,8 +235,7 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.context(&plugin, &call);
-            let outcome = match plugin.on_connect(ctx, &call).await {
+            let outcome = match plugin.on_connect(&call).await {
                 Ok(outcome) => outcome,
                 Err(err) => {
                     let error = internal(name, "connect", &err);
@@ -291,8 +279,7 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let ctx = self.context(&plugin, &call);
-            match plugin.on_disconnect(ctx, &call, reason.as_str()).await {
+            match plugin.on_disconnect(&call, reason.as_str()).await {
                 Ok(outcome) => {
                     let _ = self.apply(Some(ns), Some(socket), name, outcome.effects);
                 }

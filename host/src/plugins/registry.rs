@@ -211,15 +211,13 @@ impl Registry {
         }
     }
 
-    /// The context for a call into `plugin`: reference-count bumps, no copies (one is
-    /// made per event).
-    pub fn call_context(&self, plugin: &Arc<str>, settings: &Settings) -> CallContext {
+    /// The context every instance of a version of `plugin` is made with.
+    fn call_context(&self, plugin: &Arc<str>, settings: &Settings) -> CallContext {
         CallContext {
             plugin: plugin.clone(),
             config_json: settings.config_json.clone(),
             store: self.store.clone(),
             max_effects: MAX_EFFECTS,
-            namespace: None,
             namespaces: self.namespaces.get().cloned().unwrap_or_default(),
         }
     }

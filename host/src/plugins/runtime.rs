@@ -65,7 +65,9 @@ impl Runtime {
             })?,
             engine,
         };
-        spawn_ticker(&inner.engine);
+        // Without the ticker nothing would stop a guest that loops: no engine then.
+        spawn_ticker(&inner.engine)
+            .map_err(|e| LoadError::Engine(format!("cannot start the plugin epoch ticker: {e}")))?;
         Ok(Runtime(Arc::new(inner)))
     }
 
@@ -133,9 +135,9 @@ impl Runtime {
 
 /// Advances the engine's epoch every [`TICK`] on a thread of its own, until the
 /// engine is dropped.
-fn spawn_ticker(engine: &Engine) {
+fn spawn_ticker(engine: &Engine) -> std::io::Result<()> {
     let weak = engine.weak();
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("portico-epoch".into())
         .spawn(move || {
             while let Some(engine) = weak.upgrade() {
@@ -143,8 +145,6 @@ fn spawn_ticker(engine: &Engine) {
                 drop(engine);
                 std::thread::sleep(TICK);
             }
-        });
-    if let Err(err) = spawned {
-        tracing::error!(%err, "cannot start the plugin epoch ticker; plugin deadlines fall back to the wall-clock cap");
-    }
+        })
+        .map(drop)
 }

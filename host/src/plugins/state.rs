@@ -123,7 +123,7 @@ pub struct CallSocket {
     pub socket: Socket,
 }
 
-/// The context of one call.
+/// What every call of one plugin version sees, the same for all its instances.
 #[derive(Clone)]
 pub struct CallContext {
     /// The plugin's name (for logs and store scoping).
@@ -134,10 +134,8 @@ pub struct CallContext {
     pub store: Arc<dyn Store>,
     /// Most effects one call may request.
     pub max_effects: usize,
-    /// The caller's namespace, when the call is about a socket (`None` for HTTP calls).
-    pub namespace: Option<Arc<str>>,
-    /// Every namespace, for presence lookups. Weak: a warm instance keeps its last
-    /// call's context, and the namespaces own the plugins.
+    /// Every namespace, for presence lookups. Weak: instances keep their context,
+    /// and the namespaces own the plugins.
     pub namespaces: crate::router::WeakNamespaces,
 }
 
@@ -151,8 +149,11 @@ pub struct HostState {
     pub ticks: u64,
     /// Ticks allowed per call.
     pub max_ticks: u64,
-    /// The call in progress.
+    /// The plugin version's context.
     pub call: CallContext,
+    /// The caller's namespace in the call in progress, when it is about a socket
+    /// (`None` for HTTP calls); its buffer is reused from call to call.
+    pub namespace: Option<String>,
     /// What the call asked for so far.
     pub effects: Vec<Effect>,
     /// Set when a call asked for more effects than allowed; the call then fails.
@@ -173,6 +174,7 @@ impl HostState {
             ticks: 0,
             max_ticks,
             call,
+            namespace: None,
             effects: Vec::new(),
             effects_overflowed: false,
         }

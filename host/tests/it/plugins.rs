@@ -421,6 +421,42 @@ async fn a_plugin_built_against_another_contract_version_is_refused_naming_both(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threads_busy_instance_falls_back_on_the_bounded_pool() {
+    let (config, _dir) = plugin_config(
+        &["misbehaving"],
+        &[],
+        "[plugins.limits]\npool_size = 1\ndeadline_ms = 2000\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
+    );
+    let gateway = Gateway::new(&config).expect("gateway builds");
+    let shutdown = CancellationToken::new();
+    gateway.start(&config, &shutdown).await.expect("gateway starts");
+    let plugin = gateway
+        .registry()
+        .and_then(|r| r.get("misbehaving"))
+        .expect("loaded");
+    let ns = gateway.namespaces().get("/").expect("/");
+    let sockets: Vec<DirectSocket> = (0..3).map(|_| DirectSocket::join(ns)).collect();
+    // Three calls at once on this one thread, each spinning (and yielding at every
+    // epoch tick): the first has the thread's instance, the second the pool's only
+    // one, the third waits for it.
+    let slow = |i: usize| call(&sockets[i], "slow-join", json!({ "room": format!("r{i}"), "ms": 40 }));
+    let (a, b, c) = tokio::join!(slow(0), slow(1), slow(2));
+    for answer in [a, b, c] {
+        assert_eq!(answer, Some(vec![json!("joined")]));
+    }
+    assert_eq!(
+        plugin.instantiated(),
+        2,
+        "the thread's own (the one made at load) and the pool's one; never a third"
+    );
+    for _ in 0..5 {
+        assert_eq!(call(&sockets[0], "fine", json!({})).await, Some(vec![json!("ok")]));
+    }
+    assert_eq!(plugin.instantiated(), 2, "calls one at a time reuse the thread's instance");
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_instance_is_replaced_after_its_calls_or_once_its_memory_grew() {
     let (config, _dir) = plugin_config(
         &["misbehaving"],

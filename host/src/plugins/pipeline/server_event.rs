@@ -26,9 +26,7 @@ impl Pipeline {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;
             };
-            let mut ctx = self.registry.call_context(plugin.name(), plugin.settings());
-            ctx.namespace = Some(ns.name().into());
-            let outcome = match plugin.on_server_event(ctx, ns.name(), &event.name, &args).await {
+            let outcome = match plugin.on_server_event(ns.name(), &event.name, &args).await {
                 Ok(outcome) => outcome,
                 Err(err) => {
                     internal(name, &event.name, &err);
