@@ -6,18 +6,27 @@
 //! written the way `JSON.stringify` writes a Node `Buffer`: `{"type":"Buffer","data":[…]}`.
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::socketio::{Payload, placeholder_num};
+use super::socketio::{Arg, Payload, placeholder_num};
 
 /// A decoded client message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The event name.
     pub event: String,
-    /// The event data, `null` when absent.
-    pub data: Value,
+    /// The event data as its JSON text, `null` when absent.
+    pub data: Arg,
+}
+
+/// The wire shape of a client message; `data` is validated, not parsed.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    event: String,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
 }
 
 /// The wire shape of a server message, fields in NestJS order.
@@ -43,23 +52,27 @@ pub enum DecodeError {
 
 /// Decodes one text frame.
 pub fn decode(text: &str) -> Result<Message, DecodeError> {
-    let value: Value = serde_json::from_str(text).map_err(|_| DecodeError::InvalidJson)?;
-    let Value::Object(mut obj) = value else {
-        return Err(DecodeError::NotAMessage);
-    };
-    let Some(Value::String(event)) = obj.remove("event") else {
-        return Err(DecodeError::NotAMessage);
-    };
-    let data = obj.remove("data").unwrap_or(Value::Null);
-    Ok(Message { event, data })
+    let message: Incoming<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => DecodeError::NotAMessage,
+        _ => DecodeError::InvalidJson,
+    })?;
+    Ok(Message {
+        event: message.event,
+        data: message
+            .data
+            .map_or_else(|| Arg::from_value(&Value::Null), Arg::from_raw),
+    })
 }
 
 /// Encodes `{"event": event, "data": …}` from Socket.IO-style arguments.
 pub fn encode(event: &str, payload: &Payload) -> Bytes {
+    if payload.attachments.is_empty() {
+        return encode_text(event, &payload.args);
+    }
     let mut args: Vec<Value> = payload
         .args
         .iter()
-        .map(|arg| inline_attachments(arg, &payload.attachments))
+        .map(|arg| inline_attachments(&arg.value(), &payload.attachments))
         .collect();
     let data = match args.len() {
         0 => Value::Null,
@@ -69,6 +82,32 @@ pub fn encode(event: &str, payload: &Payload) -> Bytes {
     let mut out = Vec::with_capacity(32);
     // Serializing a `&str` and a `Value` into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut out, &Outgoing { event, data: &data });
+    Bytes::from(out)
+}
+
+/// [`encode`] of arguments without attachments: their text written as it is.
+fn encode_text(event: &str, args: &[Arg]) -> Bytes {
+    let len = args.iter().map(|a| a.json().len() + 1).sum::<usize>() + event.len() + 24;
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(b"{\"event\":");
+    // Serializing a `&str` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, event);
+    out.extend_from_slice(b",\"data\":");
+    match args {
+        [] => out.extend_from_slice(b"null"),
+        [one] => out.extend_from_slice(one.json().as_bytes()),
+        many => {
+            out.push(b'[');
+            for (i, arg) in many.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(arg.json().as_bytes());
+            }
+            out.push(b']');
+        }
+    }
+    out.push(b'}');
     Bytes::from(out)
 }
 
@@ -105,14 +144,14 @@ mod tests {
             decode(r#"{"event":"send","data":{"text":"hi"}}"#),
             Ok(Message {
                 event: "send".into(),
-                data: json!({"text": "hi"})
+                data: json!({"text": "hi"}).into()
             })
         );
         assert_eq!(
             decode(r#"{"event":"ping"}"#),
             Ok(Message {
                 event: "ping".into(),
-                data: Value::Null
+                data: Value::Null.into()
             })
         );
     }
@@ -137,7 +176,7 @@ mod tests {
     #[test]
     fn inlines_attachments_as_node_buffers() {
         let payload = Payload {
-            args: vec![json!({"file": placeholder(0), "keep": placeholder(5)})],
+            args: vec![json!({"file": placeholder(0), "keep": placeholder(5)}).into()],
             attachments: vec![Bytes::from_static(&[1, 2])],
         };
         let out: Value = serde_json::from_slice(&encode("f", &payload)).expect("json");

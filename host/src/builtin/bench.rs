@@ -12,9 +12,12 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
+use crate::protocol::socketio::Arg;
 use crate::router::Namespace;
 use crate::router::Targets;
 
@@ -36,35 +39,46 @@ impl EventHandler for Bench {
     }
 }
 
-fn handle(ns: &Namespace, socket: &Socket, name: &str, mut payload: Payload) -> Option<Payload> {
+/// `join`'s argument.
+#[derive(Deserialize)]
+struct Join {
+    room: String,
+}
+
+/// `bcast`'s argument; `payload` is passed on as its text.
+#[derive(Deserialize)]
+struct Bcast<'a> {
+    room: String,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
+/// The first argument read as `T`, if it is one.
+fn first<'a, T: Deserialize<'a>>(payload: &'a Payload) -> Option<T> {
+    serde_json::from_str(payload.args.first()?.json()).ok()
+}
+
+fn handle(ns: &Namespace, socket: &Socket, name: &str, payload: Payload) -> Option<Payload> {
     match name {
         "echo" => Some(payload),
         "join" => {
-            let Some(room) = payload
-                .args
-                .first()
-                .and_then(|c| c.get("room"))
-                .and_then(Value::as_str)
-            else {
+            let Some(Join { room }) = first(&payload) else {
                 return Some(error("join needs {\"room\": \"name\"}"));
             };
-            ns.join(socket, &[room.into()]);
+            ns.join(socket, &[room.as_str().into()]);
             Some(Payload::json(vec![json!({ "joined": room })]))
         }
         "bcast" => {
-            let Some(Value::Object(mut command)) = payload.args.pop() else {
-                return Some(error("bcast needs {\"room\": \"name\", \"payload\": ...}"));
-            };
-            let (Some(Value::String(room)), Some(data)) = (command.remove("room"), command.remove("payload"))
-            else {
+            let Some(Bcast { room, payload: data }) = first(&payload) else {
                 return Some(error("bcast needs {\"room\": \"name\", \"payload\": ...}"));
             };
             let targets = Targets::default().to(room);
+            let args = vec![Arg::from_raw(data)];
             ns.emit(
                 &targets,
                 "msg",
                 Payload {
-                    args: vec![data],
+                    args,
                     attachments: payload.attachments,
                 },
             );

@@ -25,6 +25,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{BoxFuture, EventHandler, IncomingEvent, Payload, Socket};
+use crate::protocol::socketio::Arg;
 use crate::reason::DisconnectReason;
 use crate::router::handler::ServerEvent;
 use crate::router::{Namespace, Room, Targets};
@@ -63,14 +64,15 @@ impl EventHandler for Echo {
 }
 
 fn handle(ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
-    let first = event.payload.args.first().cloned().unwrap_or(Value::Null);
+    // The first argument, parsed: only the commands read it.
+    let first = || event.payload.args.first().map_or(Value::Null, Arg::value);
     match event.name.as_str() {
         "join" => {
-            ns.join(socket, &rooms(&first));
+            ns.join(socket, &rooms(&first()));
             Some(rooms_reply(ns, socket))
         }
         "leave" => {
-            if let Some(room) = first.as_str() {
+            if let Some(room) = first().as_str() {
                 ns.leave(socket, room);
             }
             Some(rooms_reply(ns, socket))
@@ -79,16 +81,16 @@ fn handle(ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<
         "relay" => Some(Payload::json(vec![relay(
             ns,
             socket,
-            &first,
+            &first(),
             event.payload.attachments,
         )])),
         "sockets-join" | "sockets-leave" => Some(Payload::json(vec![sockets_join(
             ns,
-            &first,
+            &first(),
             event.name == "sockets-join",
         )])),
         "request-ack" => {
-            request_ack(ns, socket, &first, event.payload.attachments);
+            request_ack(ns, socket, &first(), event.payload.attachments);
             None
         }
         "disconnect-me" => {
@@ -125,8 +127,8 @@ fn rooms_reply(ns: &Namespace, socket: &Socket) -> Payload {
 /// The arguments of a command: `args` (an array) or `data` (one value).
 fn command_args(command: &Value, attachments: Vec<bytes::Bytes>) -> Payload {
     let args = match (command.get("args"), command.get("data")) {
-        (Some(Value::Array(args)), _) => args.clone(),
-        (_, Some(data)) => vec![data.clone()],
+        (Some(Value::Array(args)), _) => args.iter().map(Arg::from_value).collect(),
+        (_, Some(data)) => vec![Arg::from_value(data)],
         _ => Vec::new(),
     };
     Payload { args, attachments }
@@ -179,7 +181,7 @@ fn request_ack(ns: &Namespace, socket: &Socket, command: &Value, attachments: Ve
     // Tracked by the namespace; ends with the ack, its timeout, or the socket leaving.
     ns.spawn(async move {
         let result = match socket.emit_with_ack(&name, payload, wait).await {
-            Ok(answer) => json!({ "ok": answer.args }),
+            Ok(answer) => json!({ "ok": answer.values() }),
             Err(err) => json!({ "error": err.to_string() }),
         };
         let _ = socket.emit("ack-result", Payload::json(vec![result]));

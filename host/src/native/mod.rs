@@ -249,7 +249,7 @@ async fn on_text(ns: &Arc<Namespace>, socket: &Socket, text: &str) {
     };
     let event = IncomingEvent {
         name: message.event.clone(),
-        payload: Payload::json(vec![message.data]),
+        payload: Payload::args(vec![message.data]),
         wants_ack: true,
     };
     if let Some(reply) = ns.dispatch(socket, event).await {

@@ -5,9 +5,10 @@
 
 use bytes::Bytes;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::bindings;
-use crate::protocol::socketio::{Payload, placeholder_num};
+use crate::protocol::socketio::{Arg, Payload, placeholder_num};
 
 /// Why a plugin's payload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,27 +27,42 @@ pub enum PayloadError {
 
 /// What a plugin receives for an event whose first argument is `arg` (JSON `null`
 /// when there is none), with every attachment of the packet (placeholders count from
-/// the packet's first).
-pub fn to_plugin(arg: Option<&Value>, attachments: &[Bytes]) -> bindings::Payload {
+/// the packet's first). The argument's text is handed over as it arrived.
+pub fn to_plugin(arg: Option<&Arg>, attachments: &[Bytes]) -> bindings::Payload {
     bindings::Payload {
-        json: arg.map_or_else(|| "null".to_owned(), Value::to_string),
+        json: arg.map_or("null", Arg::json).to_owned(),
         attachments: attachments.iter().map(|a| a.to_vec()).collect(),
     }
 }
 
-/// A plugin's payload as the one argument of a packet, once checked: at most
-/// `max_payload` bytes in all, one JSON value, and every placeholder's attachment
-/// present.
+/// A plugin's payload as the one argument of a packet, once checked as [`check`]
+/// does. Its JSON text becomes the argument as it is: validated, never parsed into a
+/// tree (unless it has attachments, whose placeholders are checked).
 pub fn from_plugin(payload: bindings::Payload, max_payload: usize) -> Result<Payload, PayloadError> {
-    let value = checked(&payload, max_payload)?;
+    check_size(&payload, max_payload)?;
+    let arg = Arg::from_json(payload.json).map_err(|_| PayloadError::NotJson)?;
+    if !payload.attachments.is_empty() {
+        check_placeholders(&arg.value(), payload.attachments.len())?;
+    }
     Ok(Payload {
-        args: vec![value],
+        args: vec![arg],
         attachments: payload.attachments.into_iter().map(Bytes::from).collect(),
     })
 }
 
-/// The payload's JSON as a value, once checked as [`from_plugin`] does.
-pub fn checked(payload: &bindings::Payload, max_payload: usize) -> Result<Value, PayloadError> {
+/// Checks a plugin's payload: at most `max_payload` bytes in all, one JSON value, and
+/// every placeholder's attachment present.
+pub fn check(payload: &bindings::Payload, max_payload: usize) -> Result<(), PayloadError> {
+    check_size(payload, max_payload)?;
+    if payload.attachments.is_empty() {
+        serde_json::from_str::<&RawValue>(&payload.json).map_err(|_| PayloadError::NotJson)?;
+        return Ok(());
+    }
+    let value = serde_json::from_str::<Value>(&payload.json).map_err(|_| PayloadError::NotJson)?;
+    check_placeholders(&value, payload.attachments.len())
+}
+
+fn check_size(payload: &bindings::Payload, max_payload: usize) -> Result<(), PayloadError> {
     let size = payload
         .attachments
         .iter()
@@ -54,11 +70,7 @@ pub fn checked(payload: &bindings::Payload, max_payload: usize) -> Result<Value,
     if size > max_payload {
         return Err(PayloadError::TooLarge);
     }
-    let value = serde_json::from_str::<Value>(&payload.json).map_err(|_| PayloadError::NotJson)?;
-    if !payload.attachments.is_empty() {
-        check_placeholders(&value, payload.attachments.len())?;
-    }
-    Ok(value)
+    Ok(())
 }
 
 /// Every placeholder in `value` points at one of `count` attachments. (Without
@@ -93,9 +105,9 @@ mod tests {
 
     #[test]
     fn an_argument_and_its_attachments_reach_the_plugin_as_sent() {
-        let arg = json!({"f": {"_placeholder": true, "num": 1}});
+        let arg = Arg::from_json(r#"{"f": {"_placeholder":true,"num":1}}"#.to_owned()).expect("JSON");
         let sent = to_plugin(Some(&arg), &[Bytes::from_static(b"a"), Bytes::from_static(b"")]);
-        assert_eq!(sent.json, r#"{"f":{"_placeholder":true,"num":1}}"#);
+        assert_eq!(sent.json, r#"{"f": {"_placeholder":true,"num":1}}"#, "the text as it came");
         assert_eq!(sent.attachments, vec![b"a".to_vec(), vec![]]);
         assert_eq!(to_plugin(None, &[]).json, "null");
     }
@@ -123,6 +135,23 @@ mod tests {
         for (payload, max, expected) in cases {
             assert_eq!(from_plugin(payload.clone(), max), Err(expected), "{payload:?}");
         }
+    }
+
+    #[test]
+    fn a_plugin_payload_is_spliced_as_its_text() {
+        let payload = from_plugin(plugin(r#" {"b":1, "a" : [2.50]} "#, &[]), 100).expect("ok");
+        assert_eq!(payload.args[0].json(), r#"{"b":1, "a" : [2.50]}"#, "only the outer spaces trimmed");
+    }
+
+    #[test]
+    fn check_applies_the_same_rules() {
+        assert_eq!(check(&plugin("[1]", &[]), 8), Ok(()));
+        assert_eq!(check(&plugin("[1", &[]), 8), Err(PayloadError::NotJson));
+        assert_eq!(check(&plugin(r#""123456789""#, &[]), 8), Err(PayloadError::TooLarge));
+        assert_eq!(
+            check(&plugin(r#"{"_placeholder":true,"num":1}"#, &[b"x"]), 100),
+            Err(PayloadError::MissingAttachment(1))
+        );
     }
 
     #[test]

@@ -101,8 +101,8 @@ impl Pipeline {
                 .await
                 .map_err(|e| internal(name, event, &e))?;
             match outcome.value {
-                Ok(next) => match payload::checked(&next, self.max_payload) {
-                    Ok(_) => validated = Some(next),
+                Ok(next) => match payload::check(&next, self.max_payload) {
+                    Ok(()) => validated = Some(next),
                     Err(err) => return Err(misbehaved(name, &format!("validator output refused: {err}"))),
                 },
                 Err(violations) => return Err(validation_error(&violations)),

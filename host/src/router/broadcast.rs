@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn binary_events_travel_as_one_item() {
         let payload = Payload {
-            args: vec![crate::protocol::socketio::placeholder(0)],
+            args: vec![crate::protocol::socketio::placeholder(0).into()],
             attachments: vec![Bytes::from_static(b"\x01")],
         };
         let event = OutgoingEvent::new("/", "file", payload);

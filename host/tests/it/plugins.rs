@@ -349,7 +349,7 @@ async fn binary_crosses_into_a_plugin_and_back_byte_for_byte() {
     let (gw, _dir) = plugin_gateway(&["echo"], &[], "[namespaces.\"/\"]\nplugins = [\"echo\"]\n").await;
     let s = socket(&gw, "/");
     let sent = Payload {
-        args: vec![json!({ "a": placeholder(0), "list": [placeholder(1), { "deep": placeholder(2) }] })],
+        args: vec![json!({ "a": placeholder(0), "list": [placeholder(1), { "deep": placeholder(2) }] }).into()],
         attachments: vec![
             Bytes::from_static(b"\x00\x01\xfe\xff"),
             Bytes::new(),

@@ -278,7 +278,7 @@ impl DirectSocket {
     /// asking for an ack; returns the ack's arguments (`None`: no ack).
     pub async fn event(&self, name: &str, arg: serde_json::Value) -> Option<Vec<serde_json::Value>> {
         let payload = portico::protocol::socketio::Payload::json(vec![arg]);
-        self.event_with(name, payload).await.map(|ack| ack.args)
+        self.event_with(name, payload).await.map(|ack| ack.values())
     }
 
     /// The same with a whole payload (arguments and attachments); returns the ack's.

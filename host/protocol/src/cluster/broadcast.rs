@@ -54,7 +54,7 @@ pub(super) fn encode_packet(out: &mut Vec<u8>, nsp: &str, event: &str, payload: 
     msgpack::encode_array_len(out, payload.args.len() + 1);
     msgpack::encode_str(out, event);
     for arg in &payload.args {
-        msgpack::encode(out, arg, &payload.attachments);
+        msgpack::encode(out, &arg.value(), &payload.attachments);
     }
     msgpack::encode_str(out, "nsp");
     msgpack::encode_str(out, nsp);
@@ -121,7 +121,7 @@ pub(super) fn decode_packet(
         nsp,
         event,
         Payload {
-            args: data,
+            args: data.into_iter().map(crate::socketio::Arg::from).collect(),
             attachments,
         },
     ))

@@ -206,7 +206,7 @@ fn a_broadcast_with_acks_is_msgpack_and_keeps_its_binary() {
         request_id: "q".into(),
         event: "ask".into(),
         payload: Payload {
-            args: vec![placeholder(0)],
+            args: vec![placeholder(0).into()],
             attachments: vec![Bytes::from_static(b"\x01\x02")],
         },
         targets: Targets::default().to("r"),

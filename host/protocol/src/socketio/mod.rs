@@ -6,8 +6,13 @@
 
 use bytes::Bytes;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::engineio::Frame;
+
+mod arg;
+
+pub use arg::Arg;
 
 /// Event names Socket.IO keeps for itself (socket.io's `RESERVED_EVENTS`): a client
 /// may not send them as events, and a server never emits them.
@@ -64,19 +69,29 @@ pub struct Event {
 /// JSON arguments plus the binary attachments their placeholders refer to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
-    /// JSON arguments, possibly containing `{"_placeholder":true,"num":N}`.
-    pub args: Vec<Value>,
+    /// JSON arguments as text, possibly containing `{"_placeholder":true,"num":N}`.
+    pub args: Vec<Arg>,
     /// Binary attachments, indexed by placeholder `num`.
     pub attachments: Vec<Bytes>,
 }
 
 impl Payload {
-    /// A payload of JSON arguments without attachments.
+    /// A payload of JSON arguments without attachments, serialised.
     pub fn json(args: Vec<Value>) -> Payload {
+        Payload::args(args.iter().map(Arg::from_value).collect())
+    }
+
+    /// A payload of arguments already in text, without attachments.
+    pub fn args(args: Vec<Arg>) -> Payload {
         Payload {
             args,
             attachments: Vec::new(),
         }
+    }
+
+    /// The arguments, parsed.
+    pub fn values(&self) -> Vec<Value> {
+        self.args.iter().map(Arg::value).collect()
     }
 }
 
@@ -197,40 +212,52 @@ fn parse(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeEr
     };
     rest = &rest[digits..];
 
-    let data = if rest.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::from_str::<Value>(rest).map_err(|_| match rest.as_bytes()[0] {
-                b'[' | b'{' | b'"' => DecodeError::InvalidJson,
-                _ if id.is_none() && digits == 0 => DecodeError::InvalidAckId,
-                _ => DecodeError::InvalidJson,
-            })?,
-        )
-    };
-
-    let kind = match (kind, data) {
-        (0, None) => PacketKind::Connect(None),
-        (0, Some(auth @ Value::Object(_))) => PacketKind::Connect(Some(auth)),
-        (1, None) => PacketKind::Disconnect,
-        (2 | 5, Some(Value::Array(mut items))) => {
-            let name = match items.first() {
-                Some(Value::String(name)) if !is_reserved_event(name) => name.clone(),
-                _ => return Err(DecodeError::InvalidPayload),
-            };
-            items.remove(0);
-            PacketKind::Event(Event {
-                name,
-                payload: Payload::json(items),
-                id,
-            })
-        }
-        (3 | 6, Some(Value::Array(args))) => PacketKind::Ack {
-            id: id.ok_or(DecodeError::InvalidAckId)?,
-            payload: Payload::json(args),
+    let json_error = |e: serde_json::Error| match e.classify() {
+        // Valid JSON, of the wrong shape for the packet type.
+        serde_json::error::Category::Data => DecodeError::InvalidPayload,
+        _ => match rest.as_bytes()[0] {
+            b'[' | b'{' | b'"' => DecodeError::InvalidJson,
+            _ if id.is_none() && digits == 0 => DecodeError::InvalidAckId,
+            _ => DecodeError::InvalidJson,
         },
-        (4, Some(err @ (Value::Object(_) | Value::String(_)))) => PacketKind::ConnectError(err),
-        _ => return Err(DecodeError::InvalidPayload),
+    };
+    let kind = match kind {
+        // Events and acks: an array, validated and split into its elements' text,
+        // never built into a tree.
+        2 | 3 | 5 | 6 if !rest.is_empty() => {
+            let items = serde_json::from_str::<Vec<&RawValue>>(rest).map_err(json_error)?;
+            if kind == 2 || kind == 5 {
+                let (first, args) = items.split_first().ok_or(DecodeError::InvalidPayload)?;
+                let name = match serde_json::from_str::<String>(first.get()) {
+                    Ok(name) if !is_reserved_event(&name) => name,
+                    _ => return Err(DecodeError::InvalidPayload),
+                };
+                PacketKind::Event(Event {
+                    name,
+                    payload: Payload::args(args.iter().map(|a| Arg::from_raw(a)).collect()),
+                    id,
+                })
+            } else {
+                PacketKind::Ack {
+                    id: id.ok_or(DecodeError::InvalidAckId)?,
+                    payload: Payload::args(items.iter().map(|a| Arg::from_raw(a)).collect()),
+                }
+            }
+        }
+        _ => {
+            let data = if rest.is_empty() {
+                None
+            } else {
+                Some(serde_json::from_str::<Value>(rest).map_err(json_error)?)
+            };
+            match (kind, data) {
+                (0, None) => PacketKind::Connect(None),
+                (0, Some(auth @ Value::Object(_))) => PacketKind::Connect(Some(auth)),
+                (1, None) => PacketKind::Disconnect,
+                (4, Some(err @ (Value::Object(_) | Value::String(_)))) => PacketKind::ConnectError(err),
+                _ => return Err(DecodeError::InvalidPayload),
+            }
+        }
     };
     if id.is_some() && !matches!(kind, PacketKind::Event(_) | PacketKind::Ack { .. }) {
         return Err(DecodeError::InvalidAckId);
@@ -295,10 +322,10 @@ impl Packet {
                     text.push_str(&id.to_string());
                 }
                 text.push('[');
-                text.push_str(&Value::String(name.clone()).to_string());
+                push_json_string(&mut text, name);
                 for arg in &payload.args {
                     text.push(',');
-                    text.push_str(&arg.to_string());
+                    text.push_str(arg.json());
                 }
                 text.push(']');
             }
@@ -309,7 +336,7 @@ impl Packet {
                     if i > 0 {
                         text.push(',');
                     }
-                    text.push_str(&arg.to_string());
+                    text.push_str(arg.json());
                 }
                 text.push(']');
             }
@@ -319,6 +346,18 @@ impl Packet {
         frames.push(Frame::Text(Bytes::from(text)));
         frames.extend(attachments.iter().cloned().map(Frame::Binary));
         frames
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_string(out: &mut String, s: &str) {
+    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(s.to_owned()).to_string());
     }
 }
 

@@ -216,7 +216,7 @@ fn encodes_server_packets() {
 #[test]
 fn encodes_binary_packets_with_attachment_frames() {
     let payload = Payload {
-        args: vec![placeholder(0), json!("x")],
+        args: vec![placeholder(0).into(), json!("x").into()],
         attachments: vec![Bytes::from_static(&[1, 2])],
     };
     let frames = Packet::new("/", PacketKind::Ack { id: 3, payload }).encode();
@@ -247,7 +247,7 @@ fn every_kind_round_trips() {
             PacketKind::Event(Event {
                 name: "b".into(),
                 payload: Payload {
-                    args: vec![placeholder(0), placeholder(1)],
+                    args: vec![placeholder(0).into(), placeholder(1).into()],
                     attachments: vec![Bytes::from_static(b"\x00\xff"), Bytes::new()],
                 },
                 id: Some(42),
@@ -303,4 +303,40 @@ fn reserved_event_names_are_socketio_own() {
     for name in ["error", "message", "Connect", "connect ", ""] {
         assert!(!is_reserved_event(name), "{name:?}");
     }
+}
+
+#[test]
+fn arguments_pass_through_as_the_text_they_came_in() {
+    // Spacing, key order and number spelling survive decode → encode: the arguments
+    // are validated and sliced, never rebuilt.
+    let wire = r#"2/chat,7["e", {"b": 1, "a": [1.50, 1e3]} , "x\u00e9" ,null]"#;
+    let Some(packet) = decode(wire).expect("valid") else {
+        panic!("a packet")
+    };
+    let PacketKind::Event(event) = &packet.kind else {
+        panic!("an event")
+    };
+    let texts: Vec<&str> = event.payload.args.iter().map(Arg::json).collect();
+    assert_eq!(texts, [r#"{"b": 1, "a": [1.50, 1e3]}"#, r#""x\u00e9""#, "null"]);
+    assert_eq!(
+        text_of(&packet.encode()),
+        r#"42/chat,7["e",{"b": 1, "a": [1.50, 1e3]},"x\u00e9",null]"#
+    );
+    let ack = Packet::new("/", PacketKind::Ack { id: 3, payload: event.payload.clone() });
+    assert_eq!(text_of(&ack.encode()), r#"433[{"b": 1, "a": [1.50, 1e3]},"x\u00e9",null]"#);
+}
+
+#[test]
+fn an_invalid_argument_fails_the_whole_packet() {
+    for wire in [r#"2["e",{"a":}]"#, r#"2["e",1,]"#, r#"3["ok"]"#, r#"2[1,2]"#, r#"2["e"] x"#] {
+        assert!(decode(wire).is_err(), "{wire}");
+    }
+}
+
+#[test]
+fn event_names_needing_escapes_are_encoded_as_json_strings() {
+    let packet = event("/", "a\"b\\c\n", vec![json!(1)], None);
+    assert_eq!(text_of(&packet.encode()), r#"42["a\"b\\c\n",1]"#);
+    let back = Decoder::new(0).decode_text(&text_of(&packet.encode())[1..]).expect("valid");
+    assert_eq!(back, Some(packet));
 }

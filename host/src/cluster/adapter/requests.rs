@@ -152,7 +152,7 @@ impl Link {
             let (event, payload, request_id) = (event.to_owned(), payload.clone(), request_id.clone());
             self.cluster.spawn(async move {
                 if let Ok(answer) = socket.emit_with_ack(&event, payload, timeout).await {
-                    let first = answer.args.into_iter().next().unwrap_or_default();
+                    let first = answer.args.first().map_or(serde_json::Value::Null, |a| a.value());
                     link.respond(request_id, ResponseBody::BroadcastAck(first));
                 }
             });

@@ -43,8 +43,12 @@ impl Pipeline {
                 misbehaved(name, "a server event's answer carries no binary");
                 continue;
             }
-            match payload::checked(&reply, self.max_payload) {
-                Ok(value) => answer = answer.or(Some(value)),
+            match payload::from_plugin(reply, self.max_payload) {
+                Ok(reply) => {
+                    if answer.is_none() {
+                        answer = reply.args.first().map(|a| a.value());
+                    }
+                }
                 Err(err) => {
                     misbehaved(name, &format!("server event answer refused: {err}"));
                 }
