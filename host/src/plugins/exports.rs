@@ -19,13 +19,16 @@ impl Plugin {
         f: impl AsyncFnOnce(&Instance, &mut Store<HostState>, Resource<CallSocket>) -> wasmtime::Result<Option<R>>,
     ) -> Result<Outcome<R>, CallError> {
         let namespace = Some(socket.ns.name());
-        self.call(namespace, async |instance: &Instance, store: &mut Store<HostState>| {
-            let owned = store.data_mut().lend(socket.clone())?;
-            let borrowed = Resource::new_borrow(owned.rep());
-            let result = f(instance, &mut *store, borrowed).await;
-            store.data_mut().take_back(owned);
-            result
-        })
+        self.call(
+            namespace,
+            async |instance: &Instance, store: &mut Store<HostState>| {
+                let owned = store.data_mut().lend(socket.clone())?;
+                let borrowed = Resource::new_borrow(owned.rep());
+                let result = f(instance, &mut *store, borrowed).await;
+                store.data_mut().take_back(owned);
+                result
+            },
+        )
         .await
     }
 
@@ -72,11 +75,7 @@ impl Plugin {
     }
 
     /// `handler.on-disconnect`.
-    pub async fn on_disconnect(
-        &self,
-        socket: &CallSocket,
-        reason: &str,
-    ) -> Result<Outcome<()>, CallError> {
+    pub async fn on_disconnect(&self, socket: &CallSocket, reason: &str) -> Result<Outcome<()>, CallError> {
         self.call_about(
             socket,
             async |instance: &Instance, store: &mut Store<HostState>, socket| {
@@ -99,15 +98,18 @@ impl Plugin {
         event: &str,
         args: &Payload,
     ) -> Result<Outcome<Option<Payload>>, CallError> {
-        self.call(Some(namespace), async |instance: &Instance, store: &mut Store<HostState>| {
-            let Instance::Handler(p) = instance else {
-                return Ok(None);
-            };
-            p.portico_plugin_handler()
-                .call_on_server_event(store, namespace, event, args)
-                .await
-                .map(Some)
-        })
+        self.call(
+            Some(namespace),
+            async |instance: &Instance, store: &mut Store<HostState>| {
+                let Instance::Handler(p) = instance else {
+                    return Ok(None);
+                };
+                p.portico_plugin_handler()
+                    .call_on_server_event(store, namespace, event, args)
+                    .await
+                    .map(Some)
+            },
+        )
         .await
     }
 

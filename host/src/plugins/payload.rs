@@ -107,7 +107,10 @@ mod tests {
     fn an_argument_and_its_attachments_reach_the_plugin_as_sent() {
         let arg = Arg::from_json(r#"{"f": {"_placeholder":true,"num":1}}"#.to_owned()).expect("JSON");
         let sent = to_plugin(Some(&arg), &[Bytes::from_static(b"a"), Bytes::from_static(b"")]);
-        assert_eq!(sent.json, r#"{"f": {"_placeholder":true,"num":1}}"#, "the text as it came");
+        assert_eq!(
+            sent.json, r#"{"f": {"_placeholder":true,"num":1}}"#,
+            "the text as it came"
+        );
         assert_eq!(sent.attachments, vec![b"a".to_vec(), vec![]]);
         assert_eq!(to_plugin(None, &[]).json, "null");
     }
@@ -140,14 +143,21 @@ mod tests {
     #[test]
     fn a_plugin_payload_is_spliced_as_its_text() {
         let payload = from_plugin(plugin(r#" {"b":1, "a" : [2.50]} "#, &[]), 100).expect("ok");
-        assert_eq!(payload.args[0].json(), r#"{"b":1, "a" : [2.50]}"#, "only the outer spaces trimmed");
+        assert_eq!(
+            payload.args[0].json(),
+            r#"{"b":1, "a" : [2.50]}"#,
+            "only the outer spaces trimmed"
+        );
     }
 
     #[test]
     fn check_applies_the_same_rules() {
         assert_eq!(check(&plugin("[1]", &[]), 8), Ok(()));
         assert_eq!(check(&plugin("[1", &[]), 8), Err(PayloadError::NotJson));
-        assert_eq!(check(&plugin(r#""123456789""#, &[]), 8), Err(PayloadError::TooLarge));
+        assert_eq!(
+            check(&plugin(r#""123456789""#, &[]), 8),
+            Err(PayloadError::TooLarge)
+        );
         assert_eq!(
             check(&plugin(r#"{"_placeholder":true,"num":1}"#, &[b"x"]), 100),
             Err(PayloadError::MissingAttachment(1))

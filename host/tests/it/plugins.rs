@@ -349,7 +349,9 @@ async fn binary_crosses_into_a_plugin_and_back_byte_for_byte() {
     let (gw, _dir) = plugin_gateway(&["echo"], &[], "[namespaces.\"/\"]\nplugins = [\"echo\"]\n").await;
     let s = socket(&gw, "/");
     let sent = Payload {
-        args: vec![json!({ "a": placeholder(0), "list": [placeholder(1), { "deep": placeholder(2) }] }).into()],
+        args: vec![
+            json!({ "a": placeholder(0), "list": [placeholder(1), { "deep": placeholder(2) }] }).into(),
+        ],
         attachments: vec![
             Bytes::from_static(b"\x00\x01\xfe\xff"),
             Bytes::new(),
@@ -439,7 +441,13 @@ async fn a_threads_busy_instance_falls_back_on_the_bounded_pool() {
     // Three calls at once on this one thread, each spinning (and yielding at every
     // epoch tick): the first has the thread's instance, the second the pool's only
     // one, the third waits for it.
-    let slow = |i: usize| call(&sockets[i], "slow-join", json!({ "room": format!("r{i}"), "ms": 40 }));
+    let slow = |i: usize| {
+        call(
+            &sockets[i],
+            "slow-join",
+            json!({ "room": format!("r{i}"), "ms": 40 }),
+        )
+    };
     let (a, b, c) = tokio::join!(slow(0), slow(1), slow(2));
     for answer in [a, b, c] {
         assert_eq!(answer, Some(vec![json!("joined")]));
@@ -450,9 +458,16 @@ async fn a_threads_busy_instance_falls_back_on_the_bounded_pool() {
         "the thread's own (the one made at load) and the pool's one; never a third"
     );
     for _ in 0..5 {
-        assert_eq!(call(&sockets[0], "fine", json!({})).await, Some(vec![json!("ok")]));
+        assert_eq!(
+            call(&sockets[0], "fine", json!({})).await,
+            Some(vec![json!("ok")])
+        );
     }
-    assert_eq!(plugin.instantiated(), 2, "calls one at a time reuse the thread's instance");
+    assert_eq!(
+        plugin.instantiated(),
+        2,
+        "calls one at a time reuse the thread's instance"
+    );
     shutdown.cancel();
 }
 

@@ -322,13 +322,28 @@ fn arguments_pass_through_as_the_text_they_came_in() {
         text_of(&packet.encode()),
         r#"42/chat,7["e",{"b": 1, "a": [1.50, 1e3]},"x\u00e9",null]"#
     );
-    let ack = Packet::new("/", PacketKind::Ack { id: 3, payload: event.payload.clone() });
-    assert_eq!(text_of(&ack.encode()), r#"433[{"b": 1, "a": [1.50, 1e3]},"x\u00e9",null]"#);
+    let ack = Packet::new(
+        "/",
+        PacketKind::Ack {
+            id: 3,
+            payload: event.payload.clone(),
+        },
+    );
+    assert_eq!(
+        text_of(&ack.encode()),
+        r#"433[{"b": 1, "a": [1.50, 1e3]},"x\u00e9",null]"#
+    );
 }
 
 #[test]
 fn an_invalid_argument_fails_the_whole_packet() {
-    for wire in [r#"2["e",{"a":}]"#, r#"2["e",1,]"#, r#"3["ok"]"#, r#"2[1,2]"#, r#"2["e"] x"#] {
+    for wire in [
+        r#"2["e",{"a":}]"#,
+        r#"2["e",1,]"#,
+        r#"3["ok"]"#,
+        r#"2[1,2]"#,
+        r#"2["e"] x"#,
+    ] {
         assert!(decode(wire).is_err(), "{wire}");
     }
 }
@@ -337,6 +352,8 @@ fn an_invalid_argument_fails_the_whole_packet() {
 fn event_names_needing_escapes_are_encoded_as_json_strings() {
     let packet = event("/", "a\"b\\c\n", vec![json!(1)], None);
     assert_eq!(text_of(&packet.encode()), r#"42["a\"b\\c\n",1]"#);
-    let back = Decoder::new(0).decode_text(&text_of(&packet.encode())[1..]).expect("valid");
+    let back = Decoder::new(0)
+        .decode_text(&text_of(&packet.encode())[1..])
+        .expect("valid");
     assert_eq!(back, Some(packet));
 }
