@@ -30,33 +30,35 @@ pub fn have_valgrind() -> bool {
 
 /// User-space instructions per ack of `spec` under the echo load.
 pub fn per_ack(spec: &ServerSpec, me: &Path, logs: &Path, core: Option<usize>) -> anyhow::Result<f64> {
-    // Once without valgrind first: a server that compiles its plugins (a cold compile
-    // cache, after a plugin changed) would count that in the first run only, and the
-    // difference would be meaningless.
-    let warm = servers::start(
-        spec,
-        core,
-        &logs.join(format!("{}-instructions-warm.log", spec.name)),
-        Duration::from_secs(60),
-    )?;
-    warm.interrupt(Duration::from_secs(30))?;
-    let mut counts = Vec::new();
-    for (i, duration) in DURATIONS.iter().enumerate() {
-        let out = logs.join(format!("{}-instructions-{i}.callgrind", spec.name));
-        let log = logs.join(format!("{}-instructions-{i}.log", spec.name));
+    let under_valgrind = |out: &Path| {
         let mut args = vec![
             "--tool=callgrind".into(),
             format!("--callgrind-out-file={}", out.display()).into(),
             spec.program.clone().into_os_string(),
         ];
         args.extend(spec.args.iter().cloned());
-        let under_valgrind = ServerSpec {
+        ServerSpec {
             program: "valgrind".into(),
             args,
             ..spec.clone()
-        };
-        // Start-up under valgrind (compiling nothing now, but loading everything) is slow.
-        let server = servers::start(&under_valgrind, core, &log, Duration::from_secs(180))?;
+        }
+    };
+    // Start-up under valgrind is slow: it loads everything, and the plugins compile
+    // (valgrind's CPU features are not the machine's, so the compile cache written
+    // outside it does not serve). Once first, unmeasured: with a cold cache the first
+    // run would compile and the second not, and the difference would be meaningless.
+    let warm = servers::start(
+        &under_valgrind(&logs.join(format!("{}-instructions-warm.callgrind", spec.name))),
+        core,
+        &logs.join(format!("{}-instructions-warm.log", spec.name)),
+        Duration::from_secs(180),
+    )?;
+    warm.interrupt(Duration::from_secs(60))?;
+    let mut counts = Vec::new();
+    for (i, duration) in DURATIONS.iter().enumerate() {
+        let out = logs.join(format!("{}-instructions-{i}.callgrind", spec.name));
+        let log = logs.join(format!("{}-instructions-{i}.log", spec.name));
+        let server = servers::start(&under_valgrind(&out), core, &log, Duration::from_secs(180))?;
         let output = std::process::Command::new(me)
             .arg("run")
             .arg("--addr")

@@ -128,33 +128,13 @@ const CLUSTER: &str = "cluster";
 /// The scenario counted under callgrind instead of timed (see [`instructions`]).
 const INSTRUCTIONS: &str = "instructions";
 
-/// A folder holding only `bench.wasm` from `built`: `portico-wasm` loads every
-/// component of its folder at start, and under valgrind (whose CPU features miss the
-/// compile cache) each one takes seconds to compile.
-fn bench_plugin_dir(built: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm") && !path.ends_with("bench.wasm") {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    std::fs::copy(built.join("bench.wasm"), dir.join("bench.wasm")).with_context(|| {
-        format!(
-            "{}: build the plugins first (cargo xtask build)",
-            built.join("bench.wasm").display()
-        )
-    })?;
-    Ok(dir.to_owned())
-}
-
 /// Runs the matrix.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let root = args.root.canonicalize().context("--root")?;
     let at_root = |p: &Option<PathBuf>, default: &str| root.join(p.clone().unwrap_or_else(|| default.into()));
     let paths = servers::Paths {
         portico: at_root(&args.portico, "target/release/portico"),
-        plugins: bench_plugin_dir(
+        plugins: servers::bench_plugin_dir(
             &at_root(&args.plugins, "target/plugins"),
             &root.join("target/bench-plugins"),
         )?,

@@ -218,3 +218,23 @@ pub fn have_taskset() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// A folder holding only `bench.wasm` from `built`: `portico-wasm` loads every
+/// component of its folder at start, and under valgrind (whose CPU features miss the
+/// compile cache) each one takes seconds to compile.
+pub fn bench_plugin_dir(built: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") && !path.ends_with("bench.wasm") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    std::fs::copy(built.join("bench.wasm"), dir.join("bench.wasm")).with_context(|| {
+        format!(
+            "{}: build the plugins first (cargo xtask build)",
+            built.join("bench.wasm").display()
+        )
+    })?;
+    Ok(dir.to_owned())
+}

@@ -58,10 +58,7 @@ impl Pipeline {
     }
 
     async fn event(&self, ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<Payload> {
-        let call = CallSocket {
-            ns: ns.clone(),
-            socket: socket.clone(),
-        };
+        let call = CallSocket::new(ns, socket);
         let name = event.name.as_str();
         let payload = payload::to_plugin(event.payload.args.first(), &event.payload.attachments);
         match self.run(&call, name, &payload).await {
@@ -220,10 +217,7 @@ impl Pipeline {
     }
 
     async fn connect(&self, ns: &Arc<Namespace>, socket: &Socket) -> ConnectResult {
-        let call = CallSocket {
-            ns: ns.clone(),
-            socket: socket.clone(),
-        };
+        let call = CallSocket::new(ns, socket);
         if self.guard_connect {
             let auth = socket.handshake().auth.to_string();
             if let Err(error) = self.guard(&call, "connect", &auth).await {
@@ -271,10 +265,7 @@ impl Pipeline {
     }
 
     async fn disconnect(&self, ns: &Arc<Namespace>, socket: &Socket, reason: DisconnectReason) {
-        let call = CallSocket {
-            ns: ns.clone(),
-            socket: socket.clone(),
-        };
+        let call = CallSocket::new(ns, socket);
         for name in &self.handlers {
             let Some(plugin) = self.registry.get(name).filter(|p| p.kind() == Kind::Handler) else {
                 continue;

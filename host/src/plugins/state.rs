@@ -123,6 +123,16 @@ pub struct CallSocket {
     pub socket: Socket,
 }
 
+impl CallSocket {
+    /// `socket` of `ns`, to lend for a call.
+    pub fn new(ns: &Arc<Namespace>, socket: &Socket) -> CallSocket {
+        CallSocket {
+            ns: ns.clone(),
+            socket: socket.clone(),
+        }
+    }
+}
+
 /// What every call of one plugin version sees, the same for all its instances.
 #[derive(Clone)]
 pub struct CallContext {
