@@ -6,6 +6,9 @@ use std::time::Duration;
 use super::Run;
 use crate::scenario::Report;
 
+mod plugin;
+mod targets;
+
 /// What the report says besides the figures.
 pub struct Context {
     /// A `--quick` smoke run.
@@ -183,9 +186,8 @@ fn columns(scenario: &str) -> Vec<Column> {
     }
 }
 
-const SOCKETIOXIDE: &str = "socketioxide";
-/// The raw peer's name: the practical limit.
-const RAW: &str = "raw";
+/// The peer every ratio is taken against.
+pub(super) const SOCKETIOXIDE: &str = "socketioxide";
 /// Load-generator CPU from which a run's throughput is the generator's, not the server's.
 const SATURATED_PCT: f64 = 90.0;
 const NODE: &str = "node";
@@ -217,105 +219,6 @@ fn scenario_table(out: &mut String, runs: &[Run], scenario: &str, servers: &[&st
         }
         out.push('\n');
     }
-}
-
-/// A target: what is compared, the goal, and the measured value.
-struct Target {
-    what: &'static str,
-    goal: &'static str,
-    value: Option<f64>,
-    unit: &'static str,
-    met: Option<bool>,
-}
-
-fn targets(runs: &[Run]) -> Vec<Target> {
-    let m = |scenario: &str, server: &str, metric: &str| median(runs, scenario, server, metric);
-    let ratio = |scenario: &str, server: &str, metric: &str| {
-        m(scenario, server, metric)
-            .zip(m(scenario, SOCKETIOXIDE, metric))
-            .map(|(a, b)| a / b)
-    };
-    let at_least = |v: Option<f64>, goal: f64| v.map(|v| v >= goal);
-    let echo = ratio("echo", "portico", "acks_per_s");
-    let echo_wasm = ratio("echo", "portico-wasm", "acks_per_s");
-    let echo_raw = m("echo", "portico", "acks_per_s")
-        .zip(m("echo", RAW, "acks_per_s"))
-        .map(|(a, b)| a / b);
-    let fanout = ratio("fanout", "portico", "deliveries_per_s");
-    let lost = m("fanout", "portico", "lost");
-    let fanout_wasm = ratio("fanout", "portico-wasm", "deliveries_per_s");
-    let lost_wasm = m("fanout", "portico-wasm", "lost");
-    let rss = m("idle", "portico", "rss_per_conn_kib");
-    let connects = ratio("idle", "portico", "connects_per_s");
-    let overhead = m("latency", "portico-wasm", "latency_p50_us")
-        .zip(m("latency", "portico", "latency_p50_us"))
-        .map(|(a, b)| a - b);
-    let held = m("idle", "portico", "held");
-    vec![
-        Target {
-            what: "echo acks/s, portico ÷ socketioxide",
-            goal: "≥ 1.4×",
-            value: echo,
-            unit: "×",
-            met: at_least(echo, 1.4),
-        },
-        Target {
-            what: "echo acks/s, portico ÷ raw (the practical limit; the goal when 1.4× is beyond it)",
-            goal: "≥ 0.95×",
-            value: echo_raw,
-            unit: "×",
-            met: at_least(echo_raw, 0.95),
-        },
-        Target {
-            what: "echo acks/s, portico-wasm ÷ socketioxide",
-            goal: "≥ 1.2×",
-            value: echo_wasm,
-            unit: "×",
-            met: at_least(echo_wasm, 1.2),
-        },
-        Target {
-            what: "fan-out deliveries/s, portico ÷ socketioxide, with 0 lost",
-            goal: "≥ 1.8×",
-            value: fanout,
-            unit: "×",
-            met: at_least(fanout, 1.8).map(|ok| ok && lost == Some(0.0)),
-        },
-        Target {
-            what: "fan-out deliveries/s, portico-wasm ÷ socketioxide, with 0 lost",
-            goal: "≥ 1.8×",
-            value: fanout_wasm,
-            unit: "×",
-            met: at_least(fanout_wasm, 1.8).map(|ok| ok && lost_wasm == Some(0.0)),
-        },
-        Target {
-            what: "idle RSS per connection, portico",
-            goal: "≤ 8 KiB",
-            value: rss,
-            unit: " KiB",
-            met: rss.map(|v| v <= 8.0),
-        },
-        Target {
-            what: "connects/s, portico ÷ socketioxide",
-            goal: "≥ 1.3×",
-            value: connects,
-            unit: "×",
-            met: at_least(connects, 1.3),
-        },
-        Target {
-            what: "plugin overhead per event at p50 (one-client echo p50, portico-wasm − portico)",
-            goal: "≤ 3 µs",
-            value: overhead,
-            unit: " µs",
-            met: overhead.map(|v| v <= 3.0),
-        },
-        Target {
-            what: "idle connections held by portico",
-            goal: "19 000",
-            value: held,
-            unit: "",
-            met: at_least(held, 19_000.0),
-        },
-    ]
 }
 
 /// The whole `RESULTS.md`.
@@ -357,25 +260,7 @@ pub fn markdown(ctx: &Context, runs: &[Run]) -> String {
         }
     }
 
-    out.push_str("\n## Targets\n\nRatios are of medians measured in this run.\n\n| target | goal | measured | |\n|---|---|---:|---|\n");
-    for t in targets(runs) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            t.what,
-            t.goal,
-            t.value.map_or("–".into(), |v| if t.unit == "×" {
-                format!("{v:.2}×")
-            } else {
-                format!("{}{}", num(v), t.unit)
-            }),
-            match t.met {
-                Some(true) => "met",
-                Some(false) => "**missed**",
-                None => "not measured",
-            }
-        );
-    }
+    targets::table(&mut out, runs);
     let saturated: Vec<String> = ctx
         .loads
         .iter()
@@ -453,49 +338,7 @@ Fan-out server CPU per delivery: portico {} µs, socketioxide {} µs: portico ne
         );
         scenario_table(&mut out, runs, scenario, &servers);
     }
-    if ctx.loads.iter().any(|(s, _)| s == "echo" || s == "latency") {
-        out.push_str(
-            "\n## plugin\n\nThe same events handled by the wasm plugin (portico-wasm) and by the built-in \
-             handler (portico): latency with one client (nothing queued), and server CPU per ack under the \
-             echo load.\n\n| | one-client p50 µs | one-client p99 µs | echo: server CPU µs/ack |\n|---|---:|---:|---:|\n",
-        );
-        let row = |server: &str| {
-            [
-                median(runs, "latency", server, "latency_p50_us"),
-                median(runs, "latency", server, "latency_p99_us"),
-                median(runs, "echo", server, "server_cpu_us_per_ack"),
-            ]
-        };
-        let (builtin, wasm) = (row("portico"), row("portico-wasm"));
-        let cells = |values: [Option<f64>; 3]| values.map(|v| v.map_or("–".into(), num)).join(" | ");
-        let _ = writeln!(out, "| portico | {} |", cells(builtin));
-        let _ = writeln!(out, "| portico-wasm | {} |", cells(wasm));
-        let delta: [Option<f64>; 3] = std::array::from_fn(|i| wasm[i].zip(builtin[i]).map(|(a, b)| a - b));
-        let _ = writeln!(out, "| **plugin overhead per event** | {} |", cells(delta));
-    }
-    if let (Some(builtin), Some(wasm)) = (
-        median(runs, "instructions", "portico", "instructions_per_ack"),
-        median(runs, "instructions", "portico-wasm", "instructions_per_ack"),
-    ) {
-        let _ = writeln!(
-            out,
-            "\nCounted rather than timed (`valgrind --tool=callgrind`, echo with 10 clients, the \
-             difference of a 2 s and a 6 s run, so start-up cancels out; the kernel's TCP work is not \
-             counted): portico runs {} user-space instructions per ack, portico-wasm {}: the plugin \
-             adds **{} instructions per event**. Unlike the times above, these counts do not move \
-             with the machine's load.{}",
-            num(builtin),
-            num(wasm),
-            num(wasm - builtin),
-            median(runs, "instructions", SOCKETIOXIDE, "instructions_per_ack").map_or(String::new(), |sio| {
-                format!(
-                    " socketioxide, counted the same way, runs {} per ack: {:.2}× portico's.",
-                    num(sio),
-                    sio / builtin
-                )
-            })
-        );
-    }
+    plugin::section(&mut out, ctx, runs);
 
     out.push_str("\n## Servers\n\n| name | what | command |\n|---|---|---|\n");
     for (name, about, command) in &ctx.servers {
@@ -506,10 +349,11 @@ Fan-out server CPU per delivery: portico {} µs, socketioxide {} µs: portico ne
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn run(server: &str, scenario: &str, metric: &str, value: f64) -> Run {
+    /// A run of `server` in `scenario` that measured `metric`.
+    pub(in crate::matrix) fn run(server: &str, scenario: &str, metric: &str, value: f64) -> Run {
         let mut report = Report {
             scenario: scenario.into(),
             ..Report::default()
@@ -534,24 +378,6 @@ mod tests {
         assert_eq!(median(&runs, "echo", "a", "acks_per_s"), Some(2.0));
         assert_eq!(median(&runs, "echo", "b", "acks_per_s"), Some(15.0));
         assert_eq!(median(&runs, "fanout", "a", "acks_per_s"), None);
-    }
-
-    #[test]
-    fn targets_compare_medians_with_socketioxide_and_the_raw_peer() {
-        let runs = vec![
-            run("portico", "echo", "acks_per_s", 150.0),
-            run("socketioxide", "echo", "acks_per_s", 100.0),
-            run("raw", "echo", "acks_per_s", 200.0),
-            run("portico", "idle", "rss_per_conn_kib", 9.0),
-        ];
-        let t = targets(&runs);
-        let find = |start: &str| t.iter().find(|t| t.what.starts_with(start)).expect(start);
-        let echo = find("echo acks/s, portico ÷ socketioxide");
-        assert_eq!((echo.value, echo.met), (Some(1.5), Some(true)));
-        let raw = find("echo acks/s, portico ÷ raw");
-        assert_eq!((raw.value, raw.met), (Some(0.75), Some(false)));
-        assert_eq!(find("echo acks/s, portico-wasm").met, None, "not measured");
-        assert_eq!(find("idle RSS").met, Some(false));
     }
 
     #[test]
