@@ -5,6 +5,7 @@
 //! only; a failed call's effects never apply; a socket that leaves during a slow
 //! `join` ends up in no room; a gateway dropped drops its plugins; server events reach
 //! every handler plugin, whose answer and emits apply, and whose trap answers nothing;
+//! a call spinning to its deadline leaves its thread to other calls meanwhile;
 //! binary crosses into a plugin and back byte for byte, a plugin's socket handle
 //! reads the socket's details, and a plugin's ack whose placeholder has no
 //! attachment is refused; a plugin built against another contract version is
@@ -188,6 +189,42 @@ async fn a_trap_a_loop_or_unbounded_memory_fails_that_call_only() {
         bad.socket.connected() && other.socket.connected(),
         "nobody was disconnected"
     );
+}
+
+/// On a runtime of one thread, a call spinning toward its deadline leaves that thread
+/// to the other connections between epoch ticks: calls the thread takes up meanwhile
+/// are answered while the spinning one still runs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_spinning_to_its_deadline_does_not_stall_its_thread() {
+    let (gw, _dir) = plugin_gateway(
+        &["misbehaving"],
+        &[],
+        "[plugins.limits]\ndeadline_ms = 1500\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
+    )
+    .await;
+    let looping = tokio::spawn({
+        let bad = socket(&gw, "/");
+        async move { bad.event("loop", json!({})).await }
+    });
+    // Let the spawned call start spinning on the thread before the control calls.
+    tokio::task::yield_now().await;
+    let other = socket(&gw, "/");
+    for i in 0..5 {
+        assert_eq!(
+            call(&other, "fine", json!({})).await,
+            Some(vec![json!("ok")]),
+            "control call {i}"
+        );
+        assert!(
+            !looping.is_finished(),
+            "control call {i} waited for the spinning call"
+        );
+    }
+    let ack = tokio::time::timeout(SOON, looping)
+        .await
+        .expect("the loop is cut at its deadline")
+        .expect("task");
+    assert_eq!(ack, None, "the spinning call failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,20 +461,14 @@ async fn a_plugin_built_against_another_contract_version_is_refused_naming_both(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_threads_busy_instance_falls_back_on_the_bounded_pool() {
-    let (config, _dir) = plugin_config(
+    let (gw, _dir) = plugin_gateway(
         &["misbehaving"],
         &[],
         "[plugins.limits]\npool_size = 1\ndeadline_ms = 2000\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
-    );
-    let gateway = Gateway::new(&config).expect("gateway builds");
-    let shutdown = CancellationToken::new();
-    gateway.start(&config, &shutdown).await.expect("gateway starts");
-    let plugin = gateway
-        .registry()
-        .and_then(|r| r.get("misbehaving"))
-        .expect("loaded");
-    let ns = gateway.namespaces().get("/").expect("/");
-    let sockets: Vec<DirectSocket> = (0..3).map(|_| DirectSocket::join(ns)).collect();
+    )
+    .await;
+    let plugin = gw.plugin("misbehaving");
+    let sockets: Vec<DirectSocket> = (0..3).map(|_| socket(&gw, "/")).collect();
     // Three calls at once on this one thread, each spinning (and yielding at every
     // epoch tick): the first has the thread's instance, the second the pool's only
     // one, the third waits for it.
@@ -468,24 +499,18 @@ async fn a_threads_busy_instance_falls_back_on_the_bounded_pool() {
         2,
         "calls one at a time reuse the thread's instance"
     );
-    shutdown.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_instance_is_replaced_after_its_calls_or_once_its_memory_grew() {
-    let (config, _dir) = plugin_config(
+    let (gw, _dir) = plugin_gateway(
         &["misbehaving"],
         &[],
         "[plugins.limits]\npool_size = 1\nrecycle_after_calls = 3\nrecycle_memory_mb = 8\n\n[namespaces.\"/\"]\nplugins = [\"misbehaving\"]\n",
-    );
-    let gateway = Gateway::new(&config).expect("gateway builds");
-    let shutdown = CancellationToken::new();
-    gateway.start(&config, &shutdown).await.expect("gateway starts");
-    let plugin = gateway
-        .registry()
-        .and_then(|r| r.get("misbehaving"))
-        .expect("loaded");
-    let s = DirectSocket::join(gateway.namespaces().get("/").expect("/"));
+    )
+    .await;
+    let plugin = gw.plugin("misbehaving");
+    let s = socket(&gw, "/");
     // The instance that checked the component at load serves the first calls.
     assert_eq!(plugin.instantiated(), 1);
     for _ in 0..3 {
@@ -512,5 +537,4 @@ async fn a_warm_instance_is_replaced_after_its_calls_or_once_its_memory_grew() {
         Some(vec![json!("grown")])
     );
     assert_eq!((plugin.instantiated(), plugin.recycled()), (3, 2));
-    shutdown.cancel();
 }

@@ -35,6 +35,8 @@ pub struct TestGateway {
     pub namespaces: Namespaces,
     /// The HTTP routes.
     pub router: Router,
+    /// The loaded plugins, when the config has a plugins folder.
+    pub registry: Option<std::sync::Arc<portico::plugins::registry::Registry>>,
     shutdown: CancellationToken,
 }
 
@@ -62,8 +64,17 @@ impl TestGateway {
             engine: gateway.engine().clone(),
             namespaces: gateway.namespaces().clone(),
             router,
+            registry: gateway.registry().cloned(),
             shutdown,
         }
+    }
+
+    /// The loaded version of plugin `name`.
+    pub fn plugin(&self, name: &str) -> std::sync::Arc<portico::plugins::instance::Plugin> {
+        self.registry
+            .as_ref()
+            .and_then(|r| r.get(name))
+            .unwrap_or_else(|| panic!("plugin {name} is loaded"))
     }
 
     /// Serves `namespaces` (handlers of the test's own) on `/socket.io/` and `/ws`,
@@ -92,6 +103,7 @@ impl TestGateway {
             engine,
             namespaces,
             router,
+            registry: None,
             shutdown: CancellationToken::new(),
         }
     }
