@@ -7,6 +7,7 @@ import { io } from "socket.io-client";
 import WebSocket from "ws";
 import { startServer, once } from "./lib/server.mjs";
 import { sign, now } from "./lib/jwt.mjs";
+import { metric } from "./lib/metrics.mjs";
 
 const SECRET = "e2e-secret";
 const good = (sub = "42", extra = {}) => sign({ sub, name: "alice", exp: now() + 3600, ...extra }, SECRET);
@@ -79,8 +80,7 @@ auth = "optional"
       "Unauthorized: Invalid token",
       "only HS256 is pinned",
     );
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    const open = Number(metrics.match(/^portico_sockets_open (\d+)$/m)[1]);
+    const open = (await metric(server.url, "portico_sockets_open")) ?? 0;
     const connected = sockets.filter((s) => s.connected).length;
     assert.equal(open, connected, "the server holds exactly the sockets still connected: refused ones left none");
   });

@@ -7,6 +7,7 @@ import { Emitter } from "@socket.io/redis-emitter";
 import { startServer, once, sleep } from "./lib/server.mjs";
 import { startRedis, waitReady, eventually } from "./lib/cluster.mjs";
 import { Clients, record } from "./lib/deploy.mjs";
+import { metric as metricAt } from "./lib/metrics.mjs";
 import { sign, now } from "./lib/jwt.mjs";
 
 const clusterToml = (url) => `
@@ -24,8 +25,7 @@ async function readyz(node) {
 }
 
 async function metric(node, name) {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  return Number(text.match(new RegExp(`^${name} (\\d+)`, "m"))?.[1]);
+  return (await metricAt(node.url, name)) ?? 0;
 }
 
 describe("two Portico nodes on one Redis", () => {

@@ -6,7 +6,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, BIN } from "./lib/server.mjs";
+import { io } from "socket.io-client";
+import { startServer, BIN, once } from "./lib/server.mjs";
+import { metric } from "./lib/metrics.mjs";
 
 const handshake = "/socket.io/?EIO=4&transport=polling";
 
@@ -80,13 +82,53 @@ describe("no CORS by default", () => {
     assert.equal(res.headers.get("access-control-allow-origin"), null);
   });
 
-  it("serves /healthz and Prometheus /metrics", async () => {
+  it("serves /healthz, /readyz with its checks, and Prometheus /metrics", async () => {
     const health = await fetch(server.url + "/healthz");
     assert.equal(await health.text(), "ok");
+    const ready = await fetch(server.url + "/readyz");
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), {
+      ready: true,
+      checks: { listening: true, plugins_loaded: 0, cluster: "off" },
+    });
     await fetch(server.url + "/socket.io/?EIO=9&transport=polling");
     const metrics = await (await fetch(server.url + "/metrics")).text();
     assert.match(metrics, /^# TYPE portico_connections_open gauge$/m);
-    assert.ok(Number(metrics.match(/^portico_rejected_requests_total (\d+)$/m)[1]) >= 1);
+    assert.ok(
+      (await metric(server.url, "portico_rejected_requests_total", { error: "unsupported_protocol_version" })) >= 1,
+    );
+  });
+
+  it("labels what it counts: connections by transport, sockets, events and acks by namespace", async () => {
+    const before = {
+      events: (await metric(server.url, "portico_events_in_total", { namespace: "/" })) ?? 0,
+      acks: (await metric(server.url, "portico_acks_total", { namespace: "/" })) ?? 0,
+      websocket: (await metric(server.url, "portico_connections_total", { transport: "websocket" })) ?? 0,
+      closed: (await metric(server.url, "portico_disconnects_total")) ?? 0,
+    };
+    const socket = io(server.url, { transports: ["websocket"], reconnection: false });
+    await once(socket, "connect");
+    for (let i = 0; i < 3; i++) await socket.emitWithAck("ping", i);
+    socket.emit("no-ack", 1);
+    // The event without an ack is counted once the gateway has read it: the next ack
+    // comes after it on the same connection.
+    await socket.emitWithAck("ping", "last");
+    assert.equal(await metric(server.url, "portico_connections_open", { transport: "websocket" }), 1);
+    assert.equal(await metric(server.url, "portico_sockets_open", { namespace: "/" }), 1);
+    assert.equal(await metric(server.url, "portico_events_in_total", { namespace: "/" }), before.events + 5);
+    assert.equal(await metric(server.url, "portico_acks_total", { namespace: "/" }), before.acks + 4);
+    assert.equal(
+      await metric(server.url, "portico_connections_total", { transport: "websocket" }),
+      before.websocket + 1,
+    );
+    socket.disconnect();
+    const deadline = Date.now() + 5000;
+    while ((await metric(server.url, "portico_connections_open", { transport: "websocket" })) !== 0) {
+      assert.ok(Date.now() < deadline, "the closed connection is no longer open");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await metric(server.url, "portico_sockets_open", { namespace: "/" }), 0);
+    assert.equal(await metric(server.url, "portico_disconnects_total"), before.closed + 1);
   });
 });
 

@@ -28,6 +28,7 @@ import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, sleep } from "./lib/server.mjs";
+import { metric } from "./lib/metrics.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -506,6 +507,22 @@ describe("misbehaving plugin is contained", () => {
     // Each failure was logged by the gateway (the client only ever sees "Internal error").
     const failed = logLines(server).filter((l) => l.includes("plugin call failed"));
     assert.ok(failed.length >= 5, `expected "plugin call failed" warnings, got:\n${failed.join("\n")}`);
+    // And counted, by plugin, world and kind of failure.
+    const of = (name) => ({ plugin: name, world: "handler-plugin" });
+    const errors = (name, error) => metric(server.url, "portico_plugin_errors_total", { ...of(name), error });
+    assert.ok((await errors("misbehaving", "deadline")) >= 1, "the loop counted as a deadline hit");
+    assert.ok((await errors("slowcut", "deadline")) >= 1, "the 300 ms loop counted as a deadline hit");
+    assert.ok((await errors("misbehaving", "trap")) >= 1, "the trap counted");
+    assert.ok((await errors("misbehaving", "memory")) >= 1, "oom counted as memory");
+    assert.ok((await errors("misbehaving", "effects")) >= 1, "flood counted as too many effects");
+    assert.equal(await errors("echo", "trap"), 0, "the echo plugin never failed");
+    const calls = await metric(server.url, "portico_plugin_calls_total", of("echo"));
+    assert.ok(calls >= 5, `echo calls counted: ${calls}`);
+    assert.equal(
+      await metric(server.url, "portico_plugin_call_seconds_count", of("echo")),
+      calls,
+      "every call is in the latency histogram",
+    );
   });
 });
 
@@ -642,6 +659,16 @@ describe("plugins folder: hot reload", () => {
       writeFileSync(join(folder.plugins, "echo.wasm"), GARBAGE);
       const [line] = await waitFor(() => rejected(server, "echo").length > 0 && rejected(server, "echo"), 5000, `"plugin rejected" for echo`, server);
       assert.match(line, /not a valid WebAssembly component/, "the reason is named");
+      assert.equal(
+        await metric(server.url, "portico_plugin_reloads_total", { plugin: "echo", outcome: "rejected" }),
+        1,
+        "the rejected version is counted",
+      );
+      assert.equal(
+        await metric(server.url, "portico_plugin_reloads_total", { plugin: "echo", outcome: "accepted" }),
+        1,
+        "the version loaded at start-up is counted",
+      );
       assert.ok(line.includes(`serving=Some("${baseDigest}")`), `the original keeps serving: ${line}`);
       assert.deepEqual(await s.timeout(2000).emitWithAck("x", { v: 1, still: "old echo" }), { v: 1, still: "old echo" });
       assert.deepEqual(unloaded(server, "echo"), []);

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startServer, once } from "./lib/server.mjs";
 import { RawSocket, assertOpenPacket } from "./lib/raw.mjs";
+import { metric as metricAt } from "./lib/metrics.mjs";
 
 const PH0 = '{"_placeholder":true,"num":0}';
 const PH1 = '{"_placeholder":true,"num":1}';
@@ -34,12 +35,11 @@ async function healthyClient(url, nsp = "/") {
   return s;
 }
 
-/** The value of a Prometheus gauge/counter in `/metrics`. */
+/** The value of a Prometheus gauge/counter in `/metrics`, summed over its labels. */
 async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = text.match(new RegExp(`^${name} (\\d+)$`, "m"));
-  assert.ok(m, `${name} missing from /metrics`);
-  return Number(m[1]);
+  const value = await metricAt(url, name);
+  assert.ok(value !== undefined, `${name} missing from /metrics`);
+  return value;
 }
 
 /**

@@ -16,6 +16,18 @@ use portico::config::Config;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// How log lines are written to stderr (levels from `PORTICO_LOG`, default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, env = "PORTICO_LOG_FORMAT", global = true)]
+    log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,14 +119,21 @@ struct ServeArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG").unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            // First: a series registered before the recorder would count nothing.
+            portico::metrics::install()?;
+            serve(args)
+        }
         Command::Check { config } => {
             let config = Config::load(Some(&config))?;
             println!("{config:#?}");

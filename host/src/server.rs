@@ -47,6 +47,8 @@ pub struct Gateway {
     max_body_bytes: usize,
     /// The OpenAPI document of every route, serialized once.
     openapi: Arc<str>,
+    /// Set when shutdown begins: `/readyz` says so, so a load balancer stops sending.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why the gateway could not start.
@@ -136,6 +138,7 @@ impl Gateway {
             openapi: crate::http::openapi::document(&crate::http::routes(config))
                 .to_string()
                 .into(),
+            draining: Arc::default(),
         })
     }
 
@@ -168,6 +171,7 @@ impl Gateway {
 
     /// Closes every connection, giving their tasks a moment to say goodbye.
     pub async fn shutdown(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::Release);
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         tokio::join!(
             self.engine.shutdown(SHUTDOWN_GRACE),
@@ -185,6 +189,11 @@ impl Gateway {
             }
         })
         .await;
+    }
+
+    /// Whether shutdown has begun.
+    pub fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The link to the other nodes, when the Redis adapter is on.

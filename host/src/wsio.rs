@@ -16,7 +16,6 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{METRICS, add};
 use crate::outbound::{Outbound, Receiver};
 use crate::protocol::engineio::Frame;
 use crate::protocol::wsframe::{self, DecodeError, OpCode};
@@ -128,7 +127,12 @@ impl WsReader {
     /// Reads the next complete message or control event.
     pub async fn next(&mut self) -> Result<Incoming, ReadError> {
         loop {
-            if let Some(header) = wsframe::decode_header(&self.buf, self.max_payload)? {
+            let header = wsframe::decode_header(&self.buf, self.max_payload).inspect_err(|err| {
+                if matches!(err, DecodeError::TooLarge { .. }) {
+                    crate::metrics::limit_refused("max_payload");
+                }
+            })?;
+            if let Some(header) = header {
                 let missing = header.frame_len().saturating_sub(self.buf.len());
                 if missing > 0 {
                     // The header passed the size limit: room for the whole frame at once.
@@ -163,6 +167,7 @@ impl WsReader {
             }
             (OpCode::Continuation, Some((_, buf))) => {
                 if buf.len() + payload.len() > self.max_payload {
+                    crate::metrics::limit_refused("max_payload");
                     return Err(ReadError::TooLarge(self.max_payload));
                 }
                 buf.extend_from_slice(&payload);
@@ -309,7 +314,7 @@ pub async fn write_loop(
         rx.set_in_hand(batch.len());
         tokio::select! {
             written = write.write_all(&buf) => match written {
-                Ok(()) => add(&METRICS.messages_out, messages),
+                Ok(()) => crate::metrics::MESSAGES_OUT.increment(messages),
                 Err(_) => break DisconnectReason::TransportClose,
             },
             // A client that stopped reading blocks this write; once the connection is

@@ -3,8 +3,9 @@
 //!
 //! `portico`, `portico-wasm` and `socketioxide` each run under `valgrind --tool=callgrind`
 //! twice, with the same echo load (10 clients) for a short and a long time. The difference in
-//! user-space instructions over the difference in acks is the instructions per ack,
-//! with start-up and shutdown cancelled out. The kernel's share (the TCP stack) is not
+//! user-space instructions over the difference in acks is the instructions per ack:
+//! counting starts once the server listens (its counts are zeroed then), and what
+//! the load's start and the shutdown cost cancels out. The kernel's share (the TCP stack) is not
 //! counted, and it is the same for both.
 
 use std::path::Path;
@@ -59,6 +60,7 @@ pub fn per_ack(spec: &ServerSpec, me: &Path, logs: &Path, core: Option<usize>) -
         let out = logs.join(format!("{}-instructions-{i}.callgrind", spec.name));
         let log = logs.join(format!("{}-instructions-{i}.log", spec.name));
         let server = servers::start(&under_valgrind(&out), core, &log, Duration::from_secs(180))?;
+        zero_counts(server.pid())?;
         let output = std::process::Command::new(me)
             .arg("run")
             .arg("--addr")
@@ -95,6 +97,23 @@ pub fn per_ack(spec: &ServerSpec, me: &Path, logs: &Path, core: Option<usize>) -
         bail!("the long run acked no more than the short one ({long_acks} vs {short_acks})");
     }
     Ok((long_ir - short_ir) / (long_acks - short_acks))
+}
+
+/// Zeroes the counts of the callgrind process `pid`: what its start-up ran (loading,
+/// compiling plugins, calibrating clocks, none of it the same from one start to the
+/// next) is not counted.
+fn zero_counts(pid: u32) -> anyhow::Result<()> {
+    let status = std::process::Command::new("callgrind_control")
+        .arg("--zero")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("running callgrind_control (it comes with valgrind)")?;
+    if !status.success() {
+        bail!("callgrind_control --zero {pid} failed: {status}");
+    }
+    Ok(())
 }
 
 /// The `summary:` (or `totals:`) instruction count of a callgrind output file.

@@ -35,6 +35,17 @@ pub enum AuthFailure {
     Expired,
 }
 
+impl AuthFailure {
+    /// A short name for logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::Invalid => "invalid",
+            AuthFailure::Expired => "expired",
+        }
+    }
+}
+
 /// Why the auth configuration cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {

@@ -20,7 +20,7 @@ pub use presence::ClusterPresence;
 
 use super::Cluster;
 use super::presence::PresenceView;
-use crate::metrics::{METRICS, inc};
+use crate::metrics::CLUSTER_RECEIVED;
 use crate::protocol::cluster::{Channels, RemoteSocket, Request, decode_broadcast, encode_broadcast};
 use crate::router::adapter::{Adapter, AdapterError, LocalAdapter};
 use crate::router::broadcast::OutgoingEvent;
@@ -105,8 +105,8 @@ impl Link {
     }
 
     /// Delivers to this node's sockets and publishes for the others'.
-    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) {
-        self.local.broadcast(targets, event);
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize {
+        let here = self.local.broadcast(targets, event);
         let bytes = encode_broadcast(
             self.cluster.uid(),
             &self.nsp,
@@ -115,6 +115,7 @@ impl Link {
             targets,
         );
         self.cluster.publish(self.channels.for_targets(targets), bytes);
+        here
     }
 
     /// Takes a message if it came on one of this namespace's channels.
@@ -148,9 +149,12 @@ impl Link {
         if broadcast.uid == self.cluster.uid() || broadcast.nsp != self.nsp {
             return;
         }
-        inc(&METRICS.cluster_received);
+        CLUSTER_RECEIVED.increment(1);
         let event = OutgoingEvent::new(&self.nsp, &broadcast.event, broadcast.payload);
-        self.local.broadcast(&broadcast.targets, &event);
+        let recipients = self.local.broadcast(&broadcast.targets, &event);
+        if let Some(ns) = self.local.namespace() {
+            ns.metrics().broadcast(recipients);
+        }
     }
 }
 
@@ -187,8 +191,8 @@ impl Adapter for RedisAdapter {
         self.0.local.rooms_of(sid)
     }
 
-    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) {
-        self.0.broadcast(targets, event);
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize {
+        self.0.broadcast(targets, event)
     }
 
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {

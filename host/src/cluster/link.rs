@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Cluster, Publish};
-use crate::metrics::{METRICS, add};
+use crate::metrics::{CLUSTER_DROPPED, CLUSTER_PUBLISHED};
 
 /// Messages sent in one pipeline, one round trip.
 const BATCH: usize = 256;
@@ -124,7 +124,7 @@ pub(super) async fn publisher(
         }
         match pipe.query_async::<()>(&mut manager).await {
             Ok(()) => {
-                add(&METRICS.cluster_published, batch.len() as u64);
+                CLUSTER_PUBLISHED.increment(batch.len() as u64);
                 if !up {
                     backoff.reset();
                     shared.health.set(&shared.health.publishing, true, None);
@@ -132,7 +132,7 @@ pub(super) async fn publisher(
             }
             Err(e) => {
                 // The manager reconnects by itself; what was in flight is lost.
-                add(&METRICS.cluster_dropped, batch.len() as u64);
+                CLUSTER_DROPPED.increment(batch.len() as u64);
                 shared.health.set(
                     &shared.health.publishing,
                     false,
@@ -151,7 +151,7 @@ fn drop_queued(inbox: &mut mpsc::Receiver<Publish>) {
     while inbox.try_recv().is_ok() {
         dropped += 1;
     }
-    add(&METRICS.cluster_dropped, dropped);
+    CLUSTER_DROPPED.increment(dropped);
 }
 
 /// Subscribes to every namespace's channels and hands what arrives to its adapter;

@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 pub use adapter::{ClusterPresence, RedisAdapter};
 
 use crate::config::ClusterConfig;
-use crate::metrics::{METRICS, inc};
+use crate::metrics::{CLUSTER_DROPPED, CLUSTER_MALFORMED};
 
 /// Why the cluster link could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -98,9 +98,7 @@ impl Health {
             *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem);
         }
         let both = self.subscribed.load(Ordering::Acquire) && self.publishing.load(Ordering::Acquire);
-        METRICS
-            .cluster_connected
-            .store(i64::from(both), Ordering::Relaxed);
+        crate::metrics::cluster_connected(both);
     }
 }
 
@@ -184,7 +182,7 @@ impl Cluster {
     /// dropped and counted instead.
     fn publish(&self, channel: String, payload: Vec<u8>) {
         if self.0.outbox.try_send(Publish { channel, payload }).is_err() {
-            inc(&METRICS.cluster_dropped);
+            CLUSTER_DROPPED.increment(1);
         }
     }
 
@@ -201,7 +199,7 @@ impl Cluster {
     /// Counts a malformed or oversized message and logs the first, then every power
     /// of two: a flood of bad messages cannot flood the log.
     fn malformed(&self, channel: &str, why: &dyn std::fmt::Display) {
-        inc(&METRICS.cluster_malformed);
+        CLUSTER_MALFORMED.increment(1);
         let n = self.0.health.malformed.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_power_of_two() {
             tracing::warn!(channel, seen = n, "dropped a message from Redis: {why}");

@@ -1,12 +1,9 @@
 //! The per-session supervisor: pings on an interval, closes on a missed pong, and
 //! cleans up exactly once when the session ends for any reason.
 
-use std::sync::atomic::Ordering;
-
 use tokio::time::sleep;
 
 use super::{Engine, EngineHandler, Entry};
-use crate::metrics::{METRICS, record_close};
 use crate::outbound::{Connection, Outbound};
 use crate::protocol::engineio::Frame;
 use crate::reason::DisconnectReason;
@@ -32,8 +29,7 @@ pub(super) async fn run<H: EngineHandler>(engine: Engine<H>, entry: Entry<H::Con
     }
     let reason = session.close_reason().unwrap_or(DisconnectReason::ForcedClose);
     engine.sessions().remove(session.id());
-    METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
-    record_close(reason);
+    crate::metrics::connection_closed(super::metric_transport(session.transport()), reason);
     tracing::debug!(sid = session.id(), %reason, "session closed");
     engine.0.handler.on_close(&entry.conn, reason);
 }

@@ -26,7 +26,6 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::metrics::{METRICS, inc};
 use crate::protocol::engineio::{self as proto, Message, RequestError, Transport};
 use crate::reason::DisconnectReason;
 pub use session::Session;
@@ -240,10 +239,8 @@ impl<H: EngineHandler> Engine<H> {
             conn,
         };
         self.sessions().insert(session.id().into(), entry.clone());
-        inc(&METRICS.connections_total);
-        METRICS
-            .connections_open
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::metrics::connection_opened(metric_transport(transport));
+        tracing::debug!(sid = session.id(), ?transport, "session opened");
         self.0.tasks.spawn(heartbeat::run(self.clone(), entry.clone()));
         entry
     }
@@ -295,7 +292,7 @@ impl<H: EngineHandler> Engine<H> {
     async fn dispatch(&self, entry: &Entry<H::Conn>, packet: proto::Packet) {
         match packet {
             proto::Packet::Message(message) => {
-                inc(&METRICS.messages_in);
+                crate::metrics::MESSAGES_IN.increment(1);
                 self.0.handler.on_message(&entry.conn, message).await;
                 // A burst of buffered messages (each maybe a broadcast) is parsed without
                 // touching the socket, so without this the reader never yields and the
@@ -315,6 +312,14 @@ impl<H: EngineHandler> Engine<H> {
     }
 }
 
+/// A session's transport as the metrics label it.
+pub(crate) fn metric_transport(transport: Transport) -> crate::metrics::Transport {
+    match transport {
+        Transport::Polling => crate::metrics::Transport::Polling,
+        Transport::Websocket => crate::metrics::Transport::Websocket,
+    }
+}
+
 /// Validates a WebSocket handshake and prepares the 101 response.
 fn websocket_upgrade(
     req: &mut Request<Body>,
@@ -328,7 +333,7 @@ fn websocket_upgrade(
 
 /// The spec's JSON error response.
 fn error_response(err: RequestError) -> Response {
-    inc(&METRICS.rejected_requests);
+    crate::metrics::request_refused(err.name());
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = Response::new(Body::from(err.body()));
     *response.status_mut() = status;

@@ -56,7 +56,7 @@ pub(super) async fn poll(session: &Session) -> Response {
             None => break,
         }
     }
-    crate::metrics::add(&crate::metrics::METRICS.messages_out, messages);
+    crate::metrics::MESSAGES_OUT.increment(messages);
     if let Some(reason) = close {
         frames.push(Frame::close());
         session.close(reason);
@@ -101,7 +101,7 @@ async fn read_and_dispatch<H: EngineHandler>(
 ) -> Response {
     let session = &entry.session;
     let max = engine.0.config.max_payload;
-    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
+    let Ok(bytes) = crate::http::read_body(body, max).await else {
         tracing::debug!(
             sid = session.id(),
             max,

@@ -105,6 +105,8 @@ impl Session {
     /// lets go of the queue.
     pub(super) fn upgraded(&self) {
         self.set_transport(Transport::Websocket);
+        crate::metrics::connection_upgraded();
+        tracing::debug!(sid = self.id(), "session upgraded to websocket");
         self.0.interrupt_poll.notify_waiters();
     }
 

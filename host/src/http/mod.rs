@@ -21,7 +21,6 @@ use http::Method;
 use tower_http::cors::CorsLayer;
 
 use crate::config::Config;
-use crate::metrics::METRICS;
 use crate::server::Gateway;
 
 /// What answers a route.
@@ -172,6 +171,7 @@ pub enum BodyError {
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
     axum::body::to_bytes(body, limit).await.map_err(|err| {
         if std::error::Error::source(&err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>()) {
+            crate::metrics::limit_refused("max_payload");
             BodyError::TooLarge
         } else {
             BodyError::Unreadable
@@ -204,14 +204,31 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready unless the node is in a cluster whose Redis link is down: then 503 with why,
-/// while the node goes on serving its own clients.
+/// Ready once listening with its plugins loaded (the router only serves from then on),
+/// unless shutdown has begun or the node is in a cluster whose Redis link is down:
+/// then 503 with why, while the node goes on serving its own clients.
 async fn readyz(State(gateway): State<Gateway>) -> Response {
-    match gateway.cluster().map(crate::cluster::Cluster::ready) {
-        None | Some(Ok(())) => axum::Json(serde_json::json!({ "ready": true })).into_response(),
-        Some(Err(why)) => (
+    let cluster = gateway.cluster().map(crate::cluster::Cluster::ready);
+    let plugins = gateway.registry().map_or(0, |r| r.len());
+    let reason = if gateway.draining() {
+        Some("shutting down".to_owned())
+    } else {
+        cluster.clone().and_then(Result::err)
+    };
+    let checks = serde_json::json!({
+        "listening": true,
+        "plugins_loaded": plugins,
+        "cluster": match &cluster {
+            None => "off",
+            Some(Ok(())) => "connected",
+            Some(Err(_)) => "down",
+        },
+    });
+    match reason {
+        None => axum::Json(serde_json::json!({ "ready": true, "checks": checks })).into_response(),
+        Some(why) => (
             http::StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "ready": false, "reason": why })),
+            axum::Json(serde_json::json!({ "ready": false, "reason": why, "checks": checks })),
         )
             .into_response(),
     }
@@ -220,7 +237,7 @@ async fn readyz(State(gateway): State<Gateway>) -> Response {
 async fn metrics() -> Response {
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        METRICS.render(),
+        crate::metrics::render(),
     )
         .into_response()
 }

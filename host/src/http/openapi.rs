@@ -82,15 +82,22 @@ fn operation(route: &Route) -> Value {
             "tags": ["operations"],
             "responses": { "200": text("`ok`") },
         }),
-        Endpoint::Readyz => json!({
-            "operationId": "readyz",
-            "summary": "Readiness: 503 with the reason while the cluster's Redis link is down",
-            "tags": ["operations"],
-            "responses": {
-                "200": { "description": "Ready.", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "type": "boolean" } } } } } },
-                "503": { "description": "Not ready, and why.", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "type": "boolean" }, "reason": { "type": "string" } } } } } },
-            },
-        }),
+        Endpoint::Readyz => {
+            let checks = json!({ "type": "object", "properties": {
+                "listening": { "type": "boolean" },
+                "plugins_loaded": { "type": "integer" },
+                "cluster": { "type": "string", "enum": ["off", "connected", "down"] },
+            } });
+            json!({
+                "operationId": "readyz",
+                "summary": "Readiness: 503 with the reason while the cluster's Redis link is down or shutdown has begun",
+                "tags": ["operations"],
+                "responses": {
+                    "200": { "description": "Ready.", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "type": "boolean" }, "checks": checks } } } } },
+                    "503": { "description": "Not ready, and why.", "content": { "application/json": { "schema": { "type": "object", "properties": { "ready": { "type": "boolean" }, "reason": { "type": "string" }, "checks": checks } } } } },
+                },
+            })
+        }
         Endpoint::Sockets => json!({
             "operationId": "sockets",
             "summary": "The sockets of a namespace (or of some of its rooms) on every node: fetchSockets",

@@ -7,7 +7,6 @@
 //! the connection stays open. WebSocket pings detect dead peers.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -22,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::engineio::RequestInfo;
-use crate::metrics::{METRICS, inc, record_close};
+use crate::metrics;
 use crate::outbound::{Connection, Outbound, Outbox};
 use crate::protocol::native;
 use crate::protocol::socketio::Payload;
@@ -168,8 +167,8 @@ async fn run(
     };
     let (outbox, mut rx) = Outbox::new(config.queue_capacity);
     let conn = Arc::new(outbox);
-    inc(&METRICS.connections_total);
-    METRICS.connections_open.fetch_add(1, Ordering::Relaxed);
+    metrics::connection_opened(metrics::Transport::Native);
+    tracing::debug!(nsp = ns.name(), "native connection opened");
 
     let socket = Socket::new(ns.name(), conn.clone(), Framing::Native, handshake);
 
@@ -194,8 +193,8 @@ async fn run(
     let _ = writer.await;
     let reason = closed_reason(&conn);
     ns.remove(&socket, reason);
-    record_close(reason);
-    METRICS.connections_open.fetch_sub(1, Ordering::Relaxed);
+    metrics::connection_closed(metrics::Transport::Native, reason);
+    tracing::debug!(nsp = ns.name(), %reason, "native connection closed");
 }
 
 /// Reads the client's frames until the connection closes.
@@ -218,7 +217,7 @@ async fn read_loop(
         };
         match incoming {
             Ok(Incoming::Text(text)) => {
-                inc(&METRICS.messages_in);
+                metrics::MESSAGES_IN.increment(1);
                 on_text(ns, socket, &text).await;
                 // Let writers drain between buffered messages (see `Engine::dispatch`).
                 tokio::task::consume_budget().await;
@@ -253,6 +252,7 @@ async fn on_text(ns: &Arc<Namespace>, socket: &Socket, text: &str) {
         wants_ack: true,
     };
     if let Some(reply) = ns.dispatch(socket, event).await {
+        ns.metrics().ack();
         let _ = socket.emit(&message.event, reply);
     }
 }

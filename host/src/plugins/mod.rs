@@ -161,3 +161,19 @@ pub enum CallError {
     #[error("plugin unavailable")]
     Unavailable,
 }
+
+impl From<&CallError> for crate::metrics::CallOutcome {
+    fn from(err: &CallError) -> Self {
+        use crate::metrics::CallOutcome;
+        match err {
+            CallError::Timeout => CallOutcome::Deadline,
+            CallError::OutOfMemory => CallOutcome::Memory,
+            CallError::Trap(_) => CallOutcome::Trap,
+            CallError::TooManyEffects => CallOutcome::Effects,
+            // No instance of the right world could serve the call.
+            CallError::Instantiate(_) | CallError::WrongKind(_) | CallError::Unavailable => {
+                CallOutcome::Instantiate
+            }
+        }
+    }
+}

@@ -66,6 +66,16 @@ impl Registry {
         self.plugins.load().get(name).cloned()
     }
 
+    /// How many plugins are loaded.
+    pub fn len(&self) -> usize {
+        self.plugins.load().len()
+    }
+
+    /// Whether no plugin is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Names of the loaded plugins.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.plugins.load().keys().cloned().collect();
@@ -110,6 +120,7 @@ impl Registry {
                 if let Some(previous) = self.swap(name, Some(plugin.clone())) {
                     previous.retire();
                 }
+                crate::metrics::plugin_reloaded(name, true);
                 tracing::info!(
                     plugin = name,
                     kind = %plugin.kind(),
@@ -120,6 +131,7 @@ impl Registry {
                 Ok(())
             }
             Err(err) => {
+                crate::metrics::plugin_reloaded(name, false);
                 let serving = self.get(name).map(|p| p.digest().to_owned());
                 tracing::error!(plugin = name, file = %path.display(), %err, ?serving, "plugin rejected; the previous version (if any) keeps serving");
                 Err(err)

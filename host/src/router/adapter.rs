@@ -56,8 +56,8 @@ pub trait Adapter: Send + Sync + 'static {
     /// The rooms the socket `sid` is in, its own room included.
     fn rooms_of(&self, sid: &str) -> Vec<Room>;
     /// Queues `event` (encoded at most once per framing) to every socket `targets`
-    /// addresses.
-    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent);
+    /// addresses; returns how many of them are on this node.
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize;
     /// Adds every socket `targets` addresses to each of `rooms` (`socketsJoin`).
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]);
     /// Removes every socket `targets` addresses from each of `rooms` (`socketsLeave`).
@@ -239,10 +239,12 @@ impl Adapter for LocalAdapter {
             .unwrap_or_default()
     }
 
-    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) {
-        for socket in &self.local_sockets(targets) {
+    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize {
+        let sockets = self.local_sockets(targets);
+        for socket in &sockets {
             socket.deliver(event);
         }
+        sockets.len()
     }
 
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {

@@ -1,7 +1,6 @@
 //! A namespace: its sockets, its rooms adapter and its handler.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use tokio_util::task::TaskTracker;
@@ -15,7 +14,7 @@ use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
 use crate::engineio::RequestInfo;
-use crate::metrics::METRICS;
+use crate::metrics::NamespaceMetrics;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 
@@ -60,6 +59,8 @@ pub struct Namespace {
     /// Every task working for its sockets (token expiry, `on_disconnect`, handlers'
     /// own), so shutdown can wait for them ([`Namespace::wait_tasks`]).
     tasks: TaskTracker,
+    /// Its series in `/metrics`, shared with its admitted sockets.
+    metrics: Arc<NamespaceMetrics>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -117,6 +118,7 @@ impl Namespace {
                 adapter,
                 admission: Mutex::new(()),
                 tasks: TaskTracker::new(),
+                metrics: Arc::new(NamespaceMetrics::new(name)),
             }
         })
     }
@@ -124,6 +126,11 @@ impl Namespace {
     /// Its name, like `/chat`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its series in `/metrics`.
+    pub fn metrics(&self) -> &NamespaceMetrics {
+        &self.metrics
     }
 
     /// Who is online.
@@ -138,6 +145,7 @@ impl Namespace {
     pub async fn connect(self: &Arc<Self>, socket: &Socket) -> Connected {
         match self.handler.on_connect(self, socket).await {
             Err(refusal) => {
+                tracing::debug!(sid = &**socket.id(), nsp = self.name, ?refusal, "socket refused");
                 socket.mark_gone(DisconnectReason::ServerNamespaceDisconnect);
                 socket.send_refusal(&refusal);
                 Connected::Refused
@@ -170,6 +178,7 @@ impl Namespace {
         socket: &'a Socket,
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
+        self.metrics.event_in();
         self.handler.on_event(self, socket, event)
     }
 
@@ -195,12 +204,16 @@ impl Namespace {
         auth: &serde_json::Value,
         request: &RequestInfo,
     ) -> Result<Option<serde_json::Value>, AuthFailure> {
-        match (&self.verifier, self.auth) {
+        let verdict = match (&self.verifier, self.auth) {
             (_, AuthMode::None) => Ok(None),
             (Some(verifier), mode) => verifier.authenticate(mode, auth, &request.query, &request.headers),
             // Validated at start-up: a namespace with auth always has a verifier.
             (None, _) => Err(AuthFailure::Invalid),
+        };
+        if let Err(failure) = &verdict {
+            crate::metrics::auth_failed(&self.name, failure.name());
         }
+        verdict
     }
 
     /// Registers a connecting socket (unless it has left meanwhile: then false), puts
@@ -232,7 +245,9 @@ impl Namespace {
                 self.presence.arrive(&user, socket.id());
             }
         }
-        METRICS.sockets_open.fetch_add(1, Ordering::Relaxed);
+        socket.count_in(&self.metrics);
+        self.metrics.socket_joined();
+        tracing::debug!(sid = &**socket.id(), nsp = self.name, "socket joined");
         let claims = socket.handshake().user.as_ref();
         if let Some(sub) = claims.and_then(crate::auth::subject) {
             self.join(socket, &[format!("user:{sub}").into()]);
@@ -298,7 +313,8 @@ impl Namespace {
             identity(socket)
                 .is_some_and(|(user_id, _)| self.presence.leave(&user_id, socket.id()) == Transition::Offline)
         };
-        METRICS.sockets_open.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.socket_left(reason);
+        tracing::debug!(sid = &**socket.id(), nsp = self.name, %reason, "socket left");
         if offline
             && self.presence_events
             && let Some(body) = presence_event(socket)
@@ -353,17 +369,21 @@ impl Namespace {
 
     /// Emits `name` to the sockets `targets` addresses, encoding it once.
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
-        self.adapter
+        let recipients = self
+            .adapter
             .broadcast(targets, &OutgoingEvent::new(&self.name, name, payload));
+        self.metrics.broadcast(recipients);
     }
 
     /// Emits `name` to this node's sockets that `targets` addresses, and to no other
     /// node's (what a handler does for a server event, which every node receives).
     pub fn emit_here(&self, targets: &Targets, name: &str, payload: Payload) {
         let event = OutgoingEvent::new(&self.name, name, payload);
-        for socket in self.adapter.local_sockets(targets) {
+        let sockets = self.adapter.local_sockets(targets);
+        for socket in &sockets {
             socket.deliver(&event);
         }
+        self.metrics.broadcast(sockets.len());
     }
 
     /// Disconnects every socket `targets` addresses from the namespace, on every node

@@ -19,6 +19,7 @@ use super::broadcast::{OutgoingEvent, Targets, frames_item};
 use super::handler::ConnectRefusal;
 use super::{Room, SocketId};
 use crate::engineio::RequestInfo;
+use crate::metrics::NamespaceMetrics;
 use crate::outbound::{Connection, SendError};
 use crate::protocol::cluster::RemoteSocket;
 use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
@@ -106,6 +107,8 @@ struct Inner {
     gone: CancellationToken,
     /// What the namespace's handler keeps about this socket ([`Socket::handler_state`]).
     handler_state: OnceLock<Arc<dyn Any + Send + Sync>>,
+    /// Its namespace's series, from its admission on.
+    metrics: OnceLock<Arc<NamespaceMetrics>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -132,6 +135,7 @@ impl Socket {
             left: OnceLock::new(),
             gone: CancellationToken::new(),
             handler_state: OnceLock::new(),
+            metrics: OnceLock::new(),
         }))
     }
 
@@ -198,6 +202,9 @@ impl Socket {
     /// Sends an event to this socket only.
     pub fn emit(&self, name: &str, payload: Payload) -> Result<(), SendError> {
         let event = OutgoingEvent::new(&self.0.nsp, name, payload);
+        if let Some(metrics) = self.0.metrics.get() {
+            metrics.event_out();
+        }
         self.0.conn.send(event.item(self.0.framing))
     }
 
@@ -294,6 +301,11 @@ impl Socket {
     /// Targets every other socket of the namespace ("broadcast except sender").
     pub fn broadcast(&self) -> Targets {
         Targets::default().except_socket(self.0.id.clone())
+    }
+
+    /// Counts what is sent to it from now on in its namespace's series.
+    pub(super) fn count_in(&self, metrics: &Arc<NamespaceMetrics>) {
+        let _ = self.0.metrics.set(metrics.clone());
     }
 
     /// Queues an already-encoded event.

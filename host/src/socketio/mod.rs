@@ -101,6 +101,7 @@ impl SocketIo {
                 };
                 let reply = ns.dispatch(&socket, incoming).await;
                 if let (Some(id), Some(payload)) = (ack_id, reply) {
+                    ns.metrics().ack();
                     let _ = socket.send_packet(PacketKind::Ack { id, payload });
                 }
             }

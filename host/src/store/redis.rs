@@ -10,7 +10,7 @@ use redis::aio::ConnectionManager;
 
 use super::{BoxFuture, Store};
 use crate::cluster::Cluster;
-use crate::metrics::{METRICS, inc};
+use crate::metrics::STORE_ERRORS;
 
 /// The store on the cluster's Redis.
 pub struct RedisStore {
@@ -49,7 +49,7 @@ impl RedisStore {
             ))),
         };
         result.unwrap_or_else(|e| {
-            inc(&METRICS.store_errors);
+            STORE_ERRORS.increment(1);
             let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 tracing::warn!(seen = n, "store: {what} failed: {e}");

@@ -240,6 +240,18 @@ pub enum RequestError {
 }
 
 impl RequestError {
+    /// A short name for logs and metric labels, like `unknown_sid`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestError::UnknownTransport => "unknown_transport",
+            RequestError::UnknownSid => "unknown_sid",
+            RequestError::BadHandshakeMethod => "bad_handshake_method",
+            RequestError::BadRequest => "bad_request",
+            RequestError::Forbidden => "forbidden",
+            RequestError::UnsupportedProtocolVersion => "unsupported_protocol_version",
+        }
+    }
+
     /// The numeric code of the JSON error body.
     pub fn code(self) -> u8 {
         match self {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{Link, Pending};
-use crate::metrics::{METRICS, inc};
+use crate::metrics::{CLUSTER_DROPPED, CLUSTER_RECEIVED};
 use crate::protocol::cluster::{
     RemoteSocket, Request, RequestMessage, Response, ResponseBody, SocketOp, decode_request, decode_response,
     encode_request, encode_response,
@@ -32,7 +32,7 @@ impl Link {
         if uid.as_deref() == Some(self.cluster.uid()) {
             return;
         }
-        inc(&METRICS.cluster_received);
+        CLUSTER_RECEIVED.increment(1);
         match request {
             Request::Join { targets, rooms } => self.local.add_sockets(&targets, &rooms),
             Request::Leave { targets, rooms } => self.local.del_sockets(&targets, &rooms),
@@ -102,7 +102,7 @@ impl Link {
         };
         if self.server_events_pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_SERVER_EVENTS {
             self.server_events_pending.fetch_sub(1, Ordering::AcqRel);
-            inc(&METRICS.cluster_dropped);
+            CLUSTER_DROPPED.increment(1);
             tracing::warn!(nsp = %self.nsp, event = name, "cluster: too many server events waiting; dropped");
             return;
         }

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thread_local::ThreadLocal;
 use tokio::sync::Semaphore;
@@ -21,6 +21,7 @@ use super::runtime::{Runtime, TICK};
 use super::state::{CallContext, Effect, HostState, MemoryLimitExceeded};
 use super::{CallError, Kind, LoadError, Settings};
 use crate::config::Isolation;
+use crate::metrics::{CallOutcome, PluginMetrics};
 
 /// A component linked for its world, ready to instantiate.
 enum Pre {
@@ -73,6 +74,8 @@ pub struct Plugin {
     instantiated: AtomicU64,
     /// Warm instances replaced for their calls or their memory.
     recycled: AtomicU64,
+    /// Its series in `/metrics`.
+    metrics: PluginMetrics,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -134,6 +137,7 @@ impl Plugin {
             retired: AtomicBool::new(false),
             instantiated: AtomicU64::new(0),
             recycled: AtomicU64::new(0),
+            metrics: PluginMetrics::new(name, kind.world()),
         };
         // Instantiating type-checks every export against the world.
         let warm = plugin
@@ -202,12 +206,15 @@ impl Plugin {
         namespace: Option<&str>,
         f: impl AsyncFnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<Option<R>>,
     ) -> Result<Outcome<R>, CallError> {
+        let started = Instant::now();
         let (lease, warm) = self.lease().await?;
         let mut warm = match warm {
             Some(warm) => warm,
             // Boxed: instantiating is the rare path, and its future is most of a call's
             // size, which every caller up the chain would otherwise move on each event.
-            None => Box::pin(self.instantiate()).await?,
+            None => Box::pin(self.instantiate())
+                .await
+                .inspect_err(|e| self.count(started, e.into()))?,
         };
         prepare_call(warm.store.data_mut(), namespace, self.max_ticks());
         warm.store.set_epoch_deadline(1);
@@ -220,13 +227,25 @@ impl Plugin {
                 let effects = std::mem::take(&mut data.effects);
                 self.give_back(lease, warm);
                 if overflowed {
+                    self.count(started, CallOutcome::Effects);
                     return Err(CallError::TooManyEffects);
                 }
+                self.count(started, CallOutcome::Ok);
                 Ok(Outcome { value, effects })
             }
+            // Of another world: no guest code ran.
             Ok(None) => Err(CallError::WrongKind(self.kind)),
-            Err(err) => Err(classify(&err)),
+            Err(err) => {
+                let err = classify(&err);
+                self.count(started, (&err).into());
+                Err(err)
+            }
         }
+    }
+
+    /// Counts a call that started at `started` and ended as `outcome`.
+    fn count(&self, started: Instant, outcome: CallOutcome) {
+        self.metrics.call(started.elapsed(), outcome);
     }
 
     async fn instantiate(&self) -> Result<Warm, CallError> {

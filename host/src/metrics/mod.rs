@@ -1,0 +1,273 @@
+//! What the gateway counts, on the `metrics` facade, rendered for Prometheus at
+//! `/metrics` by `metrics-exporter-prometheus`.
+//!
+//! [`install`] makes the process's recorder; a handle made before it (or in a process
+//! that never installs one, like the in-process tests) counts nothing. The hot paths
+//! hold handles registered once ([`NamespaceMetrics`] for a namespace,
+//! [`PluginMetrics`] for a plugin version, the statics here for the rest), so counting
+//! an event is an atomic add behind a pointer; what happens once per connection looks
+//! its labelled series up by name.
+
+mod names;
+mod namespace;
+mod plugin;
+
+use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, counter, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub use names::*;
+pub use namespace::NamespaceMetrics;
+pub use plugin::{CallOutcome, PluginMetrics};
+
+use crate::reason::DisconnectReason;
+
+/// The recorder's handle, for rendering and upkeep.
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Why the recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// Another recorder was installed first.
+    #[error("a metrics recorder is already installed")]
+    AlreadyInstalled,
+    /// The exporter refused its configuration.
+    #[error("metrics exporter: {0}")]
+    Exporter(String),
+    /// The upkeep thread could not start.
+    #[error("cannot start the metrics upkeep thread: {0}")]
+    Upkeep(std::io::Error),
+}
+
+/// Installs the process's Prometheus recorder and describes every metric. Call it
+/// once, first thing: handles registered before it count nothing.
+pub fn install() -> Result<(), InstallError> {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(PLUGIN_CALL_SECONDS.into()), PLUGIN_CALL_BUCKETS)
+        .map_err(|e| InstallError::Exporter(e.to_string()))?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|_| InstallError::AlreadyInstalled)?;
+    let _ = HANDLE.set(handle.clone());
+    names::describe();
+    // Histogram samples wait in lock-free buckets until drained: without a scrape,
+    // this bounds them.
+    std::thread::Builder::new()
+        .name("portico-metrics".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                handle.run_upkeep();
+            }
+        })
+        .map_err(InstallError::Upkeep)?;
+    Ok(())
+}
+
+/// Every metric in the Prometheus text exposition format (empty when no recorder
+/// was installed).
+pub fn render() -> String {
+    HANDLE.get().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// A connection's transport, as the `transport` label spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Engine.IO over HTTP long-polling.
+    Polling,
+    /// Engine.IO over WebSocket.
+    Websocket,
+    /// The native `{event, data}` WebSocket endpoint.
+    Native,
+}
+
+impl Transport {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::Websocket => "websocket",
+            Transport::Native => "native",
+        }
+    }
+}
+
+fn open_connections(transport: Transport) -> Gauge {
+    gauge!(CONNECTIONS_OPEN, "transport" => transport.as_str())
+}
+
+/// Counts a connection opened on `transport`.
+pub fn connection_opened(transport: Transport) {
+    counter!(CONNECTIONS_TOTAL, "transport" => transport.as_str()).increment(1);
+    open_connections(transport).increment(1.0);
+}
+
+/// Moves a connection from polling to WebSocket: its upgrade completed.
+pub fn connection_upgraded() {
+    open_connections(Transport::Polling).decrement(1.0);
+    open_connections(Transport::Websocket).increment(1.0);
+}
+
+/// Counts a connection on `transport` closed for `reason`.
+pub fn connection_closed(transport: Transport, reason: DisconnectReason) {
+    open_connections(transport).decrement(1.0);
+    counter!(DISCONNECTS_TOTAL, "reason" => reason.as_str()).increment(1);
+    if reason == DisconnectReason::SlowConsumer {
+        SLOW_CONSUMERS.increment(1);
+    }
+}
+
+/// Counts an HTTP request refused with Engine.IO error `code` (its message).
+pub fn request_refused(error: &'static str) {
+    counter!(REJECTED_REQUESTS_TOTAL, "error" => error).increment(1);
+}
+
+/// Counts a refusal by one of the gateway's limits, named as the config names it.
+pub fn limit_refused(limit: &'static str) {
+    counter!(LIMIT_REFUSALS_TOTAL, "limit" => limit).increment(1);
+}
+
+/// Counts a connection to `namespace` refused for its token (`reason`: missing,
+/// invalid, expired).
+pub fn auth_failed(namespace: &str, reason: &'static str) {
+    counter!(AUTH_FAILURES_TOTAL, "namespace" => namespace.to_owned(), "reason" => reason).increment(1);
+}
+
+/// Counts a plugin version offered to the registry: `accepted` (now serving) or not.
+pub fn plugin_reloaded(plugin: &str, accepted: bool) {
+    let outcome = if accepted { "accepted" } else { "rejected" };
+    counter!(PLUGIN_RELOADS_TOTAL, "plugin" => plugin.to_owned(), "outcome" => outcome).increment(1);
+}
+
+// The few unlabelled series of hot paths, registered on first use (after `install`).
+
+/// Engine.IO messages and native frames received from clients.
+pub static MESSAGES_IN: LazyLock<Counter> = LazyLock::new(|| counter!(MESSAGES_IN_TOTAL));
+/// Writes to clients (a batch of messages counts each one).
+pub static MESSAGES_OUT: LazyLock<Counter> = LazyLock::new(|| counter!(MESSAGES_OUT_TOTAL));
+/// Clients disconnected because their outbound queue was full.
+pub static SLOW_CONSUMERS: LazyLock<Counter> = LazyLock::new(|| counter!(SLOW_CONSUMER_DISCONNECTS_TOTAL));
+/// Messages published to Redis.
+pub static CLUSTER_PUBLISHED: LazyLock<Counter> = LazyLock::new(|| counter!(CLUSTER_PUBLISHED_TOTAL));
+/// Messages from Redis received and applied.
+pub static CLUSTER_RECEIVED: LazyLock<Counter> = LazyLock::new(|| counter!(CLUSTER_RECEIVED_TOTAL));
+/// Messages for the other nodes dropped (Redis away or slow).
+pub static CLUSTER_DROPPED: LazyLock<Counter> = LazyLock::new(|| counter!(CLUSTER_DROPPED_TOTAL));
+/// Messages from Redis dropped as malformed or oversized.
+pub static CLUSTER_MALFORMED: LazyLock<Counter> = LazyLock::new(|| counter!(CLUSTER_MALFORMED_TOTAL));
+/// Plugin store operations that failed and answered as if unset.
+pub static STORE_ERRORS: LazyLock<Counter> = LazyLock::new(|| counter!(STORE_ERRORS_TOTAL));
+
+/// Sets whether the cluster link to Redis is up.
+pub fn cluster_connected(up: bool) {
+    gauge!(CLUSTER_CONNECTED).set(if up { 1.0 } else { 0.0 });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `record` counted, rendered by a recorder of its own.
+    fn rendered(record: impl FnOnce()) -> String {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(PLUGIN_CALL_SECONDS.into()), PLUGIN_CALL_BUCKETS)
+            .expect("buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, record);
+        handle.render()
+    }
+
+    fn has(text: &str, line: &str) {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
+
+    #[test]
+    fn a_namespace_counts_under_its_label() {
+        let text = rendered(|| {
+            let ns = NamespaceMetrics::new("/chat");
+            ns.socket_joined();
+            ns.socket_joined();
+            ns.event_in();
+            ns.event_in();
+            ns.event_out();
+            ns.ack();
+            ns.broadcast(3);
+            ns.broadcast(0);
+            ns.socket_left(DisconnectReason::PingTimeout);
+        });
+        has(&text, r#"portico_sockets_open{namespace="/chat"} 1"#);
+        has(&text, r#"portico_socket_connects_total{namespace="/chat"} 2"#);
+        has(
+            &text,
+            r#"portico_socket_disconnects_total{namespace="/chat",reason="ping timeout"} 1"#,
+        );
+        has(&text, r#"portico_events_in_total{namespace="/chat"} 2"#);
+        has(&text, r#"portico_events_out_total{namespace="/chat"} 1"#);
+        has(&text, r#"portico_acks_total{namespace="/chat"} 1"#);
+        has(&text, r#"portico_broadcasts_total{namespace="/chat"} 2"#);
+        has(&text, r#"portico_deliveries_total{namespace="/chat"} 3"#);
+    }
+
+    #[test]
+    fn connections_move_between_transports_and_close_with_their_reason() {
+        let text = rendered(|| {
+            connection_opened(Transport::Polling);
+            connection_opened(Transport::Polling);
+            connection_upgraded();
+            connection_opened(Transport::Native);
+            connection_closed(Transport::Websocket, DisconnectReason::SlowConsumer);
+        });
+        has(&text, r#"portico_connections_total{transport="polling"} 2"#);
+        has(&text, r#"portico_connections_open{transport="polling"} 1"#);
+        has(&text, r#"portico_connections_open{transport="websocket"} 0"#);
+        has(&text, r#"portico_connections_open{transport="native"} 1"#);
+        has(&text, r#"portico_disconnects_total{reason="slow consumer"} 1"#);
+    }
+
+    #[test]
+    fn a_plugin_call_counts_its_outcome_and_its_time() {
+        let text = rendered(|| {
+            let plugin = PluginMetrics::new("chat", "handler-plugin");
+            plugin.call(Duration::from_micros(40), CallOutcome::Ok);
+            plugin.call(Duration::from_millis(50), CallOutcome::Deadline);
+            plugin.call(Duration::from_micros(30), CallOutcome::Trap);
+            plugin_reloaded("chat", true);
+            plugin_reloaded("chat", false);
+        });
+        let labels = r#"plugin="chat",world="handler-plugin""#;
+        has(&text, &format!("portico_plugin_calls_total{{{labels}}} 3"));
+        has(
+            &text,
+            &format!(r#"portico_plugin_errors_total{{{labels},error="deadline"}} 1"#),
+        );
+        has(
+            &text,
+            &format!(r#"portico_plugin_errors_total{{{labels},error="trap"}} 1"#),
+        );
+        has(
+            &text,
+            &format!(r#"portico_plugin_errors_total{{{labels},error="memory"}} 0"#),
+        );
+        // A histogram: two calls within 50 µs, all three within 100 ms.
+        has(
+            &text,
+            &format!(r#"portico_plugin_call_seconds_bucket{{{labels},le="0.00005"}} 2"#),
+        );
+        has(
+            &text,
+            &format!(r#"portico_plugin_call_seconds_bucket{{{labels},le="0.1"}} 3"#),
+        );
+        has(&text, &format!("portico_plugin_call_seconds_count{{{labels}}} 3"));
+        has(
+            &text,
+            r#"portico_plugin_reloads_total{plugin="chat",outcome="accepted"} 1"#,
+        );
+        has(
+            &text,
+            r#"portico_plugin_reloads_total{plugin="chat",outcome="rejected"} 1"#,
+        );
+    }
+}
