@@ -171,6 +171,31 @@ describe("command line", () => {
     assert.notEqual(res.status, 0);
     assert.match(res.stderr, /outbound_queu/);
   });
+  it("--log-format json writes one JSON object per line, a connection's lifecycle at debug", async () => {
+    const server = await startServer("", { env: { PORTICO_LOG_FORMAT: "json", PORTICO_LOG: "info,portico=debug" } });
+    try {
+      const socket = io(server.url, { transports: ["websocket"], reconnection: false });
+      await once(socket, "connect");
+      socket.disconnect();
+      const deadline = Date.now() + 5000;
+      const lines = () => server.output().split("\n").filter((l) => l.length > 0);
+      while (!lines().some((l) => l.includes("session closed"))) {
+        assert.ok(Date.now() < deadline, `no "session closed" line in:\n${server.output()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const records = lines().map((l) => JSON.parse(l));
+      const messages = records.map((r) => r.message);
+      for (const expected of ["portico listening", "session opened", "socket joined", "socket left", "session closed"]) {
+        assert.ok(messages.includes(expected), `"${expected}" in ${JSON.stringify(messages)}`);
+      }
+      const closed = records.find((r) => r.message === "session closed");
+      assert.equal(typeof closed.sid, "string");
+      assert.equal(typeof closed.reason, "string");
+      assert.equal(closed.level, "DEBUG");
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe("graceful shutdown", () => {

@@ -34,8 +34,8 @@ pub(super) fn section(out: &mut String, ctx: &Context, runs: &[Run]) {
         let _ = writeln!(
             out,
             "\nCounted rather than timed (`valgrind --tool=callgrind`, echo with 10 clients, the \
-             difference of a 2 s and a 6 s run, so start-up cancels out; the kernel's TCP work is not \
-             counted): portico runs {} user-space instructions per ack, portico-wasm {}: the plugin \
+             difference of a 2 s and a 6 s run, counted from when the server listens; the kernel's TCP \
+             work is not counted): portico runs {} user-space instructions per ack, portico-wasm {}: the plugin \
              adds **{} instructions per event**. Unlike the times above, these counts do not move \
              with the machine's load.{}",
             num(builtin),
