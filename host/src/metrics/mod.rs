@@ -8,15 +8,15 @@
 //! an event is an atomic add behind a pointer; what happens once per connection looks
 //! its labelled series up by name.
 
+mod histogram;
 mod names;
 mod namespace;
 mod plugin;
 
 use std::sync::{LazyLock, OnceLock};
-use std::time::Duration;
 
 use metrics::{Counter, Gauge, counter, gauge};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use names::*;
 pub use namespace::NamespaceMetrics;
@@ -33,43 +33,30 @@ pub enum InstallError {
     /// Another recorder was installed first.
     #[error("a metrics recorder is already installed")]
     AlreadyInstalled,
-    /// The exporter refused its configuration.
-    #[error("metrics exporter: {0}")]
-    Exporter(String),
-    /// The upkeep thread could not start.
-    #[error("cannot start the metrics upkeep thread: {0}")]
-    Upkeep(std::io::Error),
 }
 
 /// Installs the process's Prometheus recorder and describes every metric. Call it
 /// once, first thing: handles registered before it count nothing.
 pub fn install() -> Result<(), InstallError> {
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(PLUGIN_CALL_SECONDS.into()), PLUGIN_CALL_BUCKETS)
-        .map_err(|e| InstallError::Exporter(e.to_string()))?
-        .build_recorder();
+    let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| InstallError::AlreadyInstalled)?;
-    let _ = HANDLE.set(handle.clone());
+    let _ = HANDLE.set(handle);
     names::describe();
-    // Histogram samples wait in lock-free buckets until drained: without a scrape,
-    // this bounds them.
-    std::thread::Builder::new()
-        .name("portico-metrics".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(Duration::from_secs(5));
-                handle.run_upkeep();
-            }
-        })
-        .map_err(InstallError::Upkeep)?;
+    // No series of the exporter's is a histogram (the plugin call times are
+    // `histogram`'s), so it buffers nothing and needs no upkeep.
     Ok(())
 }
 
 /// Every metric in the Prometheus text exposition format (empty when no recorder
 /// was installed).
 pub fn render() -> String {
-    HANDLE.get().map(PrometheusHandle::render).unwrap_or_default()
+    let Some(handle) = HANDLE.get() else {
+        return String::new();
+    };
+    let mut out = handle.render();
+    histogram::render(&mut out);
+    out
 }
 
 /// A connection's transport, as the `transport` label spells it.
@@ -167,17 +154,18 @@ pub fn cluster_connected(up: bool) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// What `record` counted, rendered by a recorder of its own.
     fn rendered(record: impl FnOnce()) -> String {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(PLUGIN_CALL_SECONDS.into()), PLUGIN_CALL_BUCKETS)
-            .expect("buckets")
-            .build_recorder();
+        let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, record);
-        handle.render()
+        let mut out = handle.render();
+        histogram::render(&mut out);
+        out
     }
 
     fn has(text: &str, line: &str) {
@@ -252,6 +240,7 @@ mod tests {
             &format!(r#"portico_plugin_errors_total{{{labels},error="memory"}} 0"#),
         );
         // A histogram: two calls within 50 µs, all three within 100 ms.
+        has(&text, "# TYPE portico_plugin_call_seconds histogram");
         has(
             &text,
             &format!(r#"portico_plugin_call_seconds_bucket{{{labels},le="0.00005"}} 2"#),
@@ -260,7 +249,15 @@ mod tests {
             &text,
             &format!(r#"portico_plugin_call_seconds_bucket{{{labels},le="0.1"}} 3"#),
         );
+        has(
+            &text,
+            &format!(r#"portico_plugin_call_seconds_bucket{{{labels},le="+Inf"}} 3"#),
+        );
         has(&text, &format!("portico_plugin_call_seconds_count{{{labels}}} 3"));
+        has(
+            &text,
+            &format!("portico_plugin_call_seconds_sum{{{labels}}} 0.05007"),
+        );
         has(
             &text,
             r#"portico_plugin_reloads_total{plugin="chat",outcome="accepted"} 1"#,

@@ -1,6 +1,6 @@
 //! Every metric's name, with the help text `/metrics` shows for it.
 
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics::{describe_counter, describe_gauge};
 
 /// Open client connections, by `transport`.
 pub const CONNECTIONS_OPEN: &str = "portico_connections_open";
@@ -119,11 +119,6 @@ pub(super) fn describe() {
     describe_counter!(
         PLUGIN_ERRORS_TOTAL,
         "Plugin calls that failed, by plugin, world and error (trap, deadline, memory, instantiate, effects)."
-    );
-    describe_histogram!(
-        PLUGIN_CALL_SECONDS,
-        Unit::Seconds,
-        "How long plugin calls took, by plugin and world."
     );
     describe_counter!(
         PLUGIN_RELOADS_TOTAL,

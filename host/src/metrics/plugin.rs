@@ -1,8 +1,11 @@
 //! A plugin version's series, registered once when it is loaded.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{Counter, Histogram, counter, histogram};
+use metrics::{Counter, counter};
+
+use super::histogram::{CallTimes, call_times};
 
 use super::names::*;
 
@@ -27,7 +30,7 @@ pub enum CallOutcome {
 #[derive(Debug)]
 pub struct PluginMetrics {
     calls: Counter,
-    latency: Histogram,
+    latency: Arc<CallTimes>,
     trap: Counter,
     deadline: Counter,
     memory: Counter,
@@ -45,7 +48,7 @@ impl PluginMetrics {
         };
         PluginMetrics {
             calls: counter!(PLUGIN_CALLS_TOTAL, &labels()),
-            latency: histogram!(PLUGIN_CALL_SECONDS, &labels()),
+            latency: call_times(name, world),
             trap: error("trap"),
             deadline: error("deadline"),
             memory: error("memory"),
@@ -57,7 +60,7 @@ impl PluginMetrics {
     /// Counts a call that took `took` and ended as `outcome`.
     pub fn call(&self, took: Duration, outcome: CallOutcome) {
         self.calls.increment(1);
-        self.latency.record(took.as_secs_f64());
+        self.latency.record(took);
         let failed = match outcome {
             CallOutcome::Ok => return,
             CallOutcome::Trap => &self.trap,
