@@ -6,7 +6,8 @@
 //! hold handles registered once ([`NamespaceMetrics`] for a namespace,
 //! [`PluginMetrics`] for a plugin version, the statics here for the rest), so counting
 //! an event is an atomic add behind a pointer; what happens once per connection looks
-//! its labelled series up by name.
+//! its labelled series up by name. The plugin call times are the one exception to
+//! the recorder: the `histogram` module keeps them (and renders them with the rest).
 
 mod histogram;
 mod names;
@@ -24,7 +25,7 @@ pub use plugin::{CallOutcome, PluginMetrics};
 
 use crate::reason::DisconnectReason;
 
-/// The recorder's handle, for rendering and upkeep.
+/// The recorder's handle, for rendering.
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Why the recorder could not be installed.
