@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         max_payload: 1_000_000,
         upgrade_timeout: Duration::from_secs(10),
         queue_capacity: 1024,
+        connections: Default::default(),
     };
     let engine = Engine::new(config, Echo);
     let app = Router::new()
@@ -63,7 +64,13 @@ async fn main() -> anyhow::Result<()> {
     let listener = portico::server::bind(addr, 1024)?;
     println!("listening on {}", listener.local_addr()?);
     // Portico's accept loop: its WebSocket layer reads the upgraded TcpStream directly.
-    portico::accept::serve(listener, app, tokio_util::sync::CancellationToken::new()).await;
+    portico::accept::serve(
+        listener,
+        app,
+        Duration::from_secs(10),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await;
     Ok(())
 }
 

@@ -7,16 +7,16 @@
 
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_layer::Layer;
 
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after an accept error such as running out of file descriptors, so the loop
 /// does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
@@ -24,13 +24,20 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// Accepts connections on `listener` and serves `app` on each, until `shutdown` is
 /// cancelled; then lets in-flight requests finish and returns once every connection
 /// has closed or been upgraded away.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+/// A client that takes longer than `header_timeout` to send a request's headers is
+/// disconnected.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) {
     let connections = TaskTracker::new();
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _peer)) => tcp,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     tracing::warn!(%err, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
@@ -39,12 +46,13 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationTok
             },
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Every request carries its peer's address, for the per-address limits.
+        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
             tokio::pin!(conn);

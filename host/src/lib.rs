@@ -12,6 +12,7 @@
 //! - [`auth`]: JWT extraction and verification at connect.
 //! - [`socketio`]: Socket.IO packets to sockets in namespaces, acks both ways.
 //! - [`native`]: the `{event, data}` WebSocket endpoint.
+//! - [`limits`]: what one client may use (events/s, rooms, connections), refusals mapped to the wire.
 //! - [`router`]: namespaces, sockets, rooms, targets; an event encoded once for all recipients.
 //! - [`cluster`]: several nodes on one Redis, in Node's redis-adapter wire format.
 //! - [`builtin`]: the built-in event handlers (echo, conformance, silent).
@@ -30,6 +31,7 @@ pub mod config;
 pub mod engineio;
 pub mod http;
 pub mod id;
+pub mod limits;
 pub mod metrics;
 pub mod native;
 pub mod outbound;

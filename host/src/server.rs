@@ -15,6 +15,7 @@ use crate::builtin;
 use crate::cluster::Cluster;
 use crate::config::{AuthMode, Config, CorsConfig};
 use crate::engineio::{Engine, EngineConfig};
+use crate::limits::{ConnectionLimits, SocketLimits};
 use crate::native::{NativeConfig, NativeEndpoint};
 use crate::plugins::LoadError;
 use crate::plugins::pipeline::Pipeline;
@@ -107,6 +108,8 @@ impl Gateway {
                 auth: ns.auth,
                 verifier: verifier.clone(),
                 presence_events: ns.presence,
+                limits: SocketLimits::from_config(&config.limits),
+                ack_errors: ns.ack_errors,
             };
             let (adapter, presence): (Box<dyn Adapter>, Box<dyn Presence>) = match &cluster {
                 Some(cluster) => {
@@ -124,9 +127,17 @@ impl Gateway {
         if let Some(registry) = &registry {
             registry.set_namespaces(&namespaces);
         }
+        // One count of open connections for both transports.
+        let connections = Arc::new(ConnectionLimits::from_config(&config.limits));
         let socketio = SocketIo::new(SocketIoConfig::from_config(config), namespaces.clone());
-        let engine = Engine::new(EngineConfig::from_config(config), socketio);
-        let native = NativeEndpoint::new(NativeConfig::from_config(config), namespaces.clone());
+        let engine = Engine::new(
+            EngineConfig::from_config(config).with_connections(connections.clone()),
+            socketio,
+        );
+        let native = NativeEndpoint::new(
+            NativeConfig::from_config(config).with_connections(connections),
+            namespaces.clone(),
+        );
         Ok(Gateway {
             engine,
             native,
@@ -300,7 +311,7 @@ pub async fn serve(
             gateway.shutdown().await;
         })
     };
-    crate::accept::serve(listener, app, shutdown).await;
+    crate::accept::serve(listener, app, config.limits.handshake_timeout(), shutdown).await;
     let _ = closer.await;
     Ok(())
 }

@@ -65,8 +65,10 @@ fn handle(ns: &Namespace, socket: &Socket, name: &str, payload: Payload) -> Opti
             let Some(Join { room }) = first(&payload) else {
                 return Some(error("join needs {\"room\": \"name\"}"));
             };
-            ns.join(socket, &[room.as_str().into()]);
-            Some(Payload::json(vec![json!({ "joined": room })]))
+            match ns.client_join(socket, &[room.as_str().into()]) {
+                Ok(()) => Some(Payload::json(vec![json!({ "joined": room })])),
+                Err(refusal) => Some(Payload::json(vec![json!({ "error": refusal.body() })])),
+            }
         }
         "bcast" => {
             let Some(Bcast { room, payload: data }) = first(&payload) else {

@@ -67,10 +67,10 @@ fn handle(ns: &Arc<Namespace>, socket: &Socket, event: IncomingEvent) -> Option<
     // The first argument, parsed: only the commands read it.
     let first = || event.payload.args.first().map_or(Value::Null, Arg::value);
     match event.name.as_str() {
-        "join" => {
-            ns.join(socket, &rooms(&first()));
-            Some(rooms_reply(ns, socket))
-        }
+        "join" => match ns.client_join(socket, &rooms(&first())) {
+            Ok(()) => Some(rooms_reply(ns, socket)),
+            Err(refusal) => Some(Payload::json(vec![json!({ "error": refusal.body() })])),
+        },
         "leave" => {
             if let Some(room) = first().as_str() {
                 ns.leave(socket, room);

@@ -179,8 +179,8 @@ impl Adapter for RedisAdapter {
         self.0.local.len()
     }
 
-    fn join(&self, sid: &SocketId, rooms: &[Room]) {
-        self.0.local.join(sid, rooms);
+    fn join(&self, sid: &SocketId, rooms: &[Room], cap: usize) -> bool {
+        self.0.local.join(sid, rooms, cap)
     }
 
     fn leave(&self, sid: &SocketId, room: &str) {

@@ -8,12 +8,14 @@ mod auth;
 mod cluster;
 mod env;
 mod http;
+mod limits;
 mod plugins;
 mod validate;
 
 pub use auth::{AuthConfig, AuthMode};
 pub use cluster::{AdapterKind, ClusterConfig, REDIS_URL_ENV};
 pub use http::{ApiConfig, HttpConfig, PluginRoute};
+pub use limits::LimitsConfig;
 pub use plugins::{Isolation, PluginLimits, PluginSettings, PluginsConfig};
 
 use std::collections::BTreeMap;
@@ -236,22 +238,6 @@ impl Default for NativeConfig {
             enabled: true,
             path: "/ws".to_owned(),
         }
-    }
-}
-
-/// Per-connection resource limits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitsConfig {
-    /// Messages queued for one connection before it counts as too slow and is
-    /// disconnected; for a polling client, what may wait between two GETs. Defaults
-    /// to 1 024.
-    pub outbound_queue: usize,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> LimitsConfig {
-        LimitsConfig { outbound_queue: 1024 }
     }
 }
 

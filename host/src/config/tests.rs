@@ -113,6 +113,16 @@ fn validation_refuses_values_that_cannot_work() {
         ("[engineio]\nping_timeout_ms = 0", "engineio.ping_interval_ms"),
         ("[engineio]\nmax_payload = 0", "engineio.max_payload"),
         ("[limits]\noutbound_queue = 0", "limits.outbound_queue"),
+        ("[limits]\nevent_burst = 0", "limits.event_burst"),
+        ("[limits]\nrooms_per_socket = 0", "limits.rooms_per_socket"),
+        (
+            "[limits]\nnamespaces_per_client = 0",
+            "limits.namespaces_per_client",
+        ),
+        (
+            "[limits]\nhandshake_timeout_ms = 0",
+            "limits.handshake_timeout_ms",
+        ),
         ("[native]\npath = \"ws/\"", "native.path"),
         ("[native]\npath = \"/socket.io/ws\"", "native.path"),
         ("[namespaces.chat]", "namespaces.\"chat\""),

@@ -31,6 +31,21 @@ impl Config {
         if self.limits.outbound_queue == 0 {
             return invalid("limits.outbound_queue", "must be at least 1 message");
         }
+        if self.limits.events_per_second != 0 && self.limits.event_burst == 0 {
+            return invalid(
+                "limits.event_burst",
+                "must be at least 1 event while events_per_second is set",
+            );
+        }
+        if self.limits.rooms_per_socket == 0 {
+            return invalid("limits.rooms_per_socket", "must be at least 1 (its own room)");
+        }
+        if self.limits.namespaces_per_client == 0 {
+            return invalid("limits.namespaces_per_client", "must be at least 1");
+        }
+        if self.limits.handshake_timeout_ms == 0 {
+            return invalid("limits.handshake_timeout_ms", "must be positive");
+        }
         if self.native.enabled && (!self.native.path.starts_with('/') || self.native.path.ends_with('/')) {
             return invalid(
                 "native.path",

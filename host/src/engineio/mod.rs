@@ -26,6 +26,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::limits::{ConnectionLimits, ConnectionPermit, Refusal, peer_ip};
 use crate::protocol::engineio::{self as proto, Message, RequestError, Transport};
 use crate::reason::DisconnectReason;
 pub use session::Session;
@@ -43,6 +44,8 @@ pub struct EngineConfig {
     pub upgrade_timeout: Duration,
     /// Outbound queue capacity, in messages.
     pub queue_capacity: usize,
+    /// Connections open at once, shared with the other transports.
+    pub connections: Arc<ConnectionLimits>,
 }
 
 impl EngineConfig {
@@ -54,7 +57,14 @@ impl EngineConfig {
             max_payload: config.engineio.max_payload,
             upgrade_timeout: config.engineio.upgrade_timeout(),
             queue_capacity: config.limits.outbound_queue,
+            connections: Arc::new(ConnectionLimits::from_config(&config.limits)),
         }
+    }
+
+    /// The same, counting its connections in `connections` (shared with the native
+    /// endpoint).
+    pub fn with_connections(self, connections: Arc<ConnectionLimits>) -> EngineConfig {
+        EngineConfig { connections, ..self }
     }
 }
 
@@ -222,8 +232,9 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions().get(sid).cloned()
     }
 
-    /// Creates a session, tells the handler and starts its heartbeat.
-    fn open(&self, transport: Transport, req: &Request<Body>) -> Entry<H::Conn> {
+    /// Creates a session, tells the handler and starts its heartbeat, which holds the
+    /// session's place among the node's connections until it ends.
+    fn open(&self, transport: Transport, req: &Request<Body>, permit: ConnectionPermit) -> Entry<H::Conn> {
         let session = Session::new(crate::id::random_id(), transport, self.0.config.queue_capacity);
         let info = RequestInfo::of(req);
         if transport == Transport::Websocket {
@@ -241,8 +252,17 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions().insert(session.id().into(), entry.clone());
         crate::metrics::connection_opened(metric_transport(transport));
         tracing::debug!(sid = session.id(), ?transport, "session opened");
-        self.0.tasks.spawn(heartbeat::run(self.clone(), entry.clone()));
+        let heartbeat = heartbeat::run(self.clone(), entry.clone());
+        self.0.tasks.spawn(async move {
+            heartbeat.await;
+            drop(permit);
+        });
         entry
+    }
+
+    /// A place for a new session, or the response refusing it.
+    fn admit(&self, req: &Request<Body>) -> Result<ConnectionPermit, Refusal> {
+        self.0.config.connections.acquire(peer_ip(req))
     }
 
     fn handshake(&self, session: &Session, upgrades: &[&str]) -> proto::Frame {
@@ -258,7 +278,11 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     fn open_polling(&self, req: &Request<Body>) -> Response {
-        let entry = self.open(Transport::Polling, req);
+        let permit = match self.admit(req) {
+            Ok(permit) => permit,
+            Err(refusal) => return refusal.response(),
+        };
+        let entry = self.open(Transport::Polling, req, permit);
         let proto::Frame::Text(open) = self.handshake(&entry.session, &["websocket"]) else {
             unreachable!("the handshake is a text frame")
         };
@@ -267,7 +291,11 @@ impl<H: EngineHandler> Engine<H> {
 
     fn open_websocket(&self, req: &mut Request<Body>) -> Result<Response, RequestError> {
         let (response, upgrade) = websocket_upgrade(req)?;
-        let entry = self.open(Transport::Websocket, req);
+        let permit = match self.admit(req) {
+            Ok(permit) => permit,
+            Err(refusal) => return Ok(refusal.response()),
+        };
+        let entry = self.open(Transport::Websocket, req, permit);
         self.0
             .tasks
             .spawn(websocket::run(self.clone(), entry, upgrade, false));

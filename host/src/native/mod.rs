@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::engineio::RequestInfo;
+use crate::limits::{ConnectionLimits, peer_ip};
 use crate::metrics;
 use crate::outbound::{Connection, Outbound, Outbox};
 use crate::protocol::native;
@@ -42,6 +43,8 @@ pub struct NativeConfig {
     pub max_payload: usize,
     /// Outbound queue capacity, in messages.
     pub queue_capacity: usize,
+    /// Connections open at once, shared with the other transports.
+    pub connections: Arc<ConnectionLimits>,
 }
 
 impl NativeConfig {
@@ -53,7 +56,13 @@ impl NativeConfig {
             ping_timeout: config.engineio.ping_timeout(),
             max_payload: config.engineio.max_payload,
             queue_capacity: config.limits.outbound_queue,
+            connections: Arc::new(ConnectionLimits::from_config(&config.limits)),
         }
+    }
+
+    /// The same, counting its connections in `connections` (shared with Engine.IO).
+    pub fn with_connections(self, connections: Arc<ConnectionLimits>) -> NativeConfig {
+        NativeConfig { connections, ..self }
     }
 }
 
@@ -112,6 +121,10 @@ impl NativeEndpoint {
                     .into_response();
             }
         };
+        let permit = match self.config.connections.acquire(peer_ip(&req)) {
+            Ok(permit) => permit,
+            Err(refusal) => return refusal.response(),
+        };
         let request = RequestInfo::of(&req);
         let user = match ns.authenticate(&json!({}), &request) {
             Ok(user) => user,
@@ -141,7 +154,8 @@ impl NativeEndpoint {
                         shutdown,
                         &tasks,
                     )
-                    .await
+                    .await;
+                    drop(permit);
                 }
                 Err(err) => tracing::debug!(%err, "native websocket upgrade failed"),
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::payload::{self, PayloadError};
 use super::state::{Effect, Target};
+use crate::limits::Refusal;
 use crate::protocol::socketio::{Payload, is_reserved_event};
 use crate::router::{Namespace, Namespaces, Socket, Targets};
 
@@ -37,6 +38,9 @@ pub enum EffectError {
     /// An emit to a namespace the gateway does not serve.
     #[error("emit to unknown namespace `{0}`")]
     UnknownNamespace(String),
+    /// Joins that would put the calling socket past one of its limits (`rooms_per_socket`).
+    #[error("{0}")]
+    Limit(#[from] Refusal),
     /// A join, leave or disconnect from a call that has no socket (an HTTP call or a
     /// server event).
     #[error("join, leave and disconnect act on the calling socket's namespace; this call has none")]
@@ -68,6 +72,15 @@ pub fn apply(caller: &Caller<'_>, effects: Vec<Effect>) -> Result<(), EffectErro
         .into_iter()
         .map(|effect| check(caller, effect))
         .collect::<Result<Vec<_>, _>>()?;
+    let joins = checked.iter().filter_map(|effect| match effect {
+        Checked::Join(_, room, None) => Some(room.as_str()),
+        _ => None,
+    });
+    if let (Some(ns), Some(socket)) = (caller.namespace, caller.socket)
+        && joins.clone().next().is_some()
+    {
+        ns.may_join(socket, joins)?;
+    }
     for effect in checked {
         apply_one(effect);
     }
@@ -138,7 +151,10 @@ fn apply_one(effect: Checked<'_>) {
             targets,
             payload,
         } => ns.emit(&targets, &event, payload),
-        Checked::Join((ns, caller), room, None) => ns.join(caller, &[room.into()]),
+        Checked::Join((ns, caller), room, None) => {
+            // Checked above; a concurrent join of the same socket may still win the place.
+            let _ = ns.client_join(caller, &[room.into()]);
+        }
         Checked::Join((ns, _), room, Some(id)) => ns.adapter().add_sockets(&other(id), &[room.into()]),
         Checked::Leave((ns, caller), room, None) => ns.leave(caller, &room),
         Checked::Leave((ns, _), room, Some(id)) => ns.adapter().del_sockets(&other(id), &[room.into()]),

@@ -143,7 +143,15 @@ impl Pipeline {
             socket,
             max_payload: self.max_payload,
         };
-        effects::apply(&caller, effects).map_err(|err| misbehaved(plugin, &err.to_string()))
+        effects::apply(&caller, effects).map_err(|err| match err {
+            // The client's limit, not the plugin's fault: the client is told which.
+            effects::EffectError::Limit(refusal) => PluginError {
+                code: refusal.code().to_owned(),
+                message: refusal.to_string(),
+                data_json: None,
+            },
+            err => misbehaved(plugin, &err.to_string()),
+        })
     }
 
     /// Runs every guard; the first refusal wins.

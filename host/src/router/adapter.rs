@@ -49,8 +49,9 @@ pub trait Adapter: Send + Sync + 'static {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Adds the socket `sid` to each of `rooms` (registered or still connecting).
-    fn join(&self, sid: &SocketId, rooms: &[Room]);
+    /// Adds the socket `sid` (registered or still connecting) to each of `rooms`, or
+    /// to none and returns false when that would put it in more than `cap` rooms.
+    fn join(&self, sid: &SocketId, rooms: &[Room], cap: usize) -> bool;
     /// Removes the socket `sid` from `room`.
     fn leave(&self, sid: &SocketId, room: &str);
     /// The rooms the socket `sid` is in, its own room included.
@@ -223,8 +224,21 @@ impl Adapter for LocalAdapter {
         self.read().sockets.len()
     }
 
-    fn join(&self, sid: &SocketId, rooms: &[Room]) {
-        self.write().join(sid, rooms);
+    fn join(&self, sid: &SocketId, rooms: &[Room], cap: usize) -> bool {
+        let mut index = self.write();
+        if cap != usize::MAX {
+            let current = index.rooms.get(sid);
+            let new = rooms
+                .iter()
+                .filter(|room| !current.is_some_and(|c| c.contains(*room)))
+                .collect::<HashSet<_>>()
+                .len();
+            if current.map_or(0, HashSet::len) + new > cap {
+                return false;
+            }
+        }
+        index.join(sid, rooms);
+        true
     }
 
     fn leave(&self, sid: &SocketId, room: &str) {
@@ -348,9 +362,9 @@ mod tests {
             a.add(s);
         }
         let [x, y, z] = &sockets;
-        a.join(x.id(), &["red".into()]);
-        a.join(y.id(), &["red".into(), "blue".into()]);
-        a.join(z.id(), &["blue".into()]);
+        assert!(a.join(x.id(), &["red".into()], usize::MAX));
+        assert!(a.join(y.id(), &["red".into(), "blue".into()], usize::MAX));
+        assert!(a.join(z.id(), &["blue".into()], usize::MAX));
         (a, sockets)
     }
 
@@ -427,5 +441,24 @@ mod tests {
         a.del_sockets(&Targets::default().to("blue"), &["green".into(), "blue".into()]);
         assert!(a.local_sockets(&Targets::default().to("green")).is_empty());
         assert!(a.local_sockets(&Targets::default().to("blue")).is_empty());
+    }
+
+    #[test]
+    fn a_join_past_the_cap_joins_none_and_rooms_already_joined_cost_nothing() {
+        let (a, s) = adapter();
+        let b = s[1].id();
+        // `b` is in its own room, `red` and `blue`: three.
+        assert!(a.join(b, &["red".into(), "blue".into()], 3), "already in both");
+        assert!(
+            !a.join(b, &["green".into(), "red".into()], 3),
+            "green is a fourth"
+        );
+        assert_eq!(a.rooms_of(b).len(), 3, "nothing joined");
+        assert!(!a.join(b, &["x".into(), "y".into()], 4), "two new, one place");
+        assert!(
+            a.join(b, &["x".into(), "x".into()], 4),
+            "the same new room twice is one"
+        );
+        assert_eq!(a.rooms_of(b).len(), 4);
     }
 }

@@ -65,6 +65,17 @@ impl ConnectRefusal {
     }
 }
 
+impl From<crate::limits::Refusal> for ConnectRefusal {
+    /// `{message, code, data: {code}}`: socket.io-client shows `data` as `err.data`.
+    fn from(refusal: crate::limits::Refusal) -> ConnectRefusal {
+        ConnectRefusal {
+            message: refusal.to_string(),
+            code: Some(refusal.code().to_owned()),
+            data: Some(serde_json::json!({ "code": refusal.code() })),
+        }
+    }
+}
+
 /// The result of [`EventHandler::on_connect`].
 pub type ConnectResult = Result<Option<AfterConnect>, ConnectRefusal>;
 

@@ -8,12 +8,13 @@ use tokio_util::task::TaskTracker;
 use super::Room;
 use super::adapter::{Adapter, AdapterError, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
-use super::handler::{BoxFuture, EventHandler, IncomingEvent, ServerEvent};
+use super::handler::{BoxFuture, ConnectRefusal, EventHandler, IncomingEvent, ServerEvent};
 use super::presence::{LocalPresence, Presence, PresenceUser, Transition};
 use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
 use crate::engineio::RequestInfo;
+use crate::limits::{Refusal, SocketLimits, Verdict};
 use crate::metrics::NamespaceMetrics;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
@@ -27,6 +28,10 @@ pub struct NamespaceOptions {
     pub verifier: Option<Arc<Verifier>>,
     /// Whether `user_online` / `user_offline` are emitted.
     pub presence_events: bool,
+    /// What each of its sockets may use.
+    pub limits: SocketLimits,
+    /// Whether a refused event's ack gets `{error: {message, code}}` too.
+    pub ack_errors: bool,
 }
 
 /// What [`Namespace::connect`] did with a socket.
@@ -61,6 +66,12 @@ pub struct Namespace {
     tasks: TaskTracker,
     /// Its series in `/metrics`, shared with its admitted sockets.
     metrics: Arc<NamespaceMetrics>,
+    /// What each of its sockets may use, and whether refusals answer acks.
+    limits: SocketLimits,
+    ack_errors: bool,
+    /// Sockets per verified user (`sub`), connecting or admitted, when
+    /// `limits.per_user` is set. A std lock, never held across an await.
+    users: Mutex<HashMap<String, usize>>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -105,6 +116,8 @@ impl Namespace {
             auth,
             verifier,
             presence_events,
+            limits,
+            ack_errors,
         } = options;
         Arc::new_cyclic(|weak| {
             adapter.attach(weak.clone());
@@ -119,6 +132,9 @@ impl Namespace {
                 admission: Mutex::new(()),
                 tasks: TaskTracker::new(),
                 metrics: Arc::new(NamespaceMetrics::new(name)),
+                limits,
+                ack_errors,
+                users: Mutex::new(HashMap::new()),
             }
         })
     }
@@ -143,15 +159,18 @@ impl Namespace {
     /// reach it), sends the connect reply, emits `user_online` and runs the handler's
     /// after-connect work, in that order. Every transport joins a namespace through here.
     pub async fn connect(self: &Arc<Self>, socket: &Socket) -> Connected {
+        if let Err(refusal) = self.take_user_slot(socket) {
+            refusal.count();
+            return self.refuse(socket, refusal.into());
+        }
         match self.handler.on_connect(self, socket).await {
             Err(refusal) => {
-                tracing::debug!(sid = &**socket.id(), nsp = self.name, ?refusal, "socket refused");
-                socket.mark_gone(DisconnectReason::ServerNamespaceDisconnect);
-                socket.send_refusal(&refusal);
-                Connected::Refused
+                self.give_user_slot(socket);
+                self.refuse(socket, refusal)
             }
             Ok(after) => {
                 if !self.admit(socket) {
+                    self.give_user_slot(socket);
                     // Its handler accepted it, so it hears that it left: every accepted
                     // socket gets its one `on_disconnect`.
                     let reason = socket.left_reason().unwrap_or(DisconnectReason::TransportClose);
@@ -170,16 +189,93 @@ impl Namespace {
         }
     }
 
+    fn refuse(&self, socket: &Socket, refusal: ConnectRefusal) -> Connected {
+        tracing::debug!(sid = &**socket.id(), nsp = self.name, ?refusal, "socket refused");
+        socket.mark_gone(DisconnectReason::ServerNamespaceDisconnect);
+        socket.send_refusal(&refusal);
+        Connected::Refused
+    }
+
+    /// Counts a connecting socket against its user's `per_user` limit, or refuses it.
+    fn take_user_slot(&self, socket: &Socket) -> Result<(), Refusal> {
+        let Some(sub) = self.counted_user(socket) else {
+            return Ok(());
+        };
+        let mut users = self.users();
+        let count = users.entry(sub).or_default();
+        if *count >= self.limits.per_user {
+            return Err(Refusal::ConnectionsPerUser);
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// Gives back the slot [`Namespace::take_user_slot`] took for `socket`.
+    fn give_user_slot(&self, socket: &Socket) {
+        let Some(sub) = self.counted_user(socket) else {
+            return;
+        };
+        let mut users = self.users();
+        if let Some(count) = users.get_mut(&sub) {
+            *count -= 1;
+            if *count == 0 {
+                users.remove(&sub);
+            }
+        }
+    }
+
+    /// The user a socket is counted under, when sockets per user are limited.
+    fn counted_user(&self, socket: &Socket) -> Option<String> {
+        if self.limits.per_user == 0 {
+            return None;
+        }
+        let sub = crate::auth::subject(socket.handshake().user.as_ref()?)?;
+        Some(sub.to_string())
+    }
+
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.users.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Hands an admitted socket's event to the handler; resolves to the ack, if any.
     /// Every transport dispatches events through here. It returns the handler's own
-    /// future, not one wrapped around it: this is every event's path.
+    /// future, not one wrapped around it: this is every event's path. An event over
+    /// the socket's budget is not handled: its sender gets `error {code:
+    /// "RATE_LIMITED"}` (and the ack too with `ack_errors`), and a socket refused too
+    /// often is disconnected.
     pub fn dispatch<'a>(
         self: &'a Arc<Self>,
         socket: &'a Socket,
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
         self.metrics.event_in();
-        self.handler.on_event(self, socket, event)
+        match socket.budget().map_or(Verdict::Allowed, |budget| budget.check()) {
+            Verdict::Allowed => self.handler.on_event(self, socket, event),
+            verdict => Box::pin(std::future::ready(self.refuse_event(socket, &event, verdict))),
+        }
+    }
+
+    /// Tells a socket its event was over its budget; disconnects it when it keeps on.
+    fn refuse_event(
+        self: &Arc<Self>,
+        socket: &Socket,
+        event: &IncomingEvent,
+        verdict: Verdict,
+    ) -> Option<Payload> {
+        let refusal = Refusal::RateLimited;
+        refusal.count();
+        let _ = socket.emit("error", Payload::json(vec![refusal.body()]));
+        if verdict == Verdict::Abusive {
+            tracing::info!(
+                sid = &**socket.id(),
+                nsp = self.name,
+                "socket disconnected: events over its rate limit"
+            );
+            self.disconnect(socket);
+            return None;
+        }
+        (self.ack_errors && event.wants_ack)
+            .then(|| Payload::json(vec![serde_json::json!({ "error": refusal.body() })]))
     }
 
     /// Hands the handler an event another node sent to the servers; resolves to this
@@ -225,6 +321,7 @@ impl Namespace {
             // Under the lock `remove` takes after marking a socket gone: either this
             // sees it gone, or `remove` finds it registered and undoes all of it.
             let _admission = self.admission();
+            socket.set_budget(self.limits.events.budget());
             if !socket.mark_admitted() {
                 return false;
             }
@@ -313,6 +410,7 @@ impl Namespace {
             identity(socket)
                 .is_some_and(|(user_id, _)| self.presence.leave(&user_id, socket.id()) == Transition::Offline)
         };
+        self.give_user_slot(socket);
         self.metrics.socket_left(reason);
         tracing::debug!(sid = &**socket.id(), nsp = self.name, %reason, "socket left");
         if offline
@@ -332,16 +430,51 @@ impl Namespace {
         self.remove(socket, DisconnectReason::ServerNamespaceDisconnect);
     }
 
-    /// Puts a socket in rooms. A socket that has left joins nothing, even when it
-    /// leaves while joining: a slow handler cannot put a disconnected socket back in
-    /// a room.
+    /// Puts a socket in rooms, as the server (another node, `socketsJoin`, its user
+    /// room): no limit. A socket that has left joins nothing, even when it leaves
+    /// while joining: a slow handler cannot put a disconnected socket back in a room.
     pub fn join(&self, socket: &Socket, rooms: &[Room]) {
-        self.adapter.join(socket.id(), rooms);
+        self.join_within(socket, rooms, usize::MAX);
+    }
+
+    /// Puts a socket in rooms on its client's behalf (its event asked for it): all
+    /// of them, or none when that would put it in more than `rooms_per_socket`.
+    pub fn client_join(&self, socket: &Socket, rooms: &[Room]) -> Result<(), Refusal> {
+        if self.join_within(socket, rooms, self.limits.rooms) {
+            Ok(())
+        } else {
+            Refusal::RoomLimit.count();
+            Err(Refusal::RoomLimit)
+        }
+    }
+
+    /// Whether a socket may still join `rooms` on its client's behalf (rooms it is in
+    /// already cost nothing); a refusal is counted.
+    pub fn may_join<'r>(
+        &self,
+        socket: &Socket,
+        rooms: impl IntoIterator<Item = &'r str>,
+    ) -> Result<(), Refusal> {
+        let current: std::collections::HashSet<Room> =
+            self.adapter.rooms_of(socket.id()).into_iter().collect();
+        let new: std::collections::HashSet<&str> =
+            rooms.into_iter().filter(|r| !current.contains(*r)).collect();
+        if current.len().saturating_add(new.len()) <= self.limits.rooms {
+            Ok(())
+        } else {
+            Refusal::RoomLimit.count();
+            Err(Refusal::RoomLimit)
+        }
+    }
+
+    fn join_within(&self, socket: &Socket, rooms: &[Room], cap: usize) -> bool {
+        let joined = self.adapter.join(socket.id(), rooms, cap);
         // `remove` marks it gone, then sweeps every room: seen here after the join, a
         // socket that left (now or before) may have missed that sweep.
         if !socket.connected() {
             self.adapter.remove(socket.id());
         }
+        joined
     }
 
     /// Takes a socket out of a room.

@@ -19,6 +19,7 @@ use super::broadcast::{OutgoingEvent, Targets, frames_item};
 use super::handler::ConnectRefusal;
 use super::{Room, SocketId};
 use crate::engineio::RequestInfo;
+use crate::limits::EventBudget;
 use crate::metrics::NamespaceMetrics;
 use crate::outbound::{Connection, SendError};
 use crate::protocol::cluster::RemoteSocket;
@@ -109,6 +110,8 @@ struct Inner {
     handler_state: OnceLock<Arc<dyn Any + Send + Sync>>,
     /// Its namespace's series, from its admission on.
     metrics: OnceLock<Arc<NamespaceMetrics>>,
+    /// Its event budget, set at admission when its namespace limits events.
+    budget: OnceLock<EventBudget>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -136,6 +139,7 @@ impl Socket {
             gone: CancellationToken::new(),
             handler_state: OnceLock::new(),
             metrics: OnceLock::new(),
+            budget: OnceLock::new(),
         }))
     }
 
@@ -301,6 +305,18 @@ impl Socket {
     /// Targets every other socket of the namespace ("broadcast except sender").
     pub fn broadcast(&self) -> Targets {
         Targets::default().except_socket(self.0.id.clone())
+    }
+
+    /// Gives it its event budget (before it is admitted: every event it sends is checked).
+    pub(super) fn set_budget(&self, budget: Option<EventBudget>) {
+        if let Some(budget) = budget {
+            let _ = self.0.budget.set(budget);
+        }
+    }
+
+    /// Its event budget, when its events are limited.
+    pub(super) fn budget(&self) -> Option<&EventBudget> {
+        self.0.budget.get()
     }
 
     /// Counts what is sent to it from now on in its namespace's series.

@@ -7,6 +7,7 @@
 //! reference server does.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,11 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::engineio::{EngineHandler, RequestInfo, Session};
+use crate::limits::Refusal;
 use crate::outbound::Connection;
 use crate::protocol::engineio::Message;
 use crate::protocol::socketio::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
-use crate::router::handler::IncomingEvent;
+use crate::router::handler::{ConnectRefusal, IncomingEvent};
 use crate::router::{Connected, Framing, Handshake, Namespace, Namespaces, Socket};
 
 /// Socket.IO settings.
@@ -29,6 +31,8 @@ pub struct SocketIoConfig {
     pub connect_timeout: Duration,
     /// Most attachments one binary packet may announce.
     pub max_attachments: usize,
+    /// Most namespaces one connection may ask for (held, plus refused requests).
+    pub max_namespaces: usize,
 }
 
 impl SocketIoConfig {
@@ -37,6 +41,7 @@ impl SocketIoConfig {
         SocketIoConfig {
             connect_timeout: config.socketio.connect_timeout(),
             max_attachments: config.socketio.max_attachments,
+            max_namespaces: config.limits.namespaces_per_client,
         }
     }
 }
@@ -67,6 +72,9 @@ pub struct Client {
     sockets: Mutex<HashMap<String, Joined>>,
     /// Cancelled when the first namespace is joined, which stops the connect timer.
     joined: CancellationToken,
+    /// Namespace requests refused so far (unknown, or refused at connect): with the
+    /// sockets held, what `namespaces_per_client` bounds.
+    refused: AtomicUsize,
 }
 
 impl SocketIo {
@@ -81,11 +89,9 @@ impl SocketIo {
 
     async fn on_packet(&self, client: &Client, packet: Packet) {
         // A socket the server disconnected is gone even if the client has not noticed yet.
-        let joined = client
-            .sockets()
-            .get(&packet.nsp)
-            .filter(|j| j.socket.connected())
-            .cloned();
+        let entry = client.sockets().get(&packet.nsp).cloned();
+        let left = entry.as_ref().is_some_and(|j| !j.socket.connected());
+        let joined = entry.filter(|j| j.socket.connected());
         match (packet.kind, joined) {
             (PacketKind::Connect(auth), None) => self.connect(client, packet.nsp, auth).await,
             (PacketKind::Disconnect, Some(Joined { ns, socket })) => {
@@ -107,6 +113,16 @@ impl SocketIo {
             }
             (PacketKind::Ack { id, payload }, Some(Joined { socket, .. })) if socket.admitted() => {
                 socket.resolve_ack(id, payload);
+            }
+            (kind, None) if left => {
+                // Sent before the client heard that the server disconnected it (a
+                // flood cut off by its rate limit, say): not the client's fault.
+                tracing::debug!(
+                    sid = client.session.id(),
+                    nsp = packet.nsp,
+                    packet = ?std::mem::discriminant(&kind),
+                    "packet for a namespace the server left; dropped"
+                );
             }
             (kind, joined) => {
                 // CONNECT twice (or while connecting), CONNECT_ERROR from a client, or
@@ -131,11 +147,23 @@ impl SocketIo {
     }
 
     async fn connect(&self, client: &Client, nsp: String, auth: Option<Value>) {
+        let asked = client.sockets().len() + client.refused.load(Ordering::Relaxed);
+        if asked >= self.config.max_namespaces {
+            // No real client asks for this many: it is probing, so it goes.
+            let refusal = Refusal::NamespaceLimit;
+            refusal.count();
+            tracing::info!(
+                sid = client.session.id(),
+                nsp,
+                "connection closed: too many namespaces asked for"
+            );
+            client.refuse(nsp, ConnectRefusal::from(refusal).to_json());
+            client.session.close_after_flush(DisconnectReason::ForcedClose);
+            return;
+        }
         let Some(ns) = self.namespaces.get(&nsp) else {
-            let error = PacketKind::ConnectError(json!({ "message": "Invalid namespace" }));
-            let _ = client.session.send(crate::router::broadcast::frames_item(
-                Packet::new(nsp, error).encode(),
-            ));
+            client.refused.fetch_add(1, Ordering::Relaxed);
+            client.refuse(nsp, json!({ "message": "Invalid namespace" }));
             return;
         };
         let auth = auth.unwrap_or_else(|| json!({}));
@@ -143,10 +171,8 @@ impl SocketIo {
             Ok(user) => user,
             Err(failure) => {
                 // No socket is created and nothing reaches the handler.
-                let error = PacketKind::ConnectError(json!({ "message": failure.to_string() }));
-                let _ = client.session.send(crate::router::broadcast::frames_item(
-                    Packet::new(nsp, error).encode(),
-                ));
+                client.refused.fetch_add(1, Ordering::Relaxed);
+                client.refuse(nsp, json!({ "message": failure.to_string() }));
                 return;
             }
         };
@@ -173,6 +199,7 @@ impl SocketIo {
         match ns.connect(&socket).await {
             Connected::Accepted => client.joined.cancel(),
             Connected::Refused => {
+                client.refused.fetch_add(1, Ordering::Relaxed);
                 let mut sockets = client.sockets();
                 if sockets.get(&nsp).is_some_and(|j| j.socket.id() == socket.id()) {
                     sockets.remove(&nsp);
@@ -185,6 +212,14 @@ impl SocketIo {
 }
 
 impl Client {
+    /// Answers a CONNECT to `nsp` with CONNECT_ERROR `error`.
+    fn refuse(&self, nsp: String, error: Value) {
+        let error = PacketKind::ConnectError(error);
+        let _ = self.session.send(crate::router::broadcast::frames_item(
+            Packet::new(nsp, error).encode(),
+        ));
+    }
+
     fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<String, Joined>> {
         self.sockets
             .lock()
@@ -212,6 +247,7 @@ impl EngineHandler for SocketIo {
             decoder: Mutex::new(Decoder::new(self.config.max_attachments)),
             sockets: Mutex::new(HashMap::new()),
             joined,
+            refused: AtomicUsize::new(0),
         }
     }
 

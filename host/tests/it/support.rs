@@ -184,6 +184,7 @@ impl TestGateway {
         tokio::spawn(portico::accept::serve(
             listener,
             self.router.clone(),
+            std::time::Duration::from_secs(10),
             self.shutdown.clone(),
         ));
         addr
