@@ -114,13 +114,76 @@ fn scenario_args(scenario: &str, quick: bool) -> Option<&'static [&'static str]>
         ],
         // The fan-out load, its room split over two nodes on one Redis (see [`cluster`]).
         ("cluster", quick) => return scenario_args("fanout", quick),
+        // Paced clients, so the server has room: what a flood takes from them shows.
+        (FLOOD_BASE, false) => &[
+            "echo",
+            "--clients",
+            "20",
+            "--rate",
+            "100",
+            "--warmup",
+            "1",
+            "--duration",
+            "5",
+        ],
+        (FLOOD_BASE, true) => &[
+            "echo",
+            "--clients",
+            "5",
+            "--rate",
+            "100",
+            "--warmup",
+            "0.2",
+            "--duration",
+            "1",
+        ],
+        (FLOOD, false) => &[
+            "echo",
+            "--clients",
+            "20",
+            "--rate",
+            "100",
+            "--warmup",
+            "1",
+            "--duration",
+            "5",
+            "--flood",
+            "10000",
+        ],
+        (FLOOD, true) => &[
+            "echo",
+            "--clients",
+            "5",
+            "--rate",
+            "100",
+            "--warmup",
+            "0.2",
+            "--duration",
+            "1",
+            "--flood",
+            "2000",
+        ],
         ("idle", false) => &["idle", "--connections", "19000"],
         ("idle", true) => &["idle", "--connections", "500", "--settle", "0.5"],
         _ => return None,
     })
 }
 
-const SCENARIOS: [&str; 6] = ["echo", "latency", "fanout", CLUSTER, "idle", INSTRUCTIONS];
+const SCENARIOS: [&str; 8] = [
+    "echo",
+    "latency",
+    "fanout",
+    CLUSTER,
+    FLOOD_BASE,
+    FLOOD,
+    "idle",
+    INSTRUCTIONS,
+];
+
+/// Paced echo clients, and the same with one more client flooding 10 000 events/s:
+/// Portico runs both with its default limits (see [`servers::with_default_limits`]).
+pub(crate) const FLOOD_BASE: &str = "unflooded";
+pub(crate) const FLOOD: &str = "flood";
 
 /// The scenario run on two nodes of a server and a Redis (see [`cluster`]).
 const CLUSTER: &str = "cluster";
@@ -201,6 +264,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for scenario in &scenarios {
             let load: Vec<&str> = scenario_args(scenario, args.quick).unwrap_or_default().to_vec();
             for spec in &chosen {
+                let flood_spec;
+                let spec = if [FLOOD, FLOOD_BASE].contains(scenario) {
+                    match servers::with_default_limits(spec, &paths) {
+                        Some(limited) => {
+                            flood_spec = limited;
+                            &flood_spec
+                        }
+                        None => continue,
+                    }
+                } else {
+                    spec
+                };
                 let clustered = *scenario == CLUSTER;
                 if clustered && cluster::cluster_env(spec, "").is_none() {
                     continue;

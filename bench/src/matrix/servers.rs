@@ -60,15 +60,7 @@ pub struct Paths {
 
 /// Every server the matrix knows, in table order.
 pub fn all(paths: &Paths) -> Vec<ServerSpec> {
-    let portico = |config: &str| -> Vec<OsString> {
-        vec![
-            "serve".into(),
-            "--config".into(),
-            paths.root.join("bench").join(config).into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ]
-    };
+    let portico = |config: &str| portico_args(paths, config);
     vec![
         ServerSpec {
             name: "portico",
@@ -108,6 +100,33 @@ pub fn all(paths: &Paths) -> Vec<ServerSpec> {
             args: vec![paths.node_peer.join("server.mjs").into(), "0".into()],
             env: Vec::new(),
         },
+    ]
+}
+
+/// `spec` as the flood scenarios run it: Portico's built-in handler with the limits a
+/// production node has by default (bench/portico-flood.toml: no raised event rate, no
+/// disconnect, so the flood goes on); the wasm variant is left out (the limit acts
+/// before any plugin), the peers (which have no limits) run as they are.
+pub fn with_default_limits(spec: &ServerSpec, paths: &Paths) -> Option<ServerSpec> {
+    match spec.name {
+        "portico" => Some(ServerSpec {
+            about: "Portico, built-in `bench` handler, default limits (bench/portico-flood.toml)",
+            args: portico_args(paths, "portico-flood.toml"),
+            ..spec.clone()
+        }),
+        "portico-wasm" => None,
+        _ => Some(spec.clone()),
+    }
+}
+
+/// `portico serve` with `bench/CONFIG` on a free port.
+fn portico_args(paths: &Paths, config: &str) -> Vec<OsString> {
+    vec![
+        "serve".into(),
+        "--config".into(),
+        paths.root.join("bench").join(config).into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
     ]
 }
 

@@ -52,11 +52,19 @@ pub fn median(runs: &[Run], scenario: &str, server: &str, metric: &str) -> Optio
 pub fn headline(report: &Report) -> String {
     let m = |k: &str| report.metrics.get(k).copied().unwrap_or(f64::NAN);
     let mut line = match report.scenario.as_str() {
-        "echo" | "latency" => format!(
+        "echo" | "latency" | "unflooded" => format!(
             "{} acks/s, p50 {} µs, p99 {} µs",
             num(m("acks_per_s")),
             num(m("latency_p50_us")),
             num(m("latency_p99_us"))
+        ),
+        "flood" => format!(
+            "{} acks/s, p50 {} µs, p99 {} µs, flooded {}/s, flooder connected {}",
+            num(m("acks_per_s")),
+            num(m("latency_p50_us")),
+            num(m("latency_p99_us")),
+            num(m("flooded_per_s")),
+            m("flooder_connected")
         ),
         "fanout" | "cluster" => format!(
             "{} deliveries/s, p50 {} µs, lost {}",
@@ -92,6 +100,9 @@ pub fn correctness_problems(runs: &[Run]) -> Vec<String> {
         }
         if r.metrics.get("lost").is_some_and(|&lost| lost > 0.0) {
             problems.push(format!("{who}: lost {} deliveries", r.metrics["lost"]));
+        }
+        if r.scenario == "flood" && r.metrics.get("flooded_per_s").is_none_or(|&v| v == 0.0) {
+            problems.push(format!("{who}: the flooder sent nothing"));
         }
         let ops = ["acks", "received", "connected"];
         if ops.iter().all(|k| r.metrics.get(*k).is_none_or(|&v| v == 0.0)) {
@@ -159,6 +170,16 @@ fn columns(scenario: &str) -> Vec<Column> {
             col("server CPU µs/ack", "server_cpu_us_per_ack"),
             col("server CPU %", "server_cpu_pct"),
             col("load gen CPU %", "loadgen_cpu_pct"),
+            col("errors", "errors"),
+        ],
+        "unflooded" | "flood" => vec![
+            col("acks/s", "acks_per_s"),
+            col("p50 µs", "latency_p50_us"),
+            col("p99 µs", "latency_p99_us"),
+            col("p99.9 µs", "latency_p999_us"),
+            col("flood events/s", "flooded_per_s"),
+            col("flooder connected", "flooder_connected"),
+            col("server CPU %", "server_cpu_pct"),
             col("errors", "errors"),
         ],
         "fanout" | "cluster" => vec![
