@@ -526,6 +526,54 @@ describe("misbehaving plugin is contained", () => {
   });
 });
 
+describe("the plugin store's limits", () => {
+  let server;
+  before(async () => {
+    server = await pluginServer(
+      pluginFolder(["echo.wasm", "misbehaving.wasm"]),
+      [
+        `[plugins.limits]`,
+        `kv_max_keys = 3`,
+        `kv_max_value_bytes = 100`,
+        `[namespaces."/"]`,
+        `plugins = ["echo"]`,
+        `[namespaces."/bad"]`,
+        `plugins = ["misbehaving"]`,
+        ``,
+      ].join("\n"),
+    );
+  });
+  after(async () => {
+    closeAll();
+    await server?.stop();
+  });
+
+  it("a write past kv_max_keys or kv_max_value_bytes ends the call; what fits still works", async () => {
+    const bad = await connect(`${server.url}/bad`);
+    const log = record(bad);
+    const peer = await connect(server.url);
+    // `store` sets its key, then counts in a key of its own ("stored"): 2 keys, then 3.
+    assert.equal(await bad.timeout(2000).emitWithAck("store", { key: "a", bytes: 10 }), 1);
+    assert.equal(await bad.timeout(2000).emitWithAck("store", { key: "b", bytes: 100 }), 2);
+    // A fourth key is refused: the call traps, the client gets the internal error.
+    await expectFailure(bad, log, "store", INTERNAL, { key: "c", bytes: 10 });
+    // Rewriting a key it holds costs no place.
+    assert.equal(await bad.timeout(2000).emitWithAck("store", { key: "a", bytes: 50 }), 3);
+    // A value over 100 bytes is refused before it reaches the store.
+    await expectFailure(bad, log, "store", INTERNAL, { key: "a", bytes: 101 });
+    assert.equal(await peer.timeout(2000).emitWithAck("x", "still here"), "still here");
+    const refused = (limit) => metric(server.url, "portico_limit_refusals_total", { limit });
+    assert.equal(await refused("kv_max_keys"), 1);
+    assert.equal(await refused("kv_max_value_bytes"), 1);
+    // One line each from the store, naming the plugin and the limit (and the failed call's own).
+    const lines = logLines(server).filter((l) => /imports: store write refused/.test(l));
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0], /holds 3 keys in the store.*plugin="misbehaving" limit="kv_max_keys"/);
+    assert.match(lines[1], /a value of 101 bytes is over plugins.limits.kv_max_value_bytes \(100\)/);
+    assert.ok(server.alive());
+  });
+});
+
 // ================================================================ 3. ack_errors
 
 describe("a configured guard, validator or filter that is not loaded", () => {

@@ -86,7 +86,7 @@ impl Gateway {
             // In a cluster every node's plugins share one store.
             let store: Arc<dyn crate::store::Store> = match &cluster {
                 Some(cluster) => Arc::new(RedisStore::new(cluster.clone())),
-                None => Arc::new(MemoryStore::default()),
+                None => Arc::new(MemoryStore::new(config.plugins.limits.kv_max_keys)),
             };
             Some(Arc::new(Registry::new(runtime, config.plugins.clone(), store)))
         } else {

@@ -289,7 +289,8 @@ impl Store<'_> {
         self.host.kv_get(key)
     }
 
-    /// Sets a value, expiring after `ttl_ms` when given.
+    /// Sets a value, expiring after `ttl_ms` when given. A value over the gateway's
+    /// `kv_max_value_bytes`, or a new key past its `kv_max_keys`, ends the call (a trap).
     pub fn set(&self, key: &str, value: &str, ttl_ms: Option<u64>) {
         self.host.kv_set(key, value, ttl_ms);
     }

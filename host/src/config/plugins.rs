@@ -71,6 +71,13 @@ pub struct PluginLimits {
     /// A warm instance whose linear memory grew past this many MiB is replaced after
     /// its call (a wasm memory never shrinks). Defaults to 16.
     pub recycle_memory_mb: u64,
+    /// Keys one plugin may hold in the in-memory store at once (each plugin's keys
+    /// are its own); a `kv-set` or `kv-incr` of a new key past it traps the call. On
+    /// Redis the count is Redis's to bound (`maxmemory`). Defaults to 10 000.
+    pub kv_max_keys: usize,
+    /// Largest kv value or history entry a plugin may store, in bytes; a larger one
+    /// traps the call. Defaults to 65 536.
+    pub kv_max_value_bytes: usize,
 }
 
 impl Default for PluginLimits {
@@ -82,6 +89,8 @@ impl Default for PluginLimits {
             isolation: Isolation::Pooled,
             recycle_after_calls: 100_000,
             recycle_memory_mb: 16,
+            kv_max_keys: 10_000,
+            kv_max_value_bytes: 65_536,
         }
     }
 }

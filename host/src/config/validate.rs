@@ -72,6 +72,12 @@ impl Config {
                 "plugin deadline and memory must be positive",
             );
         }
+        if self.plugins.limits.kv_max_keys == 0 || self.plugins.limits.kv_max_value_bytes == 0 {
+            return invalid(
+                "plugins.limits.kv_max_keys",
+                "store keys and value size per plugin must be positive",
+            );
+        }
         if self.plugins.limits.pool_size == 0 {
             return invalid("plugins.limits.pool_size", "must be at least 1");
         }

@@ -11,7 +11,8 @@ pub mod handler {
         world: "portico:plugin/handler-plugin",
         exports: { default: async },
         // The store may be Redis: its calls wait for I/O without blocking a thread.
-        imports: { "portico:plugin/store": async },
+        // Trappable: a write past the plugin's store limits ends its call.
+        imports: { "portico:plugin/store": async | trappable },
         with: {
             "portico:plugin/socket.socket": crate::plugins::state::CallSocket,
         },

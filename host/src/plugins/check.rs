@@ -57,6 +57,7 @@ pub async fn check(runtime: &Runtime, path: &Path) -> Result<String, (String, Lo
         config_json: "{}".into(),
         store: Arc::new(MemoryStore::default()),
         max_effects: 1,
+        kv_max_value_bytes: limits.kv_max_value_bytes,
         namespaces: crate::router::WeakNamespaces::default(),
     };
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");

@@ -149,48 +149,78 @@ impl socket::HostSocket for HostState {
     }
 }
 
+/// A store write past the plugin's limits: it ends the call, which fails as a trap
+/// with this message (counted in `portico_limit_refusals_total{limit}` as well).
+fn over_limit(plugin: &str, limit: &'static str, what: String) -> wasmtime::Error {
+    crate::metrics::limit_refused(limit);
+    tracing::warn!(plugin, limit, "store write refused: {what}");
+    wasmtime::Error::msg(format!("store write refused: {what}"))
+}
+
 impl store::Host for HostState {
-    async fn kv_get(&mut self, key: String) -> Option<String> {
+    async fn kv_get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         let key = self.scoped(&key);
-        self.call.store.get(&key).await
+        Ok(self.call.store.get(&key).await)
     }
 
-    async fn kv_set(&mut self, key: String, value: String, ttl_ms: Option<u64>) {
+    async fn kv_set(&mut self, key: String, value: String, ttl_ms: Option<u64>) -> wasmtime::Result<()> {
+        self.within_value_limit(value.len())?;
         let key = self.scoped(&key);
-        self.call
+        let set = self
+            .call
             .store
             .set(&key, value, ttl_ms.map(Duration::from_millis))
             .await;
+        set.map_err(|refusal| over_limit(&self.call.plugin, "kv_max_keys", refusal.to_string()))
     }
 
-    async fn kv_delete(&mut self, key: String) -> bool {
+    async fn kv_delete(&mut self, key: String) -> wasmtime::Result<bool> {
         let key = self.scoped(&key);
-        self.call.store.delete(&key).await
+        Ok(self.call.store.delete(&key).await)
     }
 
-    async fn kv_incr(&mut self, key: String, delta: i64) -> i64 {
+    async fn kv_incr(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
         let key = self.scoped(&key);
-        self.call.store.incr(&key, delta).await
+        let counted = self.call.store.incr(&key, delta).await;
+        counted.map_err(|refusal| over_limit(&self.call.plugin, "kv_max_keys", refusal.to_string()))
     }
 
-    async fn history_append(&mut self, room: String, entry_json: String, max_len: u32) {
+    async fn history_append(
+        &mut self,
+        room: String,
+        entry_json: String,
+        max_len: u32,
+    ) -> wasmtime::Result<()> {
+        self.within_value_limit(entry_json.len())?;
         let list = self.scoped(&format!("history:{room}"));
         self.call
             .store
             .append(&list, entry_json, max_len.min(MAX_HISTORY_READ) as usize)
             .await;
+        Ok(())
     }
 
-    async fn history_range(&mut self, room: String, limit: u32) -> Vec<String> {
+    async fn history_range(&mut self, room: String, limit: u32) -> wasmtime::Result<Vec<String>> {
         let list = self.scoped(&format!("history:{room}"));
-        self.call
+        Ok(self
+            .call
             .store
             .range(&list, limit.min(MAX_HISTORY_READ) as usize)
-            .await
+            .await)
     }
 }
 
 impl HostState {
+    /// Refuses a value or history entry of `len` bytes past `kv_max_value_bytes`.
+    fn within_value_limit(&self, len: usize) -> wasmtime::Result<()> {
+        let max = self.call.kv_max_value_bytes;
+        if len > max {
+            let what = format!("a value of {len} bytes is over plugins.limits.kv_max_value_bytes ({max})");
+            return Err(over_limit(&self.call.plugin, "kv_max_value_bytes", what));
+        }
+        Ok(())
+    }
+
     /// A namespace by name; `None` is the caller's (`/` for an HTTP call).
     fn namespace(&self, name: Option<&str>) -> Option<std::sync::Arc<crate::router::Namespace>> {
         let name = name.or(self.namespace.as_deref()).unwrap_or("/");

@@ -230,6 +230,7 @@ impl Registry {
             config_json: settings.config_json.clone(),
             store: self.store.clone(),
             max_effects: MAX_EFFECTS,
+            kv_max_value_bytes: self.config.limits.kv_max_value_bytes,
             namespaces: self.namespaces.get().cloned().unwrap_or_default(),
         }
     }

@@ -144,6 +144,8 @@ pub struct CallContext {
     pub store: Arc<dyn Store>,
     /// Most effects one call may request.
     pub max_effects: usize,
+    /// Largest kv value or history entry it may store, in bytes.
+    pub kv_max_value_bytes: usize,
     /// Every namespace, for presence lookups. Weak: instances keep their context,
     /// and the namespaces own the plugins.
     pub namespaces: crate::router::WeakNamespaces,

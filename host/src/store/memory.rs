@@ -1,27 +1,61 @@
 //! In-memory [`Store`]: one map for values, one for history lists, each behind a std
 //! mutex held for a few map operations only. Expired keys are dropped when read and
-//! swept when the map grows.
+//! swept when the map grows. Each scope's keys are counted, and bounded.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{BoxFuture, Store};
+use super::{BoxFuture, Store, StoreRefusal};
 
 /// Sweep expired keys once this many writes happened since the last sweep.
 const SWEEP_EVERY: usize = 1024;
 
 /// The in-memory store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     values: Mutex<Values>,
     lists: Mutex<HashMap<String, VecDeque<String>>>,
+    /// Most keys one scope may hold.
+    max_keys: usize,
+}
+
+impl Default for MemoryStore {
+    /// A store whose scopes may each hold any number of keys.
+    fn default() -> MemoryStore {
+        MemoryStore::new(usize::MAX)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Values {
     map: HashMap<String, (String, Option<Instant>)>,
+    /// Keys in `map` by scope (what precedes the first `:`).
+    scopes: HashMap<String, usize>,
     writes: usize,
+    /// When a full scope last made the whole map be swept (at most every
+    /// [`FULL_SWEEP_PAUSE`], so a plugin writing at its limit cannot make every write
+    /// walk the map).
+    full_sweep: Option<Instant>,
+}
+
+/// Least time between two sweeps asked for by a full scope.
+const FULL_SWEEP_PAUSE: Duration = Duration::from_millis(100);
+
+/// The scope of a key: the plugin that owns it.
+fn scope(key: &str) -> &str {
+    key.split_once(':').map_or(key, |(scope, _)| scope)
+}
+
+/// Counts a key out of its scope.
+fn forget(scopes: &mut HashMap<String, usize>, key: &str) {
+    let scope = scope(key);
+    if let Some(n) = scopes.get_mut(scope) {
+        *n -= 1;
+        if *n == 0 {
+            scopes.remove(scope);
+        }
+    }
 }
 
 impl Values {
@@ -31,21 +65,83 @@ impl Values {
             .get(key)
             .is_some_and(|(_, exp)| exp.is_some_and(|e| e <= now))
         {
-            self.map.remove(key);
+            self.remove(key);
         }
         self.map.get_mut(key)
+    }
+
+    fn remove(&mut self, key: &str) -> bool {
+        let removed = self.map.remove(key).is_some();
+        if removed {
+            forget(&mut self.scopes, key);
+        }
+        removed
+    }
+
+    /// Writes `key` (live or not: [`Values::live`] was asked first), unless it is new
+    /// and its scope is full.
+    fn insert(
+        &mut self,
+        key: &str,
+        entry: (String, Option<Instant>),
+        max_keys: usize,
+        now: Instant,
+    ) -> Result<(), StoreRefusal> {
+        if let Some(slot) = self.map.get_mut(key) {
+            *slot = entry;
+            return Ok(());
+        }
+        let full = self.scopes.get(scope(key)).is_some_and(|n| *n >= max_keys);
+        if full
+            && self
+                .full_sweep
+                .is_none_or(|at| now.duration_since(at) >= FULL_SWEEP_PAUSE)
+        {
+            // Expired keys still hold places until a sweep: sweep before refusing.
+            self.full_sweep = Some(now);
+            self.sweep(now);
+        }
+        let count = self.scopes.entry(scope(key).to_owned()).or_default();
+        if *count >= max_keys {
+            let full = *count;
+            return Err(StoreRefusal::TooManyKeys(full));
+        }
+        *count += 1;
+        self.map.insert(key.to_owned(), entry);
+        Ok(())
     }
 
     fn wrote(&mut self, now: Instant) {
         self.writes += 1;
         if self.writes >= SWEEP_EVERY {
-            self.writes = 0;
-            self.map.retain(|_, (_, exp)| exp.is_none_or(|e| e > now));
+            self.sweep(now);
         }
+    }
+
+    /// Drops every expired key.
+    fn sweep(&mut self, now: Instant) {
+        self.writes = 0;
+        let scopes = &mut self.scopes;
+        self.map.retain(|key, (_, exp)| {
+            let keep = exp.is_none_or(|e| e > now);
+            if !keep {
+                forget(scopes, key);
+            }
+            keep
+        });
     }
 }
 
 impl MemoryStore {
+    /// A store in which each scope may hold at most `max_keys` keys.
+    pub fn new(max_keys: usize) -> MemoryStore {
+        MemoryStore {
+            values: Mutex::default(),
+            lists: Mutex::default(),
+            max_keys,
+        }
+    }
+
     fn values(&self) -> std::sync::MutexGuard<'_, Values> {
         self.values
             .lock()
@@ -64,21 +160,23 @@ impl MemoryStore {
     }
 
     /// See [`Store::set`].
-    pub fn set(&self, key: &str, value: String, ttl: Option<Duration>) {
+    pub fn set(&self, key: &str, value: String, ttl: Option<Duration>) -> Result<(), StoreRefusal> {
         let now = Instant::now();
         let mut values = self.values();
-        values.map.insert(key.to_owned(), (value, ttl.map(|t| now + t)));
+        values.live(key, now);
+        values.insert(key, (value, ttl.map(|t| now + t)), self.max_keys, now)?;
         values.wrote(now);
+        Ok(())
     }
 
     /// See [`Store::delete`].
     pub fn delete(&self, key: &str) -> bool {
         let mut values = self.values();
-        values.live(key, Instant::now()).is_some() && values.map.remove(key).is_some()
+        values.live(key, Instant::now()).is_some() && values.remove(key)
     }
 
     /// See [`Store::incr`].
-    pub fn incr(&self, key: &str, delta: i64) -> i64 {
+    pub fn incr(&self, key: &str, delta: i64) -> Result<i64, StoreRefusal> {
         let now = Instant::now();
         let mut values = self.values();
         let (current, expiry) = match values.live(key, now) {
@@ -86,9 +184,9 @@ impl MemoryStore {
             None => (0, None),
         };
         let next = current.saturating_add(delta);
-        values.map.insert(key.to_owned(), (next.to_string(), expiry));
+        values.insert(key, (next.to_string(), expiry), self.max_keys, now)?;
         values.wrote(now);
-        next
+        Ok(next)
     }
 
     /// See [`Store::append`].
@@ -123,16 +221,20 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(MemoryStore::get(self, key)))
     }
 
-    fn set<'a>(&'a self, key: &'a str, value: String, ttl: Option<Duration>) -> BoxFuture<'a, ()> {
-        MemoryStore::set(self, key, value, ttl);
-        Box::pin(std::future::ready(()))
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: String,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), StoreRefusal>> {
+        Box::pin(std::future::ready(MemoryStore::set(self, key, value, ttl)))
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool> {
         Box::pin(std::future::ready(MemoryStore::delete(self, key)))
     }
 
-    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, i64> {
+    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64, StoreRefusal>> {
         Box::pin(std::future::ready(MemoryStore::incr(self, key, delta)))
     }
 
@@ -154,7 +256,7 @@ mod tests {
     fn set_get_delete() {
         let store = MemoryStore::default();
         assert_eq!(store.get("a"), None);
-        store.set("a", "1".into(), None);
+        store.set("a", "1".into(), None).expect("room");
         assert_eq!(store.get("a").as_deref(), Some("1"));
         assert!(store.delete("a"));
         assert!(!store.delete("a"));
@@ -164,19 +266,23 @@ mod tests {
     #[test]
     fn values_expire() {
         let store = MemoryStore::default();
-        store.set("t", "x".into(), Some(Duration::ZERO));
+        store.set("t", "x".into(), Some(Duration::ZERO)).expect("room");
         assert_eq!(store.get("t"), None, "a zero TTL is already expired");
         assert!(!store.delete("t"));
-        store.set("t", "x".into(), Some(Duration::from_secs(60)));
+        store
+            .set("t", "x".into(), Some(Duration::from_secs(60)))
+            .expect("room");
         assert_eq!(store.get("t").as_deref(), Some("x"));
     }
 
     #[test]
     fn sweeping_drops_only_expired_keys() {
         let store = MemoryStore::default();
-        store.set("keep", "k".into(), None);
+        store.set("keep", "k".into(), None).expect("room");
         for i in 0..SWEEP_EVERY {
-            store.set(&format!("gone{i}"), "g".into(), Some(Duration::ZERO));
+            store
+                .set(&format!("gone{i}"), "g".into(), Some(Duration::ZERO))
+                .expect("room");
         }
         assert!(store.values().map.len() < SWEEP_EVERY / 2);
         assert_eq!(store.get("keep").as_deref(), Some("k"));
@@ -185,15 +291,19 @@ mod tests {
     #[test]
     fn incr_counts_from_zero_and_keeps_ttl() {
         let store = MemoryStore::default();
-        assert_eq!(store.incr("n", 1), 1);
-        assert_eq!(store.incr("n", 5), 6);
-        assert_eq!(store.incr("n", -10), -4);
-        store.set("s", "not a number".into(), None);
-        assert_eq!(store.incr("s", 2), 2);
-        store.set("e", "7".into(), Some(Duration::ZERO));
-        assert_eq!(store.incr("e", 1), 1, "an expired counter restarts");
-        assert_eq!(store.incr("max", i64::MAX), i64::MAX);
-        assert_eq!(store.incr("max", 1), i64::MAX, "saturates");
+        assert_eq!(store.incr("n", 1).expect("room"), 1);
+        assert_eq!(store.incr("n", 5).expect("room"), 6);
+        assert_eq!(store.incr("n", -10).expect("room"), -4);
+        store.set("s", "not a number".into(), None).expect("room");
+        assert_eq!(store.incr("s", 2).expect("room"), 2);
+        store.set("e", "7".into(), Some(Duration::ZERO)).expect("room");
+        assert_eq!(
+            store.incr("e", 1).expect("room"),
+            1,
+            "an expired counter restarts"
+        );
+        assert_eq!(store.incr("max", i64::MAX).expect("room"), i64::MAX);
+        assert_eq!(store.incr("max", 1).expect("room"), i64::MAX, "saturates");
     }
 
     #[test]
@@ -210,5 +320,50 @@ mod tests {
         assert!(store.range("other", 5).is_empty());
         store.append("zero", "x".into(), 0);
         assert!(store.range("zero", 5).is_empty());
+    }
+
+    #[test]
+    fn each_scope_holds_at_most_its_keys_and_freed_keys_make_room() {
+        let store = MemoryStore::new(2);
+        store.set("a:1", "x".into(), None).expect("first");
+        store.incr("a:2", 1).expect("second");
+        assert_eq!(
+            store.set("a:3", "x".into(), None),
+            Err(StoreRefusal::TooManyKeys(2))
+        );
+        assert_eq!(store.incr("a:3", 1), Err(StoreRefusal::TooManyKeys(2)));
+        store
+            .set("a:1", "overwritten".into(), None)
+            .expect("an existing key costs nothing");
+        store
+            .set("b:1", "x".into(), None)
+            .expect("another scope has its own count");
+        assert!(store.delete("a:1"));
+        store
+            .set("a:3", "x".into(), None)
+            .expect("a deleted key made room");
+        assert_eq!(
+            store.set("a:4", "x".into(), Some(Duration::ZERO)),
+            Err(StoreRefusal::TooManyKeys(2))
+        );
+        // An expired key gives its place back once the store notices.
+        let store = MemoryStore::new(1);
+        store.set("c:1", "x".into(), Some(Duration::ZERO)).expect("room");
+        store
+            .set("c:2", "x".into(), None)
+            .expect("the expired key was dropped first");
+        let store = MemoryStore::new(1);
+        for i in 0..SWEEP_EVERY {
+            store
+                .set(&format!("d:{i}"), "x".into(), Some(Duration::ZERO))
+                .ok();
+            store
+                .set(&format!("e:{i}"), "x".into(), Some(Duration::ZERO))
+                .ok();
+        }
+        assert!(
+            store.values().scopes.values().all(|n| *n <= 1),
+            "swept keys are counted out"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::aio::ConnectionManager;
 
-use super::{BoxFuture, Store};
+use super::{BoxFuture, Store, StoreRefusal};
 use crate::cluster::Cluster;
 use crate::metrics::STORE_ERRORS;
 
@@ -65,17 +65,26 @@ impl Store for RedisStore {
         Box::pin(self.run("get", None, move |mut c| async move { c.get(key).await }))
     }
 
-    fn set<'a>(&'a self, key: &'a str, value: String, ttl: Option<Duration>) -> BoxFuture<'a, ()> {
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: String,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), StoreRefusal>> {
         let key = self.key(key);
-        Box::pin(self.run("set", (), move |mut c| async move {
-            match ttl {
-                Some(ttl) => {
-                    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                    c.pset_ex(key, value, ms).await
+        Box::pin(async move {
+            self.run("set", (), move |mut c| async move {
+                match ttl {
+                    Some(ttl) => {
+                        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                        c.pset_ex(key, value, ms).await
+                    }
+                    None => c.set(key, value).await,
                 }
-                None => c.set(key, value).await,
-            }
-        }))
+            })
+            .await;
+            Ok(())
+        })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool> {
@@ -86,9 +95,9 @@ impl Store for RedisStore {
         }))
     }
 
-    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, i64> {
+    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64, StoreRefusal>> {
         let key = self.key(key);
-        Box::pin(self.run("incr", 0, move |mut c| async move {
+        let counted = self.run("incr", 0, move |mut c| async move {
             match c.incr(&key, delta).await {
                 Ok(n) => Ok(n),
                 // Not an integer: counted from 0, as the memory store does (its TTL,
@@ -104,7 +113,8 @@ impl Store for RedisStore {
                 }
                 Err(e) => Err(e),
             }
-        }))
+        });
+        Box::pin(async move { Ok(counted.await) })
     }
 
     fn append<'a>(&'a self, list: &'a str, entry: String, max_len: usize) -> BoxFuture<'a, ()> {

@@ -9,6 +9,8 @@
 //!   it returns (so a test can disconnect the client while the join waits to apply);
 //! - `grow` `{mb}`: allocates `mb` MiB, touches it, frees it and acks `"grown"` (its
 //!   instance's memory stays that large: a wasm memory never shrinks);
+//! - `store` `{key, bytes}`: sets kv `key` to a value of `bytes` bytes and acks the
+//!   number of keys it has set so far (the host's store limits trap it past them);
 //! - `bad-placeholder`: acks a placeholder whose attachment it does not send;
 //! - `whoami`: acks what its socket handle tells (`{id, namespace, user, auth, query,
 //!   rooms}` and the `x-team` header as `team`), so a test sees the handle read through;
@@ -24,6 +26,13 @@ use portico_sdk::{Ctx, Error, Handler, Payload, Reply, ServerCtx, Value, json, p
 struct SlowJoin {
     room: String,
     ms: u64,
+}
+
+/// What `store` is asked.
+#[derive(serde::Deserialize)]
+struct StoreValue {
+    key: String,
+    bytes: usize,
 }
 
 /// What `grow` is asked.
@@ -77,6 +86,11 @@ impl Handler for Misbehaving {
                 let block = vec![1u8; mb << 20];
                 std::hint::black_box(&block);
                 Reply::ack(&"grown")
+            }
+            "store" => {
+                let StoreValue { key, bytes } = ctx.payload()?;
+                ctx.store().set(&key, &"v".repeat(bytes), None);
+                Reply::ack(&ctx.store().incr("stored", 1))
             }
             "bad-placeholder" => Reply::raw(Payload {
                 json: r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
