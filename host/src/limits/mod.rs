@@ -4,14 +4,17 @@
 //! - [`rate`]: each socket's event budget (a token bucket, GCRA), and the strikes
 //!   after which a flooding socket is disconnected.
 //! - [`connections`]: connections open at once, in total and per client address.
+//! - [`users`]: sockets per verified user in a namespace.
 //!
 //! The config keys are in [`crate::config::LimitsConfig`].
 
 pub mod connections;
 pub mod rate;
+pub mod users;
 
 pub use connections::{ConnectionLimits, ConnectionPermit, peer_ip};
 pub use rate::{EventBudget, EventLimits, Verdict};
+pub use users::UserSockets;
 
 /// What each socket of a namespace may use, from `[limits]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! - [`broadcast`]: who receives an emit ([`broadcast::Targets`]) and the event encoded once.
 //! - [`socket`]: one client in one namespace, whatever its framing.
 //! - [`namespace`]: connect and dispatch for every transport; its adapter, handler, presence.
+//! - [`namespaces`]: every namespace by name.
 //! - [`presence`]: users online per namespace, across their sockets.
 //! - [`handler`]: the trait event handlers implement (built-ins now, plugins later).
 
@@ -13,12 +14,14 @@ pub mod adapter;
 pub mod broadcast;
 pub mod handler;
 pub mod namespace;
+pub mod namespaces;
 pub mod presence;
 pub mod socket;
 
 pub use broadcast::Targets;
 pub use handler::EventHandler;
-pub use namespace::{Connected, Namespace, Namespaces, WeakNamespaces};
+pub use namespace::{Connected, Namespace};
+pub use namespaces::{Namespaces, WeakNamespaces};
 pub use socket::{Framing, Handshake, Socket};
 
 /// A room name.

@@ -1,6 +1,9 @@
 //! A namespace: its sockets, its rooms adapter and its handler.
+//!
+//! What its limits refuse is in `limits.rs`.
 
-use std::collections::HashMap;
+mod limits;
+
 use std::sync::{Arc, Mutex};
 
 use tokio_util::task::TaskTracker;
@@ -14,7 +17,7 @@ use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
 use crate::engineio::RequestInfo;
-use crate::limits::{Refusal, SocketLimits, Verdict};
+use crate::limits::{SocketLimits, UserSockets, Verdict};
 use crate::metrics::NamespaceMetrics;
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
@@ -69,9 +72,8 @@ pub struct Namespace {
     /// What each of its sockets may use, and whether refusals answer acks.
     limits: SocketLimits,
     ack_errors: bool,
-    /// Sockets per verified user (`sub`), connecting or admitted, when
-    /// `limits.per_user` is set. A std lock, never held across an await.
-    users: Mutex<HashMap<String, usize>>,
+    /// Sockets per verified user, connecting or admitted (`limits.per_user`).
+    users: UserSockets,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -134,7 +136,7 @@ impl Namespace {
                 metrics: Arc::new(NamespaceMetrics::new(name)),
                 limits,
                 ack_errors,
-                users: Mutex::new(HashMap::new()),
+                users: UserSockets::new(limits.per_user),
             }
         })
     }
@@ -160,7 +162,6 @@ impl Namespace {
     /// after-connect work, in that order. Every transport joins a namespace through here.
     pub async fn connect(self: &Arc<Self>, socket: &Socket) -> Connected {
         if let Err(refusal) = self.take_user_slot(socket) {
-            refusal.count();
             return self.refuse(socket, refusal.into());
         }
         match self.handler.on_connect(self, socket).await {
@@ -196,47 +197,6 @@ impl Namespace {
         Connected::Refused
     }
 
-    /// Counts a connecting socket against its user's `per_user` limit, or refuses it.
-    fn take_user_slot(&self, socket: &Socket) -> Result<(), Refusal> {
-        let Some(sub) = self.counted_user(socket) else {
-            return Ok(());
-        };
-        let mut users = self.users();
-        let count = users.entry(sub).or_default();
-        if *count >= self.limits.per_user {
-            return Err(Refusal::ConnectionsPerUser);
-        }
-        *count += 1;
-        Ok(())
-    }
-
-    /// Gives back the slot [`Namespace::take_user_slot`] took for `socket`.
-    fn give_user_slot(&self, socket: &Socket) {
-        let Some(sub) = self.counted_user(socket) else {
-            return;
-        };
-        let mut users = self.users();
-        if let Some(count) = users.get_mut(&sub) {
-            *count -= 1;
-            if *count == 0 {
-                users.remove(&sub);
-            }
-        }
-    }
-
-    /// The user a socket is counted under, when sockets per user are limited.
-    fn counted_user(&self, socket: &Socket) -> Option<String> {
-        if self.limits.per_user == 0 {
-            return None;
-        }
-        let sub = crate::auth::subject(socket.handshake().user.as_ref()?)?;
-        Some(sub.to_string())
-    }
-
-    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.users.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Hands an admitted socket's event to the handler; resolves to the ack, if any.
     /// Every transport dispatches events through here. It returns the handler's own
     /// future, not one wrapped around it: this is every event's path. An event over
@@ -253,29 +213,6 @@ impl Namespace {
             Verdict::Allowed => self.handler.on_event(self, socket, event),
             verdict => Box::pin(std::future::ready(self.refuse_event(socket, &event, verdict))),
         }
-    }
-
-    /// Tells a socket its event was over its budget; disconnects it when it keeps on.
-    fn refuse_event(
-        self: &Arc<Self>,
-        socket: &Socket,
-        event: &IncomingEvent,
-        verdict: Verdict,
-    ) -> Option<Payload> {
-        let refusal = Refusal::RateLimited;
-        refusal.count();
-        let _ = socket.emit("error", Payload::json(vec![refusal.body()]));
-        if verdict == Verdict::Abusive {
-            tracing::info!(
-                sid = &**socket.id(),
-                nsp = self.name,
-                "socket disconnected: events over its rate limit"
-            );
-            self.disconnect(socket);
-            return None;
-        }
-        (self.ack_errors && event.wants_ack)
-            .then(|| Payload::json(vec![serde_json::json!({ "error": refusal.body() })]))
     }
 
     /// Hands the handler an event another node sent to the servers; resolves to this
@@ -437,46 +374,6 @@ impl Namespace {
         self.join_within(socket, rooms, usize::MAX);
     }
 
-    /// Puts a socket in rooms on its client's behalf (its event asked for it): all
-    /// of them, or none when that would put it in more than `rooms_per_socket`.
-    pub fn client_join(&self, socket: &Socket, rooms: &[Room]) -> Result<(), Refusal> {
-        if self.join_within(socket, rooms, self.limits.rooms) {
-            Ok(())
-        } else {
-            Refusal::RoomLimit.count();
-            Err(Refusal::RoomLimit)
-        }
-    }
-
-    /// Whether a socket may still join `rooms` on its client's behalf (rooms it is in
-    /// already cost nothing); a refusal is counted.
-    pub fn may_join<'r>(
-        &self,
-        socket: &Socket,
-        rooms: impl IntoIterator<Item = &'r str>,
-    ) -> Result<(), Refusal> {
-        let current: std::collections::HashSet<Room> =
-            self.adapter.rooms_of(socket.id()).into_iter().collect();
-        let new: std::collections::HashSet<&str> =
-            rooms.into_iter().filter(|r| !current.contains(*r)).collect();
-        if current.len().saturating_add(new.len()) <= self.limits.rooms {
-            Ok(())
-        } else {
-            Refusal::RoomLimit.count();
-            Err(Refusal::RoomLimit)
-        }
-    }
-
-    fn join_within(&self, socket: &Socket, rooms: &[Room], cap: usize) -> bool {
-        let joined = self.adapter.join(socket.id(), rooms, cap);
-        // `remove` marks it gone, then sweeps every room: seen here after the join, a
-        // socket that left (now or before) may have missed that sweep.
-        if !socket.connected() {
-            self.adapter.remove(socket.id());
-        }
-        joined
-    }
-
     /// Takes a socket out of a room.
     pub fn leave(&self, socket: &Socket, room: &str) {
         self.adapter.leave(socket.id(), room);
@@ -570,47 +467,4 @@ fn presence_event(socket: &Socket) -> Option<serde_json::Value> {
         body.insert("username".to_owned(), username.clone());
     }
     Some(serde_json::Value::Object(body))
-}
-
-/// All configured namespaces, by name. Fixed at start-up.
-#[derive(Debug, Clone, Default)]
-pub struct Namespaces(Arc<HashMap<String, Arc<Namespace>>>);
-
-impl Namespaces {
-    /// The registry of `namespaces`.
-    pub fn new(namespaces: impl IntoIterator<Item = Arc<Namespace>>) -> Namespaces {
-        Namespaces(Arc::new(
-            namespaces
-                .into_iter()
-                .map(|ns| (ns.name().to_owned(), ns))
-                .collect(),
-        ))
-    }
-
-    /// A namespace by name.
-    pub fn get(&self, name: &str) -> Option<&Arc<Namespace>> {
-        self.0.get(name)
-    }
-
-    /// Every namespace.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Namespace>> {
-        self.0.values()
-    }
-
-    /// A handle that does not keep the namespaces alive, for what the namespaces
-    /// themselves own (their handlers' plugin registry): no reference cycle.
-    pub fn downgrade(&self) -> WeakNamespaces {
-        WeakNamespaces(Arc::downgrade(&self.0))
-    }
-}
-
-/// [`Namespaces`] without ownership: see [`Namespaces::downgrade`].
-#[derive(Debug, Clone, Default)]
-pub struct WeakNamespaces(std::sync::Weak<HashMap<String, Arc<Namespace>>>);
-
-impl WeakNamespaces {
-    /// The namespaces, while the gateway serving them exists.
-    pub fn upgrade(&self) -> Option<Namespaces> {
-        self.0.upgrade().map(Namespaces)
-    }
 }
