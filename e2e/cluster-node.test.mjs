@@ -72,7 +72,12 @@ auth = "required"
   test("a room broadcast from either side reaches the room's clients on both, once", async () => {
     const { p, n, outsider, logs } = await trio("r1");
     const [pl, nl, ol] = logs;
+    // Node's second broadcast only after both clients have the first: two senders on two
+    // nodes have no order between them otherwise (p's ack says Portico published, not that
+    // Node has delivered), and the test once raced on exactly that.
+    const first = Promise.all([once(p, "news"), once(n, "news")]);
     await p.emitWithAck("relay", { event: "news", to: "r1", args: ["from portico", 1] });
+    await first;
     await n.emitWithAck("relay", { event: "news", to: "r1", args: ["from node", 2] });
     await fence(p, [p, n, outsider]);
     await fence(n, [p, n, outsider]);

@@ -274,6 +274,21 @@ pub fn append(item: &Outbound, buf: &mut Vec<u8>) -> Option<DisconnectReason> {
     None
 }
 
+/// Reads and drops what the client still sends, for at most `grace`, until it closes
+/// too: once the server has written its last frames and its close, the socket must not
+/// be dropped with unread input, which makes the kernel reset the connection and the
+/// client lose those last frames (a `CONNECT_ERROR` before a limit's close, say).
+pub async fn drain(reader: &mut WsReader, grace: std::time::Duration) {
+    let _ = tokio::time::timeout(grace, async {
+        while let Ok(incoming) = reader.next().await {
+            if matches!(incoming, Incoming::Close) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Drains `rx` into batched writes until the connection closes.
 ///
 /// Returns the reason the writer stopped: a queued [`Outbound::Close`], cancellation

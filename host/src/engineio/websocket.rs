@@ -78,6 +78,8 @@ pub(super) async fn run<H: EngineHandler>(
         writer_session.close(reason);
     });
 
+    // Whether the client's side ended (a close frame, EOF, an error) rather than ours.
+    let mut read_ended = false;
     loop {
         let incoming = tokio::select! {
             () = session.closed().cancelled() => break,
@@ -99,10 +101,12 @@ pub(super) async fn run<H: EngineHandler>(
                 continue;
             }
             Ok(Incoming::Close) => {
+                read_ended = true;
                 session.close(DisconnectReason::TransportClose);
                 break;
             }
             Err(err) => {
+                read_ended = true;
                 tracing::debug!(sid = session.id(), %err, "websocket read ended");
                 session.close(err.reason());
                 break;
@@ -111,6 +115,9 @@ pub(super) async fn run<H: EngineHandler>(
         engine.dispatch(&entry, packet).await;
     }
     let _ = writer.await;
+    if !read_ended {
+        wsio::drain(&mut reader, CLOSE_GRACE).await;
+    }
 }
 
 /// Closes a WebSocket that may not join its session (a second upgrade), sending only

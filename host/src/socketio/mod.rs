@@ -148,8 +148,13 @@ impl SocketIo {
 
     async fn connect(&self, client: &Client, nsp: String, auth: Option<Value>) {
         let asked = client.sockets().len() + client.refused.load(Ordering::Relaxed);
-        if asked >= self.config.max_namespaces {
+        if asked > self.config.max_namespaces {
+            // Told already, and closing: what it still sends is not answered.
+            return;
+        }
+        if asked == self.config.max_namespaces {
             // No real client asks for this many: it is probing, so it goes.
+            client.refused.fetch_add(1, Ordering::Relaxed);
             let refusal = Refusal::NamespaceLimit;
             refusal.count();
             tracing::info!(
