@@ -135,7 +135,7 @@ fn main() -> anyhow::Result<()> {
             serve(args)
         }
         Command::Check { config } => {
-            let config = Config::load(Some(&config))?;
+            let config = portico::config::load(Some(&config))?;
             println!("{config:#?}");
             Ok(())
         }
@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn mint_token(args: TokenArgs) -> anyhow::Result<()> {
-    let config = Config::load(args.config.as_deref())?;
+    let config = portico::config::load(args.config.as_deref())?;
     let auth = &config.auth;
     let algorithm: jsonwebtoken::Algorithm = auth
         .algorithms
@@ -267,7 +267,7 @@ fn new_plugin(args: NewArgs) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let mut config = portico::config::load(args.config.as_deref())?;
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }

@@ -10,7 +10,7 @@
 //!   run of every fuzz target (cargo-fuzz installed on nightly as needed), then the
 //!   benchmark matrix's `--quick` smoke (it checks that every server and scenario runs
 //!   and loses nothing, never how fast).
-//! - `cargo xtask fuzz [TARGET] [SECONDS]`: fuzz one or all decoders.
+//! - `cargo xtask fuzz [TARGET] [SECONDS]`: fuzz one or all decoders (and the config loader).
 //! - `cargo xtask bench [--quick] [ARGS]`: Portico against socketioxide and Node
 //!   socket.io, side by side (bench/README.md); writes bench/RESULTS.md.
 
@@ -23,7 +23,7 @@ use anyhow::{Context as _, bail};
 const SMOKE_RUNS: u32 = 300_000;
 
 /// The fuzz targets in `fuzz/fuzz_targets/`.
-const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native", "wsframe", "cluster"];
+const FUZZ_TARGETS: &[&str] = &["engineio", "socketio", "native", "wsframe", "cluster", "config"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,19 +1,8 @@
 //! Where a connection's token comes from.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-/// A place a token may be found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenSource {
-    /// `auth.token` of the Socket.IO CONNECT packet (`io(url, { auth: { token } })`).
-    Auth,
-    /// The `token` query parameter (`io(url, { query: { token } })`, `/ws?token=`).
-    Query,
-    /// `Authorization: Bearer …` (`extraHeaders`, or any WebSocket client).
-    Header,
-}
+pub use crate::config::TokenSource;
 
 /// The first token found in `sources`, in order. A `Bearer ` prefix is accepted everywhere.
 pub fn extract(

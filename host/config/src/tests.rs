@@ -254,10 +254,6 @@ fn the_cluster_is_local_unless_redis_is_named_in_the_file_or_the_environment() {
 
     for (text, key) in [
         ("[cluster]\nadapter = \"redis\"", "cluster.redis_url"),
-        (
-            "[cluster]\nadapter = \"redis\"\nredis_url = \"http://x\"",
-            "cluster.redis_url",
-        ),
         ("[cluster]\nkey = \"a#b\"", "cluster.key"),
         (
             "[cluster]\nrequests_timeout_ms = 0",

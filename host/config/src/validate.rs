@@ -1,7 +1,7 @@
 //! [`Config::validate`]: the values that parse but cannot work, refused once at
 //! start-up with the key named.
 
-use super::{AuthMode, Config, ConfigError, is_plugin_name};
+use super::{Config, ConfigError, is_plugin_name};
 
 impl Config {
     /// Checks values that parse but cannot work, naming the key.
@@ -96,12 +96,6 @@ impl Config {
                     });
                 }
             }
-        }
-        if self.namespaces.values().any(|ns| ns.auth != AuthMode::None) {
-            crate::auth::Verifier::new(&self.auth).map_err(|e| ConfigError::Invalid {
-                key: "auth".to_owned(),
-                reason: e.to_string(),
-            })?;
         }
         for name in self.namespaces.keys() {
             if !name.starts_with('/') || name.contains(',') || name.contains('?') {

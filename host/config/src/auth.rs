@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::auth::TokenSource;
-
 /// JWT verification, shared by every namespace whose `auth` is not `none`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -48,6 +46,18 @@ impl Default for AuthConfig {
             disconnect_on_expiry: false,
         }
     }
+}
+
+/// A place a token may be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenSource {
+    /// `auth.token` of the Socket.IO CONNECT packet (`io(url, { auth: { token } })`).
+    Auth,
+    /// The `token` query parameter (`io(url, { query: { token } })`, `/ws?token=`).
+    Query,
+    /// `Authorization: Bearer …` (`extraHeaders`, or any WebSocket client).
+    Header,
 }
 
 /// Whether a namespace requires a verified identity.

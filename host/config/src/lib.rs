@@ -1,8 +1,11 @@
-//! Configuration: one plain struct with defaults that serve with no file at all.
+//! Portico's configuration: one plain struct with defaults that serve with no file at
+//! all.
 //!
 //! Loading is three phases: parse the TOML, expand `${VAR}` / `${VAR:-default}` in
 //! every string (see [`env`]), deserialize with the failing key's path, then
-//! [`Config::validate`] once. Nothing else in the crate holds a tunable number.
+//! [`Config::validate`] once. Nothing else in the gateway holds a tunable number.
+//! What needs the gateway's own libraries to check (that the auth keys load, that the
+//! Redis URL parses) the gateway checks after this (`portico::config::load`).
 
 mod auth;
 mod cluster;
@@ -12,7 +15,7 @@ mod limits;
 mod plugins;
 mod validate;
 
-pub use auth::{AuthConfig, AuthMode};
+pub use auth::{AuthConfig, AuthMode, TokenSource};
 pub use cluster::{AdapterKind, ClusterConfig, REDIS_URL_ENV};
 pub use http::{ApiConfig, HttpConfig, PluginRoute};
 pub use limits::LimitsConfig;
