@@ -357,6 +357,12 @@ Fan-out server CPU per delivery: portico {} µs, socketioxide {} µs: portico ne
             out,
             "\n## {scenario}\n\n`portico-bench run --addr … --pid … {load}`\n"
         );
+        if ["unflooded", "flood"].contains(&scenario.as_str()) {
+            out.push_str(
+                "Portico runs this with `bench/portico-flood.toml` (the default limits; the flooder is never \
+                 disconnected), not the config in the server table.\n\n",
+            );
+        }
         scenario_table(&mut out, runs, scenario, &servers);
     }
     plugin::section(&mut out, ctx, runs);
