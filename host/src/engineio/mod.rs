@@ -228,6 +228,13 @@ impl<H: EngineHandler> Engine<H> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Takes a session the request in hand has just closed out of the table at once,
+    /// as Node's engine.io does: the client's next request gets `Session ID unknown`
+    /// instead of racing the heartbeat task, which still does the cleanup.
+    fn forget(&self, session: &Session) {
+        self.sessions().remove(session.id());
+    }
+
     fn lookup(&self, sid: &str) -> Option<Entry<H::Conn>> {
         self.sessions().get(sid).cloned()
     }

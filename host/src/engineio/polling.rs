@@ -108,6 +108,7 @@ async fn read_and_dispatch<H: EngineHandler>(
             "polling body over max payload (or unreadable)"
         );
         session.close(DisconnectReason::TransportError);
+        engine.forget(session);
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
         return response;
@@ -117,6 +118,7 @@ async fn read_and_dispatch<H: EngineHandler>(
         Err(err) => {
             tracing::debug!(sid = session.id(), %err, "undecodable polling payload");
             session.close(DisconnectReason::ParseError);
+            engine.forget(session);
             return super::error_response(RequestError::BadRequest);
         }
     };

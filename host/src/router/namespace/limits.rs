@@ -87,6 +87,7 @@ impl Namespace {
         }
     }
 
+    /// Joins `rooms` unless that puts the socket in more than `cap`; whether it did.
     pub(super) fn join_within(&self, socket: &Socket, rooms: &[Room], cap: usize) -> bool {
         let joined = self.adapter.join(socket.id(), rooms, cap);
         // `remove` marks it gone, then sweeps every room: seen here after the join, a
