@@ -1,7 +1,7 @@
 // Starts the real portico binary on a free loopback port with a generated config,
 // and stops it. Every test file uses this; nothing here is mocked.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,14 +12,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.PORTICO_BIN ?? resolve(here, "../../target/release/portico");
 
 /**
- * Starts portico with `toml` as its config (listen address forced to 127.0.0.1:0).
- * Resolves to { url, port, proc, stop(), output() } once it prints its address.
+ * Starts portico with `toml` as its config (listen address forced to 127.0.0.1:0),
+ * and `args` after the others. Resolves to { url, port, proc, stop(), output(),
+ * configPath, rewrite(toml) } once it prints its address.
  */
-export async function startServer(toml = "", { env = {} } = {}) {
+export async function startServer(toml = "", { env = {}, args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "portico-e2e-"));
   const configPath = join(dir, "portico.toml");
   writeFileSync(configPath, toml);
-  const proc = spawn(BIN, ["serve", "--config", configPath, "--listen", "127.0.0.1:0"], {
+  const proc = spawn(BIN, ["serve", "--config", configPath, "--listen", "127.0.0.1:0", ...args], {
     env: { ...process.env, PORTICO_LOG: process.env.PORTICO_LOG ?? "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -47,6 +48,13 @@ export async function startServer(toml = "", { env = {} } = {}) {
     wsUrl: `ws://127.0.0.1:${port}`,
     proc,
     output: () => out,
+    configPath,
+    /** Replaces the config file as editors do: a new file renamed over it. */
+    rewrite: (text) => {
+      const next = join(dir, "portico.toml.next");
+      writeFileSync(next, text);
+      renameSync(next, configPath);
+    },
     /** True while the process is running. */
     alive: () => proc.exitCode === null && proc.signalCode === null,
     /** Stops the process and removes its config directory. */

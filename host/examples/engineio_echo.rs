@@ -64,10 +64,13 @@ async fn main() -> anyhow::Result<()> {
     let listener = portico::server::bind(addr, 1024)?;
     println!("listening on {}", listener.local_addr()?);
     // Portico's accept loop: its WebSocket layer reads the upgraded TcpStream directly.
+    let frontend = portico::accept::Frontend {
+        app,
+        header_timeout: Duration::from_secs(10),
+    };
     portico::accept::serve(
         listener,
-        app,
-        Duration::from_secs(10),
+        frontend.shared(),
         tokio_util::sync::CancellationToken::new(),
     )
     .await;

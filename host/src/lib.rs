@@ -5,7 +5,8 @@
 //! In data-flow order, from the listener to the recipients:
 //! - [`config`]: the TOML config (the `portico-config` crate) and the checks that need
 //!   the gateway's libraries (auth keys, Redis URL).
-//! - [`server`]: the gateway assembled from its config; listener, CORS, shutdown.
+//! - [`server`]: the gateway assembled from its config; listener, CORS, live config
+//!   reload, shutdown.
 //! - [`accept`]: the accept loop, HTTP/1.1 with upgrades on each connection.
 //! - [`protocol`]: sans-IO codecs (the `portico-protocol` crate).
 //! - [`wsio`]: WebSocket reading (no buffer while idle, a size cap), and the batching writer.

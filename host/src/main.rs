@@ -115,6 +115,9 @@ struct ServeArgs {
     /// Listen address, overriding `server.listen`.
     #[arg(long, env = "PORTICO_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Reload the config whenever its file changes (it is always reloaded on SIGHUP).
+    #[arg(long, env = "PORTICO_WATCH_CONFIG")]
+    watch_config: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -267,12 +270,11 @@ fn new_plugin(args: NewArgs) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = portico::config::load(args.config.as_deref())?;
-    if let Some(listen) = args.listen {
-        config.server.listen = listen;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        // The same reader serves the start and every reload (SIGHUP, --watch-config).
+        let reloads = portico::server::Reloads::new(args.config, args.listen, args.watch_config)?;
+        let config = reloads.load()?;
         let addr = config.server.listen;
         let listener = portico::server::bind(addr, config.server.backlog)
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -281,7 +283,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(shutdown_on_signal(shutdown.clone()));
         let namespaces: Vec<String> = config.namespaces.keys().cloned().collect();
         let path = config.server.path.clone();
-        portico::server::serve(Arc::new(config), listener, shutdown, move || {
+        portico::server::serve(Arc::new(config), listener, shutdown, Some(reloads), move || {
             tracing::info!(%local, path, ?namespaces, "portico listening");
             // Tests and scripts wait for this line on stdout to learn the port.
             println!("listening on {local}");

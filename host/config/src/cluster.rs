@@ -11,7 +11,7 @@ use super::ConfigError;
 pub const REDIS_URL_ENV: &str = "PORTICO_REDIS_URL";
 
 /// How this node shares rooms, broadcasts and presence with others.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
     /// `local` (one node, nothing to install) or `redis`. Defaults to `local`, or to

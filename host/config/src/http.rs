@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::ConfigError;
 
 /// HTTP routes served by `http-handler` plugins.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Largest request or response body of a plugin route or the operator API, in
@@ -29,7 +29,7 @@ impl Default for HttpConfig {
 }
 
 /// The operator API (`/api/v1/emit`, `/api/v1/disconnect`, `/api/v1/presence`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// The key callers send as `Authorization: Bearer <key>`, at least 16 characters

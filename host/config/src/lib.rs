@@ -76,7 +76,7 @@ pub enum ConfigError {
 }
 
 /// The whole gateway configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Listener settings.
@@ -125,7 +125,7 @@ impl Default for Config {
 }
 
 /// Listener settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on. Defaults to `127.0.0.1:3000`.
@@ -147,7 +147,7 @@ impl Default for ServerConfig {
 }
 
 /// Engine.IO transport settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineIoConfig {
     /// Milliseconds between server pings. Defaults to 25 000.
@@ -189,7 +189,7 @@ impl EngineIoConfig {
 }
 
 /// Socket.IO settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SocketIoConfig {
     /// Milliseconds a new connection has to join a namespace before it is closed. Defaults to 45 000.
@@ -215,7 +215,7 @@ impl SocketIoConfig {
 }
 
 /// Cross-origin access for browsers.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsConfig {
     /// Allowed origins (`https://app.example.com`), or `["*"]` for any. Defaults to none:
@@ -226,7 +226,7 @@ pub struct CorsConfig {
 }
 
 /// The plain WebSocket endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NativeConfig {
     /// Whether the endpoint is served. Defaults to `true`.
@@ -245,7 +245,7 @@ impl Default for NativeConfig {
 }
 
 /// One namespace.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NamespaceConfig {
     /// `none`, `optional` or `required`: whether a verified JWT is needed to connect

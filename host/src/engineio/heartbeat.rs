@@ -12,7 +12,8 @@ use crate::reason::DisconnectReason;
 pub(super) async fn run<H: EngineHandler>(engine: Engine<H>, entry: Entry<H::Conn>) {
     let session = &entry.session;
     let closed = session.closed().clone();
-    let config = &engine.0.config;
+    // The settings its handshake announced, for the session's life.
+    let config = engine.0.config.load_full();
     loop {
         tokio::select! {
             () = closed.cancelled() => break,

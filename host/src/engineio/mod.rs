@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
@@ -49,22 +50,17 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// The Engine.IO part of the gateway configuration.
-    pub fn from_config(config: &Config) -> EngineConfig {
+    /// The Engine.IO part of the gateway configuration, counting its connections in
+    /// `connections` (shared with the native endpoint).
+    pub fn from_config(config: &Config, connections: Arc<ConnectionLimits>) -> EngineConfig {
         EngineConfig {
             ping_interval: config.engineio.ping_interval(),
             ping_timeout: config.engineio.ping_timeout(),
             max_payload: config.engineio.max_payload,
             upgrade_timeout: config.engineio.upgrade_timeout(),
             queue_capacity: config.limits.outbound_queue,
-            connections: Arc::new(ConnectionLimits::from_config(&config.limits)),
+            connections,
         }
-    }
-
-    /// The same, counting its connections in `connections` (shared with the native
-    /// endpoint).
-    pub fn with_connections(self, connections: Arc<ConnectionLimits>) -> EngineConfig {
-        EngineConfig { connections, ..self }
     }
 }
 
@@ -120,7 +116,8 @@ impl<H: EngineHandler> Clone for Engine<H> {
 }
 
 struct Shared<H: EngineHandler> {
-    config: EngineConfig,
+    /// Read when a session opens or a request arrives; replaced by a config reload.
+    config: ArcSwap<EngineConfig>,
     handler: H,
     /// Every session task, so shutdown can wait for them.
     tasks: TaskTracker,
@@ -147,11 +144,17 @@ impl<H: EngineHandler> Engine<H> {
     /// A server with no sessions yet.
     pub fn new(config: EngineConfig, handler: H) -> Engine<H> {
         Engine(Arc::new(Shared {
-            config,
+            config: ArcSwap::from_pointee(config),
             handler,
             tasks: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Replaces its settings: sessions opened from now on use them, open ones keep
+    /// those their handshake announced.
+    pub fn reconfigure(&self, config: EngineConfig) {
+        self.0.config.store(Arc::new(config));
     }
 
     /// The handler above this engine.
@@ -242,7 +245,11 @@ impl<H: EngineHandler> Engine<H> {
     /// Creates a session, tells the handler and starts its heartbeat, which holds the
     /// session's place among the node's connections until it ends.
     fn open(&self, transport: Transport, req: &Request<Body>, permit: ConnectionPermit) -> Entry<H::Conn> {
-        let session = Session::new(crate::id::random_id(), transport, self.0.config.queue_capacity);
+        let session = Session::new(
+            crate::id::random_id(),
+            transport,
+            self.0.config.load().queue_capacity,
+        );
         let info = RequestInfo::of(req);
         if transport == Transport::Websocket {
             // The open packet must be the first frame; nothing else is queued yet.
@@ -269,11 +276,11 @@ impl<H: EngineHandler> Engine<H> {
 
     /// A place for a new session, or the response refusing it.
     fn admit(&self, req: &Request<Body>) -> Result<ConnectionPermit, Refusal> {
-        self.0.config.connections.acquire(peer_ip(req))
+        self.0.config.load().connections.acquire(peer_ip(req))
     }
 
     fn handshake(&self, session: &Session, upgrades: &[&str]) -> proto::Frame {
-        let config = &self.0.config;
+        let config = self.0.config.load();
         proto::Handshake {
             sid: session.id(),
             upgrades,

@@ -100,7 +100,7 @@ async fn read_and_dispatch<H: EngineHandler>(
     body: Body,
 ) -> Response {
     let session = &entry.session;
-    let max = engine.0.config.max_payload;
+    let max = engine.0.config.load().max_payload;
     let Ok(bytes) = crate::http::read_body(body, max).await else {
         tracing::debug!(
             sid = session.id(),

@@ -32,7 +32,7 @@ pub(super) async fn run<H: EngineHandler>(
             return;
         }
     };
-    let (mut reader, mut write) = match wsio::split(stream, engine.0.config.max_payload) {
+    let (mut reader, mut write) = match wsio::split(stream, engine.0.config.load().max_payload) {
         Ok(split) => split,
         Err(err) => {
             tracing::warn!(sid = session.id(), %err, "websocket dropped");
@@ -42,7 +42,7 @@ pub(super) async fn run<H: EngineHandler>(
     };
     if probe {
         match tokio::time::timeout(
-            engine.0.config.upgrade_timeout,
+            engine.0.config.load().upgrade_timeout,
             probe_upgrade(&entry, &mut reader, &mut write),
         )
         .await

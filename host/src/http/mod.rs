@@ -245,7 +245,7 @@ async fn metrics() -> Response {
 async fn openapi_json(State(gateway): State<Gateway>) -> Response {
     (
         [(http::header::CONTENT_TYPE, "application/json")],
-        gateway.openapi().to_owned(),
+        gateway.openapi().to_string(),
     )
         .into_response()
 }

@@ -21,10 +21,11 @@ pub fn peer_ip<B>(req: &http::Request<B>) -> Option<IpAddr> {
 /// The node's connection counts and their limits; shared by both transports.
 #[derive(Debug, Default)]
 pub struct ConnectionLimits {
-    /// Most connections at once; `0` for no limit.
-    max: usize,
+    /// Most connections at once; `0` for no limit. Atomics, so a reload can change
+    /// them while connections come and go.
+    max: AtomicUsize,
     /// Most connections from one address; `0` for no limit.
-    per_ip: usize,
+    per_ip: AtomicUsize,
     open: AtomicUsize,
     /// Connections by address, only kept when `per_ip` is set. A std mutex: one map
     /// operation per connection opened or closed.
@@ -34,11 +35,17 @@ pub struct ConnectionLimits {
 impl ConnectionLimits {
     /// The limits `[limits]` sets.
     pub fn from_config(limits: &LimitsConfig) -> ConnectionLimits {
-        ConnectionLimits {
-            max: limits.max_connections,
-            per_ip: limits.max_connections_per_ip,
-            ..ConnectionLimits::default()
-        }
+        let connections = ConnectionLimits::default();
+        connections.reconfigure(limits);
+        connections
+    }
+
+    /// Takes the limits a reloaded `[limits]` sets. Connections open already stay;
+    /// when `max_connections_per_ip` is turned on, only those opened after count.
+    pub fn reconfigure(&self, limits: &LimitsConfig) {
+        self.max.store(limits.max_connections, Ordering::Relaxed);
+        self.per_ip
+            .store(limits.max_connections_per_ip, Ordering::Relaxed);
     }
 
     /// Takes a place for a connection from `ip` (unknown when the request did not come
@@ -50,14 +57,18 @@ impl ConnectionLimits {
             limits: self.clone(),
             ip: None,
         };
-        if self.max != 0 && open >= self.max {
+        let (max, per_ip) = (
+            self.max.load(Ordering::Relaxed),
+            self.per_ip.load(Ordering::Relaxed),
+        );
+        if max != 0 && open >= max {
             Refusal::Connections.count();
             return Err(Refusal::Connections);
         }
-        if let Some(ip) = ip.filter(|_| self.per_ip != 0) {
+        if let Some(ip) = ip.filter(|_| per_ip != 0) {
             let mut by_ip = self.by_ip();
             let count = by_ip.entry(ip).or_default();
-            if *count >= self.per_ip {
+            if *count >= per_ip {
                 Refusal::ConnectionsPerIp.count();
                 return Err(Refusal::ConnectionsPerIp);
             }

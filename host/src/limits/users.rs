@@ -3,37 +3,40 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Refusal;
 
-/// One namespace's sockets per user, connecting or admitted.
+/// One namespace's sockets per user, connecting or admitted. They are counted even
+/// with no limit, so a reload that sets one finds the counts right.
 #[derive(Debug, Default)]
 pub struct UserSockets {
-    /// Most sockets per user; `0` for no limit (and no counting).
-    max: usize,
+    /// Most sockets per user; `0` for no limit. An atomic: a reload changes it.
+    max: AtomicUsize,
     /// A std mutex: one map operation per socket that connects or leaves.
     counts: Mutex<HashMap<String, usize>>,
 }
 
 impl UserSockets {
-    /// Counts allowing `max` sockets per user (`0`: no limit, nothing counted).
+    /// Counts allowing `max` sockets per user (`0`: no limit).
     pub fn new(max: usize) -> UserSockets {
         UserSockets {
-            max,
+            max: AtomicUsize::new(max),
             counts: Mutex::default(),
         }
     }
 
-    /// Whether sockets are counted at all.
-    pub fn limited(&self) -> bool {
-        self.max != 0
+    /// Allows `max` sockets per user from now on; users past it keep their sockets.
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
     }
 
     /// Counts one more socket of `user`, or refuses it (counted) when it has its most.
     pub fn take(&self, user: &str) -> Result<(), Refusal> {
         let mut counts = self.counts();
+        let max = self.max.load(Ordering::Relaxed);
         let count = counts.entry(user.to_owned()).or_default();
-        if *count >= self.max {
+        if max != 0 && *count >= max {
             Refusal::ConnectionsPerUser.count();
             return Err(Refusal::ConnectionsPerUser);
         }
@@ -66,7 +69,6 @@ mod tests {
     #[test]
     fn each_user_has_its_own_places_and_gets_them_back() {
         let users = UserSockets::new(2);
-        assert!(users.limited());
         users.take("7").expect("first");
         users.take("7").expect("second");
         assert_eq!(users.take("7"), Err(Refusal::ConnectionsPerUser));
@@ -75,6 +77,19 @@ mod tests {
         users.take("7").expect("a place came back");
         users.give("8");
         assert_eq!(users.counts().len(), 1, "a user with no socket is forgotten");
-        assert!(!UserSockets::new(0).limited());
+    }
+
+    #[test]
+    fn a_limit_set_later_counts_the_sockets_taken_before() {
+        let users = UserSockets::new(0);
+        for _ in 0..3 {
+            users.take("7").expect("no limit");
+        }
+        users.set_max(3);
+        assert_eq!(users.take("7"), Err(Refusal::ConnectionsPerUser));
+        users.give("7");
+        users.take("7").expect("a place came back under the new limit");
+        users.set_max(0);
+        users.take("7").expect("no limit again");
     }
 }

@@ -129,6 +129,12 @@ pub fn plugin_reloaded(plugin: &str, accepted: bool) {
     counter!(PLUGIN_RELOADS_TOTAL, "plugin" => plugin.to_owned(), "outcome" => outcome).increment(1);
 }
 
+/// Counts a config reload: `accepted` (applied, if only in part) or `rejected`.
+pub fn config_reloaded(accepted: bool) {
+    let outcome = if accepted { "accepted" } else { "rejected" };
+    counter!(CONFIG_RELOADS_TOTAL, "outcome" => outcome).increment(1);
+}
+
 // The few unlabelled series of hot paths, registered on first use (after `install`).
 
 /// Engine.IO messages and native frames received from clients.

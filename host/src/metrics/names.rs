@@ -52,6 +52,8 @@ pub const PLUGIN_CALL_BUCKETS: &[f64] = &[
 ];
 /// Plugin versions offered to the registry, by `plugin` and `outcome` (accepted, rejected).
 pub const PLUGIN_RELOADS_TOTAL: &str = "portico_plugin_reloads_total";
+/// Config reloads asked for (SIGHUP, `--watch-config`), by `outcome` (accepted, rejected).
+pub const CONFIG_RELOADS_TOTAL: &str = "portico_config_reloads_total";
 /// Plugin store operations that failed (Redis away) and answered as if unset.
 pub const STORE_ERRORS_TOTAL: &str = "portico_store_errors_total";
 
@@ -123,6 +125,10 @@ pub(super) fn describe() {
     describe_counter!(
         PLUGIN_RELOADS_TOTAL,
         "Plugin versions offered to the registry, by plugin and outcome (accepted, rejected)."
+    );
+    describe_counter!(
+        CONFIG_RELOADS_TOTAL,
+        "Config reloads asked for (SIGHUP, --watch-config), by outcome (accepted, rejected)."
     );
     describe_counter!(
         STORE_ERRORS_TOTAL,

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -49,27 +50,24 @@ pub struct NativeConfig {
 
 impl NativeConfig {
     /// The native endpoint's part of the gateway configuration: Engine.IO's heartbeat
-    /// and size limit, the outbound queue of `[limits]`.
-    pub fn from_config(config: &crate::config::Config) -> NativeConfig {
+    /// and size limit, the outbound queue of `[limits]`; its connections are counted
+    /// in `connections` (shared with Engine.IO).
+    pub fn from_config(config: &crate::config::Config, connections: Arc<ConnectionLimits>) -> NativeConfig {
         NativeConfig {
             ping_interval: config.engineio.ping_interval(),
             ping_timeout: config.engineio.ping_timeout(),
             max_payload: config.engineio.max_payload,
             queue_capacity: config.limits.outbound_queue,
-            connections: Arc::new(ConnectionLimits::from_config(&config.limits)),
+            connections,
         }
-    }
-
-    /// The same, counting its connections in `connections` (shared with Engine.IO).
-    pub fn with_connections(self, connections: Arc<ConnectionLimits>) -> NativeConfig {
-        NativeConfig { connections, ..self }
     }
 }
 
 /// The endpoint: configuration and the namespaces it serves.
 #[derive(Debug, Clone)]
 pub struct NativeEndpoint {
-    config: NativeConfig,
+    /// Read when a connection opens; replaced by a config reload.
+    config: Arc<ArcSwap<NativeConfig>>,
     namespaces: Namespaces,
     /// Cancelled at server shutdown; every connection closes.
     shutdown: CancellationToken,
@@ -81,11 +79,16 @@ impl NativeEndpoint {
     /// The endpoint serving `namespaces`.
     pub fn new(config: NativeConfig, namespaces: Namespaces) -> NativeEndpoint {
         NativeEndpoint {
-            config,
+            config: Arc::new(ArcSwap::from_pointee(config)),
             namespaces,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
+    }
+
+    /// Replaces its settings: connections opened from now on use them.
+    pub fn reconfigure(&self, config: NativeConfig) {
+        self.config.store(Arc::new(config));
     }
 
     /// Closes every connection and waits up to `grace` for their tasks to finish.
@@ -121,7 +124,8 @@ impl NativeEndpoint {
                     .into_response();
             }
         };
-        let permit = match self.config.connections.acquire(peer_ip(&req)) {
+        let config = self.config.load_full();
+        let permit = match config.connections.acquire(peer_ip(&req)) {
             Ok(permit) => permit,
             Err(refusal) => return refusal.response(),
         };
@@ -136,14 +140,13 @@ impl NativeEndpoint {
                     .into_response();
             }
         };
-        let config = self.config.clone();
         let shutdown = self.shutdown.clone();
         let tasks = self.tasks.clone();
         self.tasks.spawn(async move {
             match upgrade.await {
                 Ok(ws) => {
                     run(
-                        config,
+                        NativeConfig::clone(&config),
                         ns,
                         Handshake {
                             auth: json!({}),

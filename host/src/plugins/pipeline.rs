@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use super::bindings::{Payload as PluginPayload, PluginError};
@@ -28,8 +29,14 @@ mod server_event;
 /// The code and message every internal failure shows the client.
 const INTERNAL: (&str, &str) = ("INTERNAL_ERROR", "Internal error");
 
-/// A namespace's plugin chain.
+/// A namespace's plugin chain, replaced whole by a config reload: an event runs
+/// through the chain it started with.
 pub struct Pipeline {
+    chain: ArcSwap<Chain>,
+}
+
+/// Which plugins a namespace runs, in which order, with what options.
+struct Chain {
     registry: Arc<Registry>,
     handlers: Vec<String>,
     guards: Vec<String>,
@@ -45,6 +52,20 @@ impl Pipeline {
     /// The chain configured for a namespace.
     pub fn new(registry: Arc<Registry>, ns: &NamespaceConfig, max_payload: usize) -> Pipeline {
         Pipeline {
+            chain: ArcSwap::from_pointee(Chain::new(registry, ns, max_payload)),
+        }
+    }
+
+    /// Takes a reloaded namespace config: events from now on run its chain.
+    pub fn reconfigure(&self, ns: &NamespaceConfig, max_payload: usize) {
+        let registry = self.chain.load().registry.clone();
+        self.chain.store(Arc::new(Chain::new(registry, ns, max_payload)));
+    }
+}
+
+impl Chain {
+    fn new(registry: Arc<Registry>, ns: &NamespaceConfig, max_payload: usize) -> Chain {
+        Chain {
             registry,
             handlers: ns.plugins.clone(),
             guards: ns.guards.clone(),
@@ -292,7 +313,8 @@ impl Pipeline {
 
 impl EventHandler for Pipeline {
     fn on_connect<'a>(&'a self, ns: &'a Arc<Namespace>, socket: &'a Socket) -> BoxFuture<'a, ConnectResult> {
-        Box::pin(self.connect(ns, socket))
+        let chain = self.chain.load_full();
+        Box::pin(async move { chain.connect(ns, socket).await })
     }
 
     fn on_event<'a>(
@@ -301,7 +323,8 @@ impl EventHandler for Pipeline {
         socket: &'a Socket,
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
-        Box::pin(self.event(ns, socket, event))
+        let chain = self.chain.load_full();
+        Box::pin(async move { chain.event(ns, socket, event).await })
     }
 
     fn on_disconnect<'a>(
@@ -310,7 +333,8 @@ impl EventHandler for Pipeline {
         socket: &'a Socket,
         reason: DisconnectReason,
     ) -> BoxFuture<'a, ()> {
-        Box::pin(self.disconnect(ns, socket, reason))
+        let chain = self.chain.load_full();
+        Box::pin(async move { chain.disconnect(ns, socket, reason).await })
     }
 
     fn on_server_event<'a>(
@@ -318,7 +342,8 @@ impl EventHandler for Pipeline {
         ns: &'a Arc<Namespace>,
         event: ServerEvent,
     ) -> BoxFuture<'a, Option<Value>> {
-        Box::pin(self.server_event(ns, event))
+        let chain = self.chain.load_full();
+        Box::pin(async move { chain.server_event(ns, event).await })
     }
 }
 

@@ -24,7 +24,10 @@ const MAX_EFFECTS: usize = 1024;
 /// The plugins currently loaded, by name.
 pub struct Registry {
     runtime: Runtime,
-    config: PluginsConfig,
+    /// The plugins folder (fixed for the registry's life).
+    dir: PathBuf,
+    /// Limits and per-plugin settings, read at each load; replaced by a config reload.
+    config: ArcSwap<PluginsConfig>,
     store: Arc<dyn Store>,
     plugins: ArcSwap<HashMap<String, Arc<Plugin>>>,
     /// The gateway's namespaces, set once they exist (they are built with the pipelines).
@@ -37,7 +40,8 @@ impl Registry {
     pub fn new(runtime: Runtime, config: PluginsConfig, store: Arc<dyn Store>) -> Registry {
         Registry {
             runtime,
-            config,
+            dir: config.dir.clone(),
+            config: ArcSwap::from_pointee(config),
             store,
             plugins: ArcSwap::from_pointee(HashMap::new()),
             namespaces: std::sync::OnceLock::new(),
@@ -85,13 +89,27 @@ impl Registry {
 
     /// The plugins folder.
     pub fn dir(&self) -> &Path {
-        &self.config.dir
+        &self.dir
+    }
+
+    /// Takes a reloaded `[plugins]` (its folder stays): returns the loaded plugins
+    /// whose effective settings it may change, which the caller reloads
+    /// ([`Registry::reload`]); until then their current versions serve.
+    pub fn reconfigure(&self, config: PluginsConfig) -> Vec<String> {
+        let previous = self.config.swap(Arc::new(config));
+        let current = self.config.load();
+        self.store.set_max_keys(current.limits.kv_max_keys);
+        let all_changed = previous.limits != current.limits;
+        self.names()
+            .into_iter()
+            .filter(|name| all_changed || previous.settings.get(name) != current.settings.get(name))
+            .collect()
     }
 
     /// Loads every `*.wasm` in the folder; failures are logged and skipped.
     pub async fn load_all(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.config.dir) else {
-            tracing::info!(dir = %self.config.dir.display(), "plugins folder not found; no plugins loaded");
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            tracing::info!(dir = %self.dir.display(), "plugins folder not found; no plugins loaded");
             return;
         };
         let mut names: Vec<String> = entries
@@ -106,7 +124,7 @@ impl Registry {
 
     /// Loads (or reloads) `name` from the folder, or unloads it if its `.wasm` is gone.
     pub async fn reload(&self, name: &str) -> Result<(), LoadError> {
-        let path = self.config.dir.join(format!("{name}.wasm"));
+        let path = self.dir.join(format!("{name}.wasm"));
         if !path.exists() {
             self.unload(name);
             return Ok(());
@@ -177,8 +195,9 @@ impl Registry {
 
     /// The effective settings: gateway config over manifest over defaults.
     fn resolve(&self, name: &str, manifest: PluginSettings) -> Settings {
-        let config = self.config.settings.get(name).cloned().unwrap_or_default();
-        let limits = &self.config.limits;
+        let plugins = self.config.load();
+        let config = plugins.settings.get(name).cloned().unwrap_or_default();
+        let limits = &plugins.limits;
         let events = if config.events.is_empty() {
             manifest.events
         } else {
@@ -230,7 +249,7 @@ impl Registry {
             config_json: settings.config_json.clone(),
             store: self.store.clone(),
             max_effects: MAX_EFFECTS,
-            kv_max_value_bytes: self.config.limits.kv_max_value_bytes,
+            kv_max_value_bytes: self.config.load().limits.kv_max_value_bytes,
             namespaces: self.namespaces.get().cloned().unwrap_or_default(),
         }
     }

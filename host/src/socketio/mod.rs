@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -48,7 +49,8 @@ impl SocketIoConfig {
 
 /// The Socket.IO layer: an [`EngineHandler`] over the namespaces.
 pub struct SocketIo {
-    config: SocketIoConfig,
+    /// Read when a session opens or asks for a namespace; replaced by a config reload.
+    config: ArcSwap<SocketIoConfig>,
     namespaces: Namespaces,
     /// Connect timers, each ending with its session.
     tasks: TaskTracker,
@@ -81,7 +83,7 @@ impl SocketIo {
     /// The layer serving `namespaces`.
     pub fn new(config: SocketIoConfig, namespaces: Namespaces) -> SocketIo {
         SocketIo {
-            config,
+            config: ArcSwap::from_pointee(config),
             namespaces,
             tasks: TaskTracker::new(),
         }
@@ -139,6 +141,12 @@ impl SocketIo {
         }
     }
 
+    /// Replaces its settings: sessions opened and namespaces asked for from now on
+    /// use them.
+    pub fn reconfigure(&self, config: SocketIoConfig) {
+        self.config.store(Arc::new(config));
+    }
+
     /// Waits for its tasks (connect timers, each ending with its session) to end:
     /// at shutdown, once every session is closed.
     pub async fn wait_tasks(&self) {
@@ -148,11 +156,12 @@ impl SocketIo {
 
     async fn connect(&self, client: &Client, nsp: String, auth: Option<Value>) {
         let asked = client.sockets().len() + client.refused.load(Ordering::Relaxed);
-        if asked > self.config.max_namespaces {
+        let max = self.config.load().max_namespaces;
+        if asked > max {
             // Told already, and closing: what it still sends is not answered.
             return;
         }
-        if asked == self.config.max_namespaces {
+        if asked == max {
             // No real client asks for this many: it is probing, so it goes.
             client.refused.fetch_add(1, Ordering::Relaxed);
             let refusal = Refusal::NamespaceLimit;
@@ -237,7 +246,8 @@ impl EngineHandler for SocketIo {
 
     fn on_open(&self, session: &Session, request: &RequestInfo) -> Client {
         let joined = CancellationToken::new();
-        let timer = (session.clone(), joined.clone(), self.config.connect_timeout);
+        let config = self.config.load();
+        let timer = (session.clone(), joined.clone(), config.connect_timeout);
         self.tasks.spawn(async move {
             let (session, joined, timeout) = timer;
             tokio::select! {
@@ -249,7 +259,7 @@ impl EngineHandler for SocketIo {
         Client {
             session: session.clone(),
             request: request.clone(),
-            decoder: Mutex::new(Decoder::new(self.config.max_attachments)),
+            decoder: Mutex::new(Decoder::new(config.max_attachments)),
             sockets: Mutex::new(HashMap::new()),
             joined,
             refused: AtomicUsize::new(0),

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{BoxFuture, Store, StoreRefusal};
@@ -16,8 +17,8 @@ const SWEEP_EVERY: usize = 1024;
 pub struct MemoryStore {
     values: Mutex<Values>,
     lists: Mutex<HashMap<String, VecDeque<String>>>,
-    /// Most keys one scope may hold.
-    max_keys: usize,
+    /// Most keys one scope may hold; an atomic, so a reload can change it.
+    max_keys: AtomicUsize,
 }
 
 impl Default for MemoryStore {
@@ -138,7 +139,7 @@ impl MemoryStore {
         MemoryStore {
             values: Mutex::default(),
             lists: Mutex::default(),
-            max_keys,
+            max_keys: AtomicUsize::new(max_keys),
         }
     }
 
@@ -164,7 +165,12 @@ impl MemoryStore {
         let now = Instant::now();
         let mut values = self.values();
         values.live(key, now);
-        values.insert(key, (value, ttl.map(|t| now + t)), self.max_keys, now)?;
+        values.insert(
+            key,
+            (value, ttl.map(|t| now + t)),
+            self.max_keys.load(Ordering::Relaxed),
+            now,
+        )?;
         values.wrote(now);
         Ok(())
     }
@@ -184,7 +190,12 @@ impl MemoryStore {
             None => (0, None),
         };
         let next = current.saturating_add(delta);
-        values.insert(key, (next.to_string(), expiry), self.max_keys, now)?;
+        values.insert(
+            key,
+            (next.to_string(), expiry),
+            self.max_keys.load(Ordering::Relaxed),
+            now,
+        )?;
         values.wrote(now);
         Ok(next)
     }
@@ -217,6 +228,10 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
+    fn set_max_keys(&self, max_keys: usize) {
+        self.max_keys.store(max_keys, Ordering::Relaxed);
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(std::future::ready(MemoryStore::get(self, key)))
     }

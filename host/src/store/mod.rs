@@ -49,4 +49,10 @@ pub trait Store: Send + Sync + 'static {
     fn append<'a>(&'a self, list: &'a str, entry: String, max_len: usize) -> BoxFuture<'a, ()>;
     /// The newest `limit` entries of a history list, oldest first.
     fn range<'a>(&'a self, list: &'a str, limit: usize) -> BoxFuture<'a, Vec<String>>;
+    /// Lets each scope hold `max_keys` from now on (a reloaded
+    /// `plugins.limits.kv_max_keys`); a scope holding more keeps them but creates no
+    /// new key. Stores that leave counting to their backend ignore it.
+    fn set_max_keys(&self, max_keys: usize) {
+        let _ = max_keys;
+    }
 }

@@ -319,7 +319,7 @@ async fn a_gateway_dropped_drops_its_plugins_and_their_engine() {
         .await
         .expect("gateway starts");
     let registry = Arc::downgrade(gateway.registry().expect("a registry"));
-    let router = gateway.router(&config);
+    let router = gateway.router();
     let s = DirectSocket::join(gateway.namespaces().get("/").expect("/"));
     assert_eq!(call(&s, "fine", json!({})).await, Some(vec![json!("ok")]));
     // The socket leaves (its plugin's on_disconnect runs in a task of its own).

@@ -14,6 +14,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use portico::config::Config;
 use portico::engineio::{Engine, EngineConfig};
+use portico::limits::ConnectionLimits;
 use portico::native::{NativeConfig, NativeEndpoint};
 use portico::router::Namespaces;
 use portico::server::Gateway;
@@ -59,7 +60,7 @@ impl TestGateway {
         let gateway = Gateway::new(config).expect("gateway builds");
         let shutdown = CancellationToken::new();
         gateway.start(config, &shutdown).await.expect("gateway starts");
-        let router = gateway.router(config);
+        let router = gateway.router();
         TestGateway {
             engine: gateway.engine().clone(),
             namespaces: gateway.namespaces().clone(),
@@ -82,8 +83,12 @@ impl TestGateway {
     pub fn with_namespaces(namespaces: Namespaces) -> TestGateway {
         let config = Config::default();
         let socketio = SocketIo::new(SocketIoConfig::from_config(&config), namespaces.clone());
-        let engine = Engine::new(EngineConfig::from_config(&config), socketio);
-        let native = NativeEndpoint::new(NativeConfig::from_config(&config), namespaces.clone());
+        let connections = std::sync::Arc::new(ConnectionLimits::from_config(&config.limits));
+        let engine = Engine::new(EngineConfig::from_config(&config, connections.clone()), socketio);
+        let native = NativeEndpoint::new(
+            NativeConfig::from_config(&config, connections),
+            namespaces.clone(),
+        );
         let router = Router::new()
             .route(
                 "/socket.io/",
@@ -181,10 +186,13 @@ impl TestGateway {
     pub async fn listen(&self) -> SocketAddr {
         let listener = portico::server::bind("127.0.0.1:0".parse().expect("addr"), 128).expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let frontend = portico::accept::Frontend {
+            app: self.router.clone(),
+            header_timeout: std::time::Duration::from_secs(10),
+        };
         tokio::spawn(portico::accept::serve(
             listener,
-            self.router.clone(),
-            std::time::Duration::from_secs(10),
+            frontend.shared(),
             self.shutdown.clone(),
         ));
         addr

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Pipeline, internal, misbehaved};
+use super::{Chain, internal, misbehaved};
 use crate::plugins::bindings::Payload;
 use crate::plugins::{Kind, payload};
 use crate::router::Namespace;
 use crate::router::handler::ServerEvent;
 
-impl Pipeline {
+impl Chain {
     /// Every handler plugin hears a server event, in the configured order; each one's
     /// effects apply on their own, and the first answer is this node's. Server events
     /// carry JSON only: the cluster wire delivers their arguments as values, and an

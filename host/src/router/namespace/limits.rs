@@ -25,11 +25,8 @@ impl Namespace {
         }
     }
 
-    /// The user a socket is counted under, when sockets per user are limited.
+    /// The user a socket is counted under: its token's `sub`.
     fn counted_user(&self, socket: &Socket) -> Option<String> {
-        if !self.users.limited() {
-            return None;
-        }
         let sub = crate::auth::subject(socket.handshake().user.as_ref()?)?;
         Some(sub.to_string())
     }
@@ -53,14 +50,14 @@ impl Namespace {
             self.disconnect(socket);
             return None;
         }
-        (self.ack_errors && event.wants_ack)
+        (self.settings().ack_errors && event.wants_ack)
             .then(|| Payload::json(vec![serde_json::json!({ "error": refusal.body() })]))
     }
 
     /// Puts a socket in rooms on its client's behalf (its event asked for it): all
     /// of them, or none when that would put it in more than `rooms_per_socket`.
     pub fn client_join(&self, socket: &Socket, rooms: &[Room]) -> Result<(), Refusal> {
-        if self.join_within(socket, rooms, self.limits.rooms) {
+        if self.join_within(socket, rooms, self.settings().limits.rooms) {
             Ok(())
         } else {
             Refusal::RoomLimit.count();
@@ -79,7 +76,7 @@ impl Namespace {
             self.adapter.rooms_of(socket.id()).into_iter().collect();
         let new: std::collections::HashSet<&str> =
             rooms.into_iter().filter(|r| !current.contains(*r)).collect();
-        if current.len().saturating_add(new.len()) <= self.limits.rooms {
+        if current.len().saturating_add(new.len()) <= self.settings().limits.rooms {
             Ok(())
         } else {
             Refusal::RoomLimit.count();

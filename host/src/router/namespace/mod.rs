@@ -6,6 +6,8 @@ mod limits;
 
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
+
 use tokio_util::task::TaskTracker;
 
 use super::Room;
@@ -52,12 +54,11 @@ pub enum Connected {
 /// One namespace.
 pub struct Namespace {
     name: String,
-    /// Who is online, and whether `user_online`/`user_offline` are emitted.
+    /// Who is online.
     presence: Box<dyn Presence>,
-    presence_events: bool,
-    /// Whether connecting needs a verified token, and the verifier.
-    auth: AuthMode,
-    verifier: Option<Arc<Verifier>>,
+    /// Auth, presence events and limits: read as sockets connect, join and are
+    /// refused (never per event), replaced by a config reload.
+    settings: ArcSwap<NamespaceOptions>,
     handler: Arc<dyn EventHandler>,
     /// Its sockets and rooms, and delivery to them.
     adapter: Box<dyn Adapter>,
@@ -69,9 +70,6 @@ pub struct Namespace {
     tasks: TaskTracker,
     /// Its series in `/metrics`, shared with its admitted sockets.
     metrics: Arc<NamespaceMetrics>,
-    /// What each of its sockets may use, and whether refusals answer acks.
-    limits: SocketLimits,
-    ack_errors: bool,
     /// Sockets per verified user, connecting or admitted (`limits.per_user`).
     users: UserSockets,
 }
@@ -114,29 +112,18 @@ impl Namespace {
         adapter: Box<dyn Adapter>,
         presence: Box<dyn Presence>,
     ) -> Arc<Namespace> {
-        let NamespaceOptions {
-            auth,
-            verifier,
-            presence_events,
-            limits,
-            ack_errors,
-        } = options;
         Arc::new_cyclic(|weak| {
             adapter.attach(weak.clone());
             Namespace {
                 name: name.to_owned(),
                 presence,
-                presence_events,
-                auth,
-                verifier,
+                users: UserSockets::new(options.limits.per_user),
+                settings: ArcSwap::from_pointee(options),
                 handler,
                 adapter,
                 admission: Mutex::new(()),
                 tasks: TaskTracker::new(),
                 metrics: Arc::new(NamespaceMetrics::new(name)),
-                limits,
-                ack_errors,
-                users: UserSockets::new(limits.per_user),
             }
         })
     }
@@ -144,6 +131,19 @@ impl Namespace {
     /// Its name, like `/chat`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Takes the settings of a reloaded config. Sockets connecting from now on are
+    /// authenticated and given event budgets by them; joins and refusals follow them
+    /// at once; sockets already in keep their event budgets and token-expiry timers.
+    pub fn reconfigure(&self, options: NamespaceOptions) {
+        self.users.set_max(options.limits.per_user);
+        self.settings.store(Arc::new(options));
+    }
+
+    /// Its current settings.
+    pub(crate) fn settings(&self) -> arc_swap::Guard<Arc<NamespaceOptions>> {
+        self.settings.load()
     }
 
     /// Its series in `/metrics`.
@@ -179,7 +179,7 @@ impl Namespace {
                     return Connected::Lost;
                 }
                 socket.send_connected();
-                if self.presence_events {
+                if self.settings().presence_events {
                     self.announce_online(socket);
                 }
                 if let Some(after) = after {
@@ -237,7 +237,8 @@ impl Namespace {
         auth: &serde_json::Value,
         request: &RequestInfo,
     ) -> Result<Option<serde_json::Value>, AuthFailure> {
-        let verdict = match (&self.verifier, self.auth) {
+        let settings = self.settings();
+        let verdict = match (&settings.verifier, settings.auth) {
             (_, AuthMode::None) => Ok(None),
             (Some(verifier), mode) => verifier.authenticate(mode, auth, &request.query, &request.headers),
             // Validated at start-up: a namespace with auth always has a verifier.
@@ -254,11 +255,12 @@ impl Namespace {
     /// `user:<sub>`. [`Namespace::connect`] calls it once the handler has accepted the
     /// socket: before that, nothing sent to the namespace, a room or the user reaches it.
     pub fn admit(self: &Arc<Self>, socket: &Socket) -> bool {
+        let settings = self.settings();
         {
             // Under the lock `remove` takes after marking a socket gone: either this
             // sees it gone, or `remove` finds it registered and undoes all of it.
             let _admission = self.admission();
-            socket.set_budget(self.limits.events.budget());
+            socket.set_budget(settings.limits.events.budget());
             if !socket.mark_admitted() {
                 return false;
             }
@@ -266,7 +268,7 @@ impl Namespace {
             // Online before the connect reply is queued, so anyone who saw the socket
             // connect finds it in presence.
             if let Some((user_id, username)) = identity(socket) {
-                let announcement = if self.presence_events {
+                let announcement = if settings.presence_events {
                     presence_event(socket)
                 } else {
                     None
@@ -286,7 +288,7 @@ impl Namespace {
         if let Some(sub) = claims.and_then(crate::auth::subject) {
             self.join(socket, &[format!("user:{sub}").into()]);
         }
-        if let Some(expiry) = claims.and_then(|c| self.verifier.as_ref()?.expiry(c)) {
+        if let Some(expiry) = claims.and_then(|c| settings.verifier.as_ref()?.expiry(c)) {
             let socket = socket.clone();
             let ns = Arc::downgrade(self);
             // Ends with the socket: it keeps nothing alive until `exp`.
@@ -351,7 +353,7 @@ impl Namespace {
         self.metrics.socket_left(reason);
         tracing::debug!(sid = &**socket.id(), nsp = self.name, %reason, "socket left");
         if offline
-            && self.presence_events
+            && self.settings().presence_events
             && let Some(body) = presence_event(socket)
         {
             self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));

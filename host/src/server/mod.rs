@@ -1,9 +1,17 @@
 //! Assembles the gateway from its config and serves it: the listener (with an explicit
-//! backlog), the axum routes, CORS, and graceful shutdown.
+//! backlog), the axum routes, CORS, live config reload and graceful shutdown.
+//!
+//! - [`reload`]: what a new config changes in the running gateway, and what waits for
+//!   a restart.
+//! - [`source`]: where reloaded configs come from (`SIGHUP`, `--watch-config`).
+
+pub mod reload;
+pub mod source;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use http::{HeaderValue, Method};
 use tokio::net::{TcpListener, TcpSocket};
@@ -13,7 +21,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use crate::auth::Verifier;
 use crate::builtin;
 use crate::cluster::Cluster;
-use crate::config::{AuthMode, Config, CorsConfig};
+use crate::config::{AuthMode, Config, CorsConfig, NamespaceConfig};
 use crate::engineio::{Engine, EngineConfig};
 use crate::limits::{ConnectionLimits, SocketLimits};
 use crate::native::{NativeConfig, NativeEndpoint};
@@ -30,6 +38,9 @@ use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
 use crate::store::{MemoryStore, RedisStore};
 
+pub use reload::{ReloadError, ReloadReport};
+pub use source::Reloads;
+
 /// How long shutdown waits for connections to send their close frames.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -42,12 +53,16 @@ pub struct Gateway {
     /// The link to the other nodes, with the Redis adapter.
     cluster: Option<Cluster>,
     registry: Option<Arc<Registry>>,
-    /// The operator API key, when the API is enabled.
-    api_key: Option<Arc<str>>,
-    /// Largest HTTP body of the operator API and plugin routes.
-    max_body_bytes: usize,
-    /// The OpenAPI document of every route, serialized once.
-    openapi: Arc<str>,
+    /// The plugin chains of the namespaces plugins serve, by namespace name.
+    pipelines: Arc<std::collections::BTreeMap<String, Arc<Pipeline>>>,
+    /// Connections open at once, counted for both transports.
+    connections: Arc<ConnectionLimits>,
+    /// The operator API's key and limits, replaced by a reload.
+    http: Arc<ArcSwap<HttpSettings>>,
+    /// The config running: what the gateway was built from, with each reload applied.
+    config: Arc<ArcSwap<Config>>,
+    /// Held while a reload applies, so reloads run one at a time.
+    reloading: Arc<tokio::sync::Mutex<()>>,
     /// Set when shutdown begins: `/readyz` says so, so a load balancer stops sending.
     draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -92,25 +107,18 @@ impl Gateway {
         } else {
             None
         };
-        let verifier = if config.namespaces.values().any(|ns| ns.auth != AuthMode::None) {
-            Some(Arc::new(Verifier::new(&config.auth)?))
-        } else {
-            None
-        };
+        let verifier = verifier_for(config)?;
+        let mut pipelines = std::collections::BTreeMap::new();
         let namespaces = Namespaces::new(config.namespaces.iter().map(|(name, ns)| {
             let handler: Arc<dyn EventHandler> = match &registry {
                 Some(registry) if ns.uses_plugins() => {
-                    Arc::new(Pipeline::new(registry.clone(), ns, config.engineio.max_payload))
+                    let pipeline = Arc::new(Pipeline::new(registry.clone(), ns, config.engineio.max_payload));
+                    pipelines.insert(name.clone(), pipeline.clone());
+                    pipeline
                 }
                 _ => builtin::handler(ns.handler),
             };
-            let options = NamespaceOptions {
-                auth: ns.auth,
-                verifier: verifier.clone(),
-                presence_events: ns.presence,
-                limits: SocketLimits::from_config(&config.limits),
-                ack_errors: ns.ack_errors,
-            };
+            let options = namespace_options(ns, config, &verifier);
             let (adapter, presence): (Box<dyn Adapter>, Box<dyn Presence>) = match &cluster {
                 Some(cluster) => {
                     let adapter = cluster.adapter(name, ns.presence);
@@ -130,12 +138,9 @@ impl Gateway {
         // One count of open connections for both transports.
         let connections = Arc::new(ConnectionLimits::from_config(&config.limits));
         let socketio = SocketIo::new(SocketIoConfig::from_config(config), namespaces.clone());
-        let engine = Engine::new(
-            EngineConfig::from_config(config).with_connections(connections.clone()),
-            socketio,
-        );
+        let engine = Engine::new(EngineConfig::from_config(config, connections.clone()), socketio);
         let native = NativeEndpoint::new(
-            NativeConfig::from_config(config).with_connections(connections),
+            NativeConfig::from_config(config, connections.clone()),
             namespaces.clone(),
         );
         Ok(Gateway {
@@ -144,11 +149,11 @@ impl Gateway {
             namespaces,
             cluster,
             registry,
-            api_key: config.api.enabled_key().map(Arc::from),
-            max_body_bytes: config.http.max_body_bytes,
-            openapi: crate::http::openapi::document(&crate::http::routes(config))
-                .to_string()
-                .into(),
+            pipelines: Arc::new(pipelines),
+            connections,
+            http: Arc::new(ArcSwap::from_pointee(HttpSettings::from_config(config))),
+            config: Arc::new(ArcSwap::from_pointee(config.clone())),
+            reloading: Arc::default(),
             draining: Arc::default(),
         })
     }
@@ -228,27 +233,88 @@ impl Gateway {
     }
 
     /// The operator API key, when the API is enabled.
-    pub fn api_key(&self) -> Option<&str> {
-        self.api_key.as_deref()
+    pub fn api_key(&self) -> Option<Arc<str>> {
+        self.http.load().api_key.clone()
     }
 
     /// Largest HTTP body of the operator API and plugin routes.
     pub fn max_body_bytes(&self) -> usize {
-        self.max_body_bytes
+        self.http.load().max_body_bytes
     }
 
     /// The OpenAPI document, as JSON.
-    pub fn openapi(&self) -> &str {
-        &self.openapi
+    pub fn openapi(&self) -> Arc<str> {
+        self.http.load().openapi.clone()
     }
 
-    /// The HTTP routes (see [`crate::http`]).
-    pub fn router(&self, config: &Config) -> Router {
+    /// The config running: the one it was built from, with each reload applied.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// The HTTP routes of the running config (see [`crate::http`]).
+    pub fn router(&self) -> Router {
+        let config = self.config();
         crate::http::router(
             self.clone(),
-            &crate::http::routes(config),
+            &crate::http::routes(&config),
             cors_layer(&config.cors),
         )
+    }
+
+    /// The routes and header timeout the accept loop serves, as the running config
+    /// has them.
+    pub fn frontend(&self) -> crate::accept::Frontend {
+        crate::accept::Frontend {
+            app: self.router(),
+            header_timeout: self.config().limits.handshake_timeout(),
+        }
+    }
+}
+
+/// The operator API's key and the HTTP limits, as one config has them.
+struct HttpSettings {
+    /// The operator API key, when the API is enabled.
+    api_key: Option<Arc<str>>,
+    /// Largest HTTP body of the operator API and plugin routes.
+    max_body_bytes: usize,
+    /// The OpenAPI document of every route, serialized once.
+    openapi: Arc<str>,
+}
+
+impl HttpSettings {
+    fn from_config(config: &Config) -> HttpSettings {
+        HttpSettings {
+            api_key: config.api.enabled_key().map(Arc::from),
+            max_body_bytes: config.http.max_body_bytes,
+            openapi: crate::http::openapi::document(&crate::http::routes(config))
+                .to_string()
+                .into(),
+        }
+    }
+}
+
+/// The token verifier, when a namespace authenticates: its keys read now.
+fn verifier_for(config: &Config) -> Result<Option<Arc<Verifier>>, crate::auth::AuthSetupError> {
+    if config.namespaces.values().any(|ns| ns.auth != AuthMode::None) {
+        Ok(Some(Arc::new(Verifier::new(&config.auth)?)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// What one namespace's sockets are held to.
+fn namespace_options(
+    ns: &NamespaceConfig,
+    config: &Config,
+    verifier: &Option<Arc<Verifier>>,
+) -> NamespaceOptions {
+    NamespaceOptions {
+        auth: ns.auth,
+        verifier: verifier.clone(),
+        presence_events: ns.presence,
+        limits: SocketLimits::from_config(&config.limits),
+        ack_errors: ns.ack_errors,
     }
 }
 
@@ -291,27 +357,70 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-/// Serves `config` on `listener` until `shutdown` is cancelled; `ready` runs once
-/// plugins are loaded and connections are about to be accepted.
+/// Serves `config` on `listener` until `shutdown` is cancelled, applying each config
+/// `reloads` reads; `ready` runs once plugins are loaded and connections are about to
+/// be accepted.
 pub async fn serve(
     config: Arc<Config>,
     listener: TcpListener,
     shutdown: CancellationToken,
+    reloads: Option<Reloads>,
     ready: impl FnOnce(),
 ) -> Result<(), ServeError> {
     let gateway = Gateway::new(&config)?;
     gateway.start(&config, &shutdown).await?;
     ready();
-    let app = gateway.router(&config);
+    let frontend = Arc::new(ArcSwap::from_pointee(gateway.frontend()));
+    let tasks = tokio_util::task::TaskTracker::new();
     // Close connections first, so pending long-polls return and the accept loop can finish.
-    let closer = {
+    tasks.spawn({
         let (gateway, stop) = (gateway.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        async move {
             stop.cancelled().await;
             gateway.shutdown().await;
-        })
-    };
-    crate::accept::serve(listener, app, config.limits.handshake_timeout(), shutdown).await;
-    let _ = closer.await;
+        }
+    });
+    if let Some(reloads) = reloads {
+        tasks.spawn(apply_reloads(
+            gateway,
+            reloads,
+            frontend.clone(),
+            shutdown.clone(),
+        ));
+    }
+    crate::accept::serve(listener, frontend, shutdown).await;
+    tasks.close();
+    tasks.wait().await;
     Ok(())
+}
+
+/// Reads each config `reloads` asks for and applies it, until `stop`; a config that
+/// does not load or apply is logged and changes nothing.
+async fn apply_reloads(
+    gateway: Gateway,
+    mut reloads: Reloads,
+    frontend: Arc<ArcSwap<crate::accept::Frontend>>,
+    stop: CancellationToken,
+) {
+    loop {
+        let loaded = tokio::select! {
+            () = stop.cancelled() => return,
+            loaded = reloads.next() => loaded,
+        };
+        let applied = match loaded {
+            Ok(config) => gateway.reload(config).await,
+            Err(err) => {
+                crate::metrics::config_reloaded(false);
+                Err(ReloadError::Invalid(err))
+            }
+        };
+        match applied {
+            Ok(report) => {
+                // Routes and CORS first, so whoever reads the report's line finds them.
+                frontend.store(Arc::new(gateway.frontend()));
+                report.log();
+            }
+            Err(err) => tracing::error!(%err, "config reload rejected; the running config stays"),
+        }
+    }
 }
