@@ -12,15 +12,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.PORTICO_BIN ?? resolve(here, "../../target/release/portico");
 
 /**
- * Starts portico with `toml` as its config (listen address forced to 127.0.0.1:0),
- * and `args` after the others. Resolves to { url, port, proc, stop(), output(),
+ * Starts portico with `toml` as its config (listen address forced to `listen`, by
+ * default a free port), and `args` after the others. Resolves to { url, port, proc, stop(), output(),
  * configPath, rewrite(toml) } once it prints its address.
  */
-export async function startServer(toml = "", { env = {}, args = [] } = {}) {
+export async function startServer(toml = "", { env = {}, args = [], listen = "127.0.0.1:0" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "portico-e2e-"));
   const configPath = join(dir, "portico.toml");
   writeFileSync(configPath, toml);
-  const proc = spawn(BIN, ["serve", "--config", configPath, "--listen", "127.0.0.1:0", ...args], {
+  const proc = spawn(BIN, ["serve", "--config", configPath, "--listen", listen, ...args], {
     env: { ...process.env, PORTICO_LOG: process.env.PORTICO_LOG ?? "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -24,6 +24,7 @@ use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -121,6 +122,10 @@ struct Shared<H: EngineHandler> {
     handler: H,
     /// Every session task, so shutdown can wait for them.
     tasks: TaskTracker,
+    /// Polling POSTs being handled, so shutdown can let them finish.
+    posts: TaskTracker,
+    /// Cancelled when shutdown begins: readers take no more packets.
+    draining: CancellationToken,
     /// Open sessions by id. A std mutex: lookups and inserts only, never across an await.
     sessions: Mutex<HashMap<Arc<str>, Entry<H::Conn>>>,
 }
@@ -147,6 +152,8 @@ impl<H: EngineHandler> Engine<H> {
             config: ArcSwap::from_pointee(config),
             handler,
             tasks: TaskTracker::new(),
+            posts: TaskTracker::new(),
+            draining: CancellationToken::new(),
             sessions: Mutex::new(HashMap::new()),
         }))
     }
@@ -178,9 +185,31 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Closes every session and waits up to `grace` for their tasks to finish.
     pub async fn shutdown(&self, grace: Duration) {
-        self.close_all(DisconnectReason::ServerShutdown);
+        let deadline = tokio::time::Instant::now() + grace;
+        // Readers take no more packets; the ones being handled finish and queue their
+        // replies (a WebSocket reader then closes its session after a flush).
+        self.0.draining.cancel();
+        self.0.posts.close();
+        let _ = tokio::time::timeout_at(deadline, self.0.posts.wait()).await;
+        let polling: Vec<Session> = self
+            .sessions()
+            .values()
+            .map(|e| e.session.clone())
+            .filter(|s| s.transport() == Transport::Polling)
+            .collect();
+        for session in polling {
+            // The next GET takes what is queued, then the close.
+            crate::outbound::Connection::close_after_flush(&session, DisconnectReason::ServerShutdown);
+        }
         self.0.tasks.close();
-        let _ = tokio::time::timeout(grace, self.0.tasks.wait()).await;
+        let _ = tokio::time::timeout_at(deadline, self.0.tasks.wait()).await;
+        // Whatever did not finish within the grace.
+        self.close_all(DisconnectReason::ServerShutdown);
+    }
+
+    /// Cancelled once shutdown begins: a reader finishes the packet in hand, then stops.
+    pub(crate) fn draining(&self) -> &CancellationToken {
+        &self.0.draining
     }
 
     /// Closes every session.
@@ -202,6 +231,9 @@ impl<H: EngineHandler> Engine<H> {
     async fn route(&self, req: &mut Request<Body>) -> Result<Response, RequestError> {
         let query = proto::parse_query(req.uri().query().unwrap_or(""))?;
         let Some(sid) = query.sid else {
+            if self.0.draining.is_cancelled() {
+                return Ok(crate::http::shutting_down());
+            }
             return match query.transport {
                 Transport::Polling if req.method() == Method::GET => Ok(self.open_polling(req)),
                 Transport::Polling => Err(RequestError::BadHandshakeMethod),

@@ -85,6 +85,8 @@ pub(super) async fn post<H: EngineHandler>(
     body: Body,
 ) -> Response {
     let session = &entry.session;
+    // Shutdown waits for it (within its grace), so its replies are queued before the close.
+    let _in_flight = engine.0.posts.token();
     if !session.begin_post() {
         session.close(DisconnectReason::TransportError);
         return super::error_response(RequestError::BadRequest);
@@ -123,7 +125,8 @@ async fn read_and_dispatch<H: EngineHandler>(
         }
     };
     for packet in packets {
-        if session.closed().is_cancelled() {
+        // Packets not taken before shutdown began are not handled, as on a WebSocket.
+        if session.closed().is_cancelled() || engine.draining().is_cancelled() {
             break;
         }
         engine.dispatch(entry, packet).await;

@@ -83,6 +83,11 @@ pub(super) async fn run<H: EngineHandler>(
     loop {
         let incoming = tokio::select! {
             () = session.closed().cancelled() => break,
+            // Shutdown: the packet handled last has queued its replies; they go out first.
+            () = engine.draining().cancelled() => {
+                session.close_after_flush(DisconnectReason::ServerShutdown);
+                break;
+            }
             incoming = reader.next() => incoming,
         };
         let packet = match incoming {

@@ -167,6 +167,17 @@ pub enum BodyError {
     Unreadable,
 }
 
+/// The answer to a new connection while the gateway shuts down: HTTP 503 `{message,
+/// code: "SHUTTING_DOWN"}`, so a client retries (elsewhere, behind a balancer).
+pub fn shutting_down() -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({ "message": "server shutting down", "code": "SHUTTING_DOWN" })),
+    )
+        .into_response()
+}
+
 /// Reads a whole body of at most `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
     axum::body::to_bytes(body, limit).await.map_err(|err| {

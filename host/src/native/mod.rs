@@ -107,6 +107,9 @@ impl NativeEndpoint {
             )
                 .into_response();
         };
+        if self.shutdown.is_cancelled() {
+            return crate::http::shutting_down();
+        }
         if !fastwebsockets::upgrade::is_upgrade_request(&req) {
             return (
                 StatusCode::BAD_REQUEST,
@@ -226,8 +229,9 @@ async fn read_loop(
     loop {
         let incoming = tokio::select! {
             () = conn.closed().cancelled() => break,
+            // The event handled last has queued its replies; they go out first.
             () = shutdown.cancelled() => {
-                conn.close(DisconnectReason::ServerShutdown);
+                conn.close_after_flush(DisconnectReason::ServerShutdown);
                 break;
             }
             incoming = reader.next() => incoming,

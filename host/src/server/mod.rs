@@ -185,7 +185,11 @@ impl Gateway {
         self.registry.as_ref()
     }
 
-    /// Closes every connection, giving their tasks a moment to say goodbye.
+    /// Drains and closes every connection: `/readyz` turns 503 and new connections are
+    /// refused (`SHUTTING_DOWN`); readers take no more packets, the events being
+    /// handled (plugin calls included) finish and their replies are flushed, then each
+    /// connection closes as a transport close, so clients reconnect by themselves.
+    /// All within [`SHUTDOWN_GRACE`]; what is left then is closed at once.
     pub async fn shutdown(&self) {
         self.draining.store(true, std::sync::atomic::Ordering::Release);
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -372,12 +376,15 @@ pub async fn serve(
     ready();
     let frontend = Arc::new(ArcSwap::from_pointee(gateway.frontend()));
     let tasks = tokio_util::task::TaskTracker::new();
-    // Close connections first, so pending long-polls return and the accept loop can finish.
+    // Shutdown drains the sessions while the listener still serves their requests (a
+    // polling client's last GET carries its close), then stops accepting.
+    let stop_accepting = CancellationToken::new();
     tasks.spawn({
-        let (gateway, stop) = (gateway.clone(), shutdown.clone());
+        let (gateway, stop, done) = (gateway.clone(), shutdown.clone(), stop_accepting.clone());
         async move {
             stop.cancelled().await;
             gateway.shutdown().await;
+            done.cancel();
         }
     });
     if let Some(reloads) = reloads {
@@ -388,7 +395,7 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
-    crate::accept::serve(listener, frontend, shutdown).await;
+    crate::accept::serve(listener, frontend, stop_accepting).await;
     tasks.close();
     tasks.wait().await;
     Ok(())
