@@ -124,7 +124,7 @@ struct Shared<H: EngineHandler> {
     tasks: TaskTracker,
     /// Polling POSTs being handled, so shutdown can let them finish.
     posts: TaskTracker,
-    /// Cancelled when shutdown begins: readers take no more packets.
+    /// Cancelled when shutdown begins: no new session is opened.
     draining: CancellationToken,
     /// Open sessions by id. A std mutex: lookups and inserts only, never across an await.
     sessions: Mutex<HashMap<Arc<str>, Entry<H::Conn>>>,
@@ -186,9 +186,13 @@ impl<H: EngineHandler> Engine<H> {
     /// Closes every session and waits up to `grace` for their tasks to finish.
     pub async fn shutdown(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
-        // Readers take no more packets; the ones being handled finish and queue their
-        // replies (a WebSocket reader then closes its session after a flush).
+        // No new session; readers take no more packets, the ones being handled finish
+        // and queue their replies (a WebSocket reader then closes its session after a
+        // flush).
         self.0.draining.cancel();
+        for entry in self.sessions().values() {
+            entry.session.stop_reading();
+        }
         self.0.posts.close();
         let _ = tokio::time::timeout_at(deadline, self.0.posts.wait()).await;
         let polling: Vec<Session> = self
@@ -205,11 +209,6 @@ impl<H: EngineHandler> Engine<H> {
         let _ = tokio::time::timeout_at(deadline, self.0.tasks.wait()).await;
         // Whatever did not finish within the grace.
         self.close_all(DisconnectReason::ServerShutdown);
-    }
-
-    /// Cancelled once shutdown begins: a reader finishes the packet in hand, then stops.
-    pub(crate) fn draining(&self) -> &CancellationToken {
-        &self.0.draining
     }
 
     /// Closes every session.

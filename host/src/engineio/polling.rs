@@ -126,7 +126,7 @@ async fn read_and_dispatch<H: EngineHandler>(
     };
     for packet in packets {
         // Packets not taken before shutdown began are not handled, as on a WebSocket.
-        if session.closed().is_cancelled() || engine.draining().is_cancelled() {
+        if session.reading().is_cancelled() {
             break;
         }
         engine.dispatch(entry, packet).await;

@@ -37,6 +37,9 @@ struct Inner {
     interrupt_poll: Notify,
     /// Signalled when the client answers a ping.
     pong: Notify,
+    /// Cancelled when the session closes, or earlier when shutdown asks its readers
+    /// to stop taking packets (a child of the close token).
+    reading: CancellationToken,
 }
 
 impl std::fmt::Debug for Session {
@@ -51,6 +54,7 @@ impl Session {
     /// A new open session on `transport` with a queue of `capacity` items.
     pub(super) fn new(id: String, transport: Transport, capacity: usize) -> Session {
         let (outbox, rx) = Outbox::new(capacity);
+        let reading = outbox.closed().child_token();
         Session(Arc::new(Inner {
             id: id.into(),
             outbox,
@@ -61,6 +65,7 @@ impl Session {
             posting: AtomicBool::new(false),
             interrupt_poll: Notify::new(),
             pong: Notify::new(),
+            reading,
         }))
     }
 
@@ -140,6 +145,18 @@ impl Session {
     /// Cancelled when the session closes.
     pub fn closed(&self) -> &CancellationToken {
         self.0.outbox.closed()
+    }
+
+    /// Cancelled when its readers must take no more packets: it closed, or shutdown
+    /// began ([`Session::stop_reading`]).
+    pub(super) fn reading(&self) -> &CancellationToken {
+        &self.0.reading
+    }
+
+    /// Its readers finish the packet in hand and take no more; the session stays open
+    /// for their replies.
+    pub(super) fn stop_reading(&self) {
+        self.0.reading.cancel();
     }
 
     /// Why the session closed, once it has.

@@ -80,12 +80,17 @@ pub(super) async fn run<H: EngineHandler>(
 
     // Whether the client's side ended (a close frame, EOF, an error) rather than ours.
     let mut read_ended = false;
+    // Registered once, not per packet: this loop is every message's path.
+    let stop = session.reading().cancelled();
+    tokio::pin!(stop);
     loop {
         let incoming = tokio::select! {
-            () = session.closed().cancelled() => break,
-            // Shutdown: the packet handled last has queued its replies; they go out first.
-            () = engine.draining().cancelled() => {
-                session.close_after_flush(DisconnectReason::ServerShutdown);
+            () = &mut stop => {
+                if !session.closed().is_cancelled() {
+                    // Shutdown: the packet handled last has queued its replies; they
+                    // go out first.
+                    session.close_after_flush(DisconnectReason::ServerShutdown);
+                }
                 break;
             }
             incoming = reader.next() => incoming,

@@ -226,11 +226,14 @@ async fn read_loop(
     pong: &Notify,
     shutdown: &CancellationToken,
 ) {
+    // Registered once, not per frame: this loop is every message's path.
+    let (closed, stop) = (conn.closed().cancelled(), shutdown.cancelled());
+    tokio::pin!(closed, stop);
     loop {
         let incoming = tokio::select! {
-            () = conn.closed().cancelled() => break,
+            () = &mut closed => break,
             // The event handled last has queued its replies; they go out first.
-            () = shutdown.cancelled() => {
+            () = &mut stop => {
                 conn.close_after_flush(DisconnectReason::ServerShutdown);
                 break;
             }
