@@ -26,6 +26,7 @@
 pub use portico_protocol as protocol;
 
 pub mod accept;
+pub mod admin;
 pub mod auth;
 pub mod builtin;
 pub mod cluster;

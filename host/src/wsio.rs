@@ -329,7 +329,10 @@ pub async fn write_loop(
         rx.set_in_hand(batch.len());
         tokio::select! {
             written = write.write_all(&buf) => match written {
-                Ok(()) => crate::metrics::MESSAGES_OUT.increment(messages),
+                Ok(()) => {
+                    crate::metrics::MESSAGES_OUT.increment(messages);
+                    crate::metrics::traffic::TRAFFIC.sent(messages, buf.len());
+                }
                 Err(_) => break DisconnectReason::TransportClose,
             },
             // A client that stopped reading blocks this write; once the connection is

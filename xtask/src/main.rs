@@ -2,8 +2,9 @@
 //!
 //! - `cargo xtask run [-- ARGS]`: build in release (gateway and example plugins) and
 //!   serve `deploy/chat.toml` on 127.0.0.1:3000: single node, in memory, no Redis.
-//! - `cargo xtask build`: the release binary, the Engine.IO conformance example, and
-//!   the example plugins (wasm32-wasip2 components, copied to `target/plugins/`).
+//! - `cargo xtask build`: the release binary, the Engine.IO conformance example, the
+//!   example plugins (wasm32-wasip2 components, copied to `target/plugins/`), and the
+//!   Admin UI's pages with their fonts (`target/admin-ui/`).
 //! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz] [--skip-bench]`:
 //!   formatting, clippy, unit and integration tests, then the e2e suite with the real
 //!   socket.io-client (npm install as needed) against the release binary, then a short
@@ -18,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+
+mod admin_ui;
 
 /// Inputs each fuzz target runs during `cargo xtask test` (a few seconds each).
 const SMOKE_RUNS: u32 = 300_000;
@@ -75,7 +78,8 @@ fn cargo() -> Command {
 
 fn build(root: &Path) -> anyhow::Result<()> {
     sh(cargo().args(["build", "--release", "-p", "portico", "--bins", "--examples"]))?;
-    build_plugins(root)
+    build_plugins(root)?;
+    admin_ui::assemble(root)
 }
 
 /// Builds every example plugin for `wasm32-wasip2` and copies the components to

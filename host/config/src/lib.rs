@@ -7,6 +7,7 @@
 //! What needs the gateway's own libraries to check (that the auth keys load, that the
 //! Redis URL parses) the gateway checks after this (`portico::config::load`).
 
+mod admin;
 mod auth;
 mod cluster;
 mod env;
@@ -15,6 +16,7 @@ mod limits;
 mod plugins;
 mod validate;
 
+pub use admin::{ADMIN_UI_PATH, AdminMode, AdminUiConfig};
 pub use auth::{AuthConfig, AuthMode, TokenSource};
 pub use cluster::{AdapterKind, ClusterConfig, REDIS_URL_ENV};
 pub use http::{ApiConfig, HttpConfig, PluginRoute};
@@ -101,6 +103,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// One node, or several sharing a Redis.
     pub cluster: ClusterConfig,
+    /// The Socket.IO Admin UI, when the section is present.
+    pub admin_ui: Option<AdminUiConfig>,
     /// Namespaces by name (`"/"`, `"/chat"`). Defaults to `/` with the `echo` handler.
     pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
@@ -119,6 +123,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             api: ApiConfig::default(),
             cluster: ClusterConfig::default(),
+            admin_ui: None,
             namespaces: BTreeMap::from([("/".to_owned(), NamespaceConfig::default())]),
         }
     }
@@ -352,6 +357,10 @@ impl Config {
         if self.native.enabled {
             paths.push(self.native.path.clone());
             paths.push(format!("{}/", self.native.path));
+        }
+        if self.admin_ui.is_some() {
+            paths.push(ADMIN_UI_PATH.to_owned());
+            paths.push(ADMIN_UI_PATH.trim_end_matches('/').to_owned());
         }
         paths
     }

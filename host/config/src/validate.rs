@@ -105,6 +105,9 @@ impl Config {
                 });
             }
         }
+        if let Some(admin) = &self.admin_ui {
+            admin.validate(&self.namespaces.keys().collect::<Vec<_>>())?;
+        }
         if self.http.max_body_bytes == 0 {
             return invalid("http.max_body_bytes", "must be at least 1 byte");
         }

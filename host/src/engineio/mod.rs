@@ -66,12 +66,30 @@ impl EngineConfig {
 }
 
 /// What the handshake request told us about the client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RequestInfo {
     /// The request headers.
     pub headers: Arc<HeaderMap>,
     /// The raw query string.
     pub query: Arc<str>,
+    /// The request's path.
+    pub path: Arc<str>,
+    /// The TCP peer's address, when the request came through the listener.
+    pub peer: Option<std::net::IpAddr>,
+    /// When the request arrived.
+    pub issued: std::time::SystemTime,
+}
+
+impl Default for RequestInfo {
+    fn default() -> RequestInfo {
+        RequestInfo {
+            headers: Arc::default(),
+            query: "".into(),
+            path: "/".into(),
+            peer: None,
+            issued: std::time::SystemTime::now(),
+        }
+    }
 }
 
 impl RequestInfo {
@@ -88,6 +106,9 @@ impl RequestInfo {
         RequestInfo {
             headers: Arc::new(headers),
             query: req.uri().query().unwrap_or("").into(),
+            path: req.uri().path().into(),
+            peer: peer_ip(req),
+            issued: std::time::SystemTime::now(),
         }
     }
 }
@@ -209,6 +230,14 @@ impl<H: EngineHandler> Engine<H> {
         let _ = tokio::time::timeout_at(deadline, self.0.tasks.wait()).await;
         // Whatever did not finish within the grace.
         self.close_all(DisconnectReason::ServerShutdown);
+    }
+
+    /// How many sessions are still on long-polling.
+    pub fn polling_sessions(&self) -> usize {
+        self.sessions()
+            .values()
+            .filter(|e| e.session.transport() == Transport::Polling)
+            .count()
     }
 
     /// Closes every session.
@@ -366,6 +395,11 @@ impl<H: EngineHandler> Engine<H> {
         match packet {
             proto::Packet::Message(message) => {
                 crate::metrics::MESSAGES_IN.increment(1);
+                let bytes = match &message {
+                    Message::Text(text) => text.len(),
+                    Message::Binary(bytes) => bytes.len(),
+                };
+                crate::metrics::traffic::TRAFFIC.received(bytes);
                 self.0.handler.on_message(&entry.conn, message).await;
                 // A burst of buffered messages (each maybe a broadcast) is parsed without
                 // touching the socket, so without this the reader never yields and the

@@ -57,6 +57,8 @@ pub(super) async fn poll(session: &Session) -> Response {
         }
     }
     crate::metrics::MESSAGES_OUT.increment(messages);
+    let bytes = frames.iter().map(proto::payload_len).sum::<usize>();
+    crate::metrics::traffic::TRAFFIC.sent(messages, bytes);
     if let Some(reason) = close {
         frames.push(Frame::close());
         session.close(reason);

@@ -166,6 +166,17 @@ impl Session {
 }
 
 impl Connection for Session {
+    fn id(&self) -> Option<&str> {
+        Some(&self.0.id)
+    }
+
+    fn transport(&self) -> &'static str {
+        match self.transport() {
+            Transport::Polling => "polling",
+            Transport::Websocket => "websocket",
+        }
+    }
+
     fn send(&self, item: Outbound) -> Result<(), SendError> {
         self.0.outbox.send(item)
     }

@@ -4,8 +4,10 @@
 //! # Layout
 //! - [`api`]: the operator API (`/api/v1/emit`, `disconnect`, `presence`) behind the API key.
 //! - [`plugin_route`]: the `[http.routes]`, each served by an `http-handler` plugin.
+//! - [`admin_ui`]: the Admin UI's pages at `/admin/`.
 //! - [`openapi`]: the OpenAPI 3.1 document of every route, at `/api/v1/openapi.json`.
 
+pub mod admin_ui;
 pub mod api;
 pub mod openapi;
 pub mod plugin_route;
@@ -152,10 +154,14 @@ pub fn router(gateway: Gateway, routes: &[Route], cors: Option<CorsLayer>) -> Ro
         };
         paths.insert(path, merged);
     }
-    paths
+    let app = paths
         .into_iter()
-        .fold(Router::new(), |app, (path, handler)| app.route(&path, handler))
-        .with_state(gateway)
+        .fold(Router::new(), |app, (path, handler)| app.route(&path, handler));
+    let app = match gateway.admin_ui_dir() {
+        Some(dir) => app.merge(admin_ui::router(&dir)),
+        None => app,
+    };
+    app.with_state(gateway)
 }
 
 /// Why a request body could not be read.

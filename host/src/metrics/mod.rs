@@ -13,6 +13,7 @@ mod histogram;
 mod names;
 mod namespace;
 mod plugin;
+pub mod traffic;
 
 use std::sync::{LazyLock, OnceLock};
 
@@ -90,6 +91,7 @@ fn open_connections(transport: Transport) -> Gauge {
 pub fn connection_opened(transport: Transport) {
     counter!(CONNECTIONS_TOTAL, "transport" => transport.as_str()).increment(1);
     open_connections(transport).increment(1.0);
+    traffic::TRAFFIC.opened();
 }
 
 /// Moves a connection from polling to WebSocket: its upgrade completed.
@@ -102,6 +104,7 @@ pub fn connection_upgraded() {
 pub fn connection_closed(transport: Transport, reason: DisconnectReason) {
     open_connections(transport).decrement(1.0);
     counter!(DISCONNECTS_TOTAL, "reason" => reason.as_str()).increment(1);
+    traffic::TRAFFIC.closed(reason);
     if reason == DisconnectReason::SlowConsumer {
         SLOW_CONSUMERS.increment(1);
     }

@@ -242,6 +242,7 @@ async fn read_loop(
         match incoming {
             Ok(Incoming::Text(text)) => {
                 metrics::MESSAGES_IN.increment(1);
+                metrics::traffic::TRAFFIC.received(text.len());
                 on_text(ns, socket, &text).await;
                 // Let writers drain between buffered messages (see `Engine::dispatch`).
                 tokio::task::consume_budget().await;

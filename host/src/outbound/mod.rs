@@ -69,6 +69,14 @@ pub trait Connection: Send + Sync + 'static {
     fn send(&self, item: Outbound) -> Result<(), SendError>;
     /// Closes the connection now, discarding what is queued.
     fn close(&self, reason: DisconnectReason);
+    /// The connection's own id (an Engine.IO session id), when it has one.
+    fn id(&self) -> Option<&str> {
+        None
+    }
+    /// Its transport as Socket.IO names it: `polling` or `websocket`.
+    fn transport(&self) -> &'static str {
+        "websocket"
+    }
     /// Flushes what is queued, then closes the connection.
     fn close_after_flush(&self, reason: DisconnectReason) {
         if self.send(Outbound::Close(reason)).is_err() {

@@ -8,6 +8,7 @@
 //! - [`namespace`]: connect and dispatch for every transport; its adapter, handler, presence.
 //! - [`namespaces`]: every namespace by name.
 //! - [`presence`]: users online per namespace, across their sockets.
+//! - [`observer`]: who is told of sockets and rooms changing (the Admin UI).
 //! - [`handler`]: the trait event handlers implement (built-ins now, plugins later).
 
 pub mod adapter;
@@ -15,6 +16,7 @@ pub mod broadcast;
 pub mod handler;
 pub mod namespace;
 pub mod namespaces;
+pub mod observer;
 pub mod presence;
 pub mod socket;
 
@@ -22,6 +24,7 @@ pub use broadcast::Targets;
 pub use handler::EventHandler;
 pub use namespace::{Connected, Namespace};
 pub use namespaces::{Namespaces, WeakNamespaces};
+pub use observer::Observer;
 pub use socket::{Framing, Handshake, Socket};
 
 /// A room name.

@@ -143,6 +143,16 @@ impl Socket {
         }))
     }
 
+    /// The id of the connection it runs on (its Engine.IO session), when it has one.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.conn.id()
+    }
+
+    /// Its connection's transport now: `polling` or `websocket`.
+    pub fn transport(&self) -> &'static str {
+        self.0.conn.transport()
+    }
+
     /// The socket id (also the name of its own room).
     pub fn id(&self) -> &SocketId {
         &self.0.id
@@ -265,7 +275,7 @@ impl Socket {
     }
 
     /// What `fetchSockets` tells of it, given its `rooms`: Socket.IO's handshake
-    /// object (what Portico keeps of it: headers, query, auth, url, xdomain) and
+    /// object (headers, time, address, xdomain, secure, issued, url, query, auth) and
     /// `data` `{user}`, the verified claims, as the seeds set `client.data.user`.
     pub fn describe(&self, rooms: Vec<Room>) -> RemoteSocket {
         let request = &self.0.handshake.request;
@@ -282,13 +292,20 @@ impl Socket {
         let query: serde_json::Map<String, Value> = crate::auth::query_pairs(&request.query)
             .map(|(k, v)| (k, Value::from(v)))
             .collect();
+        let issued = request
+            .issued
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let handshake = serde_json::json!({
             "headers": headers,
-            "query": query,
-            "auth": self.0.handshake.auth,
-            "url": format!("?{}", request.query),
+            "time": httpdate::fmt_http_date(request.issued),
+            "address": request.peer.map(|ip| ip.to_string()).unwrap_or_default(),
             "xdomain": request.headers.contains_key(http::header::ORIGIN),
             "secure": false,
+            "issued": issued.as_millis() as u64,
+            "url": format!("{}?{}", request.path, request.query),
+            "query": query,
+            "auth": self.0.handshake.auth,
         });
         let mut data = serde_json::Map::new();
         if let Some(user) = &self.0.handshake.user {

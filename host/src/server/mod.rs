@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
+use crate::admin::AdminUi;
 use crate::auth::Verifier;
 use crate::builtin;
 use crate::cluster::Cluster;
@@ -53,6 +54,8 @@ pub struct Gateway {
     /// The link to the other nodes, with the Redis adapter.
     cluster: Option<Cluster>,
     registry: Option<Arc<Registry>>,
+    /// The Admin UI's server side, when `[admin_ui]` is set.
+    admin: Option<Arc<AdminUi>>,
     /// The plugin chains of the namespaces plugins serve, by namespace name.
     pipelines: Arc<std::collections::BTreeMap<String, Arc<Pipeline>>>,
     /// Connections open at once, counted for both transports.
@@ -109,7 +112,7 @@ impl Gateway {
         };
         let verifier = verifier_for(config)?;
         let mut pipelines = std::collections::BTreeMap::new();
-        let namespaces = Namespaces::new(config.namespaces.iter().map(|(name, ns)| {
+        let namespaces = config.namespaces.iter().map(|(name, ns)| {
             let handler: Arc<dyn EventHandler> = match &registry {
                 Some(registry) if ns.uses_plugins() => {
                     let pipeline = Arc::new(Pipeline::new(registry.clone(), ns, config.engineio.max_payload));
@@ -119,19 +122,23 @@ impl Gateway {
                 _ => builtin::handler(ns.handler),
             };
             let options = namespace_options(ns, config, &verifier);
-            let (adapter, presence): (Box<dyn Adapter>, Box<dyn Presence>) = match &cluster {
-                Some(cluster) => {
-                    let adapter = cluster.adapter(name, ns.presence);
-                    let presence = Box::new(adapter.presence());
-                    (Box::new(adapter), presence)
-                }
-                None => (
-                    Box::new(LocalAdapter::default()),
-                    Box::new(LocalPresence::default()),
-                ),
-            };
+            let (adapter, presence) = adapters(cluster.as_ref(), name, ns.presence);
             Namespace::with_adapter(name, handler, options, adapter, presence)
-        }));
+        });
+        // The Admin UI's namespace: its own handler, no token, the same adapter kind.
+        let admin = config.admin_ui.as_ref().map(AdminUi::new);
+        let admin_namespace = admin.iter().zip(&config.admin_ui).map(|(admin, settings)| {
+            let options = NamespaceOptions {
+                limits: SocketLimits::from_config(&config.limits),
+                ..NamespaceOptions::default()
+            };
+            let (adapter, presence) = adapters(cluster.as_ref(), &settings.namespace, false);
+            Namespace::with_adapter(&settings.namespace, admin.handler(), options, adapter, presence)
+        });
+        let namespaces = Namespaces::new(namespaces.chain(admin_namespace));
+        if let (Some(admin), Some(settings)) = (&admin, &config.admin_ui) {
+            admin.attach(&settings.namespace, &namespaces);
+        }
         if let Some(registry) = &registry {
             registry.set_namespaces(&namespaces);
         }
@@ -150,6 +157,7 @@ impl Gateway {
             cluster,
             registry,
             pipelines: Arc::new(pipelines),
+            admin,
             connections,
             http: Arc::new(ArcSwap::from_pointee(HttpSettings::from_config(config))),
             config: Arc::new(ArcSwap::from_pointee(config.clone())),
@@ -167,6 +175,16 @@ impl Gateway {
                 key = cluster.key(),
                 "cluster: Redis adapter on"
             );
+        }
+        if let (Some(admin), Some(settings)) = (&self.admin, &config.admin_ui)
+            && let Some(namespace) = self.namespaces.get(&settings.namespace)
+        {
+            let (connections, engine) = (self.connections.clone(), self.engine.clone());
+            namespace.spawn(admin.clone().send_stats(
+                move || (connections.open(), engine.polling_sessions()),
+                shutdown.clone(),
+            ));
+            tracing::info!(namespace = settings.namespace, mode = ?settings.mode, readonly = settings.readonly, "admin UI on");
         }
         let Some(registry) = &self.registry else {
             return Ok(());
@@ -251,6 +269,11 @@ impl Gateway {
         self.http.load().openapi.clone()
     }
 
+    /// The folder the Admin UI's pages are served from, when there is one.
+    pub fn admin_ui_dir(&self) -> Option<std::path::PathBuf> {
+        self.config().admin_ui.as_ref()?.ui_dir.clone()
+    }
+
     /// The config running: the one it was built from, with each reload applied.
     pub fn config(&self) -> Arc<Config> {
         self.config.load_full()
@@ -295,6 +318,25 @@ impl HttpSettings {
                 .to_string()
                 .into(),
         }
+    }
+}
+
+/// A namespace's adapter and presence: the cluster's, or this node's alone.
+fn adapters(
+    cluster: Option<&Cluster>,
+    name: &str,
+    presence_events: bool,
+) -> (Box<dyn Adapter>, Box<dyn Presence>) {
+    match cluster {
+        Some(cluster) => {
+            let adapter = cluster.adapter(name, presence_events);
+            let presence = Box::new(adapter.presence());
+            (Box::new(adapter), presence)
+        }
+        None => (
+            Box::new(LocalAdapter::default()),
+            Box::new(LocalPresence::default()),
+        ),
     }
 }
 

@@ -9,6 +9,7 @@
 //!
 //! What needs a restart keeps its running value, and the reload names it in the log:
 //! the listener (`server.*`), the native endpoint's `enabled` and `path`, `[cluster]`,
+//! `[admin_ui]`,
 //! the plugins folder, cache and watch switch, the set of namespaces, a namespace's
 //! built-in handler or its switch between a built-in handler and plugins, and plugin
 //! routes on a gateway started without plugins.
@@ -130,6 +131,7 @@ fn needs_restart(running: &Config, new: &Config, has_plugins: bool) -> Vec<Strin
     differs("native.enabled", running.native.enabled != new.native.enabled);
     differs("native.path", running.native.path != new.native.path);
     differs("cluster", running.cluster != new.cluster);
+    differs("admin_ui", running.admin_ui != new.admin_ui);
     differs("plugins.dir", running.plugins.dir != new.plugins.dir);
     differs(
         "plugins.cache_dir",
@@ -166,6 +168,7 @@ fn effective(running: &Config, mut new: Config, has_plugins: bool) -> Config {
     new.server = running.server.clone();
     new.native = running.native.clone();
     new.cluster = running.cluster.clone();
+    new.admin_ui = running.admin_ui.clone();
     new.plugins.dir = running.plugins.dir.clone();
     new.plugins.cache_dir = running.plugins.cache_dir.clone();
     new.plugins.watch = running.plugins.watch;

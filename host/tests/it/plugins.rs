@@ -412,6 +412,7 @@ async fn a_plugin_reads_its_socket_through_the_handle_and_a_bad_placeholder_is_r
         request: portico::engineio::RequestInfo {
             headers: Arc::new(headers),
             query: "EIO=4&room=a".into(),
+            ..Default::default()
         },
         user: Some(json!({ "sub": "u1" })),
     };

@@ -86,7 +86,15 @@ impl Namespace {
 
     /// Joins `rooms` unless that puts the socket in more than `cap`; whether it did.
     pub(super) fn join_within(&self, socket: &Socket, rooms: &[Room], cap: usize) -> bool {
+        let before = self.observer().map(|_| self.adapter.rooms_of(socket.id()));
         let joined = self.adapter.join(socket.id(), rooms, cap);
+        if let (Some(observer), Some(before), true) = (self.observer(), before, joined) {
+            let mut new: Vec<Room> = rooms.iter().filter(|r| !before.contains(r)).cloned().collect();
+            new.dedup();
+            if !new.is_empty() && socket.connected() {
+                observer.rooms_joined(self, socket, &new);
+            }
+        }
         // `remove` marks it gone, then sweeps every room: seen here after the join, a
         // socket that left (now or before) may have missed that sweep.
         if !socket.connected() {

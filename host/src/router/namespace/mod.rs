@@ -14,6 +14,7 @@ use super::Room;
 use super::adapter::{Adapter, AdapterError, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::{BoxFuture, ConnectRefusal, EventHandler, IncomingEvent, ServerEvent};
+use super::observer::Observer;
 use super::presence::{LocalPresence, Presence, PresenceUser, Transition};
 use super::socket::{Socket, Stage};
 use crate::auth::{AuthFailure, Verifier};
@@ -72,6 +73,8 @@ pub struct Namespace {
     metrics: Arc<NamespaceMetrics>,
     /// Sockets per verified user, connecting or admitted (`limits.per_user`).
     users: UserSockets,
+    /// Told of sockets and rooms changing, once set ([`Namespace::observe`]).
+    observer: std::sync::OnceLock<Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -124,6 +127,7 @@ impl Namespace {
                 admission: Mutex::new(()),
                 tasks: TaskTracker::new(),
                 metrics: Arc::new(NamespaceMetrics::new(name)),
+                observer: std::sync::OnceLock::new(),
             }
         })
     }
@@ -139,6 +143,16 @@ impl Namespace {
     pub fn reconfigure(&self, options: NamespaceOptions) {
         self.users.set_max(options.limits.per_user);
         self.settings.store(Arc::new(options));
+    }
+
+    /// Tells `observer` of its sockets and rooms from now on (once: later calls are
+    /// ignored).
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        let _ = self.observer.set(observer);
+    }
+
+    pub(super) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.observer.get()
     }
 
     /// Its current settings.
@@ -283,6 +297,10 @@ impl Namespace {
         }
         socket.count_in(&self.metrics);
         self.metrics.socket_joined();
+        if let Some(observer) = self.observer() {
+            observer.rooms_joined(self, socket, std::slice::from_ref(socket.id()));
+            observer.socket_connected(self, socket);
+        }
         tracing::debug!(sid = &**socket.id(), nsp = self.name, "socket joined");
         let claims = socket.handshake().user.as_ref();
         if let Some(sub) = claims.and_then(crate::auth::subject) {
@@ -343,6 +361,10 @@ impl Namespace {
         if socket.mark_gone(reason) != Stage::Admitted {
             return;
         }
+        let rooms = match self.observer() {
+            Some(_) => self.adapter.rooms_of(socket.id()),
+            None => Vec::new(),
+        };
         let offline = {
             let _admission = self.admission();
             self.adapter.remove(socket.id());
@@ -351,6 +373,9 @@ impl Namespace {
         };
         self.give_user_slot(socket);
         self.metrics.socket_left(reason);
+        if let Some(observer) = self.observer() {
+            observer.socket_disconnected(self, socket, reason, &rooms);
+        }
         tracing::debug!(sid = &**socket.id(), nsp = self.name, %reason, "socket left");
         if offline
             && self.settings().presence_events
@@ -378,7 +403,14 @@ impl Namespace {
 
     /// Takes a socket out of a room.
     pub fn leave(&self, socket: &Socket, room: &str) {
+        let Some(observer) = self.observer() else {
+            return self.adapter.leave(socket.id(), room);
+        };
+        let was_in = self.adapter.rooms_of(socket.id()).iter().any(|r| &**r == room);
         self.adapter.leave(socket.id(), room);
+        if was_in {
+            observer.room_left(self, socket, room);
+        }
     }
 
     /// The rooms a socket of this node is in, its own id room included.

@@ -1,0 +1,19 @@
+//! What a namespace tells an observer beyond its handler: sockets arriving and
+//! leaving, rooms joined and left. The Admin UI's live view is one (see
+//! `crate::admin`). Only what happens on this node through the namespace is seen;
+//! the calls come after the change, never under a lock.
+
+use super::{Namespace, Room, Socket};
+use crate::reason::DisconnectReason;
+
+/// Told of the changes in the namespaces it observes.
+pub trait Observer: Send + Sync + 'static {
+    /// `socket` was admitted to `ns` (it is in its own room already).
+    fn socket_connected(&self, ns: &Namespace, socket: &Socket);
+    /// `socket` left `ns` for `reason`; it was in `rooms` until then.
+    fn socket_disconnected(&self, ns: &Namespace, socket: &Socket, reason: DisconnectReason, rooms: &[Room]);
+    /// `socket` joined `rooms` (only those it was not in before).
+    fn rooms_joined(&self, ns: &Namespace, socket: &Socket, rooms: &[Room]);
+    /// `socket` left `room`.
+    fn room_left(&self, ns: &Namespace, socket: &Socket, room: &str);
+}
