@@ -209,6 +209,48 @@ fn run_bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .args(args))
 }
 
+/// Makes sure Chromium is at `/usr/bin/chromium` (the Admin UI's browser test drives
+/// it headless through playwright-core): Debian's package when it is missing and we
+/// run as root, else a clear error.
+fn ensure_chromium() -> anyhow::Result<()> {
+    if Path::new("/usr/bin/chromium").exists() || std::env::var_os("CHROMIUM").is_some() {
+        return Ok(());
+    }
+    apt_install(
+        "chromium",
+        "the Admin UI's browser test needs Chromium at /usr/bin/chromium (Debian: `sudo apt-get install chromium`, \
+         or set CHROMIUM to its path); install it, or skip the e2e tests with `cargo xtask test --skip-e2e`",
+    )
+}
+
+/// Installs Debian `package` with apt-get when we run as root, else fails with `help`.
+fn apt_install(package: &str, help: &str) -> anyhow::Result<()> {
+    let found = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root_user || !found("apt-get") {
+        bail!("{help}");
+    }
+    eprintln!("xtask: installing {package} (apt-get)");
+    let install = || {
+        sh(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if install().is_err() {
+        sh(Command::new("apt-get").arg("update"))?;
+        install()?;
+    }
+    Ok(())
+}
+
 /// Makes sure `redis-server` is on the PATH (the cluster tests start their own):
 /// Debian's package when it is missing and we run as root, else a clear error.
 fn ensure_redis() -> anyhow::Result<()> {
@@ -221,34 +263,19 @@ fn ensure_redis() -> anyhow::Result<()> {
     if found("redis-server") {
         return Ok(());
     }
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !root_user || !found("apt-get") {
-        bail!(
-            "the cluster tests need `redis-server` (Debian/Ubuntu: `sudo apt-get install redis-server`; \
-             macOS: `brew install redis`); install it, or skip these with `cargo xtask test --skip-e2e`"
-        );
-    }
-    eprintln!("xtask: installing redis-server (apt-get)");
-    let install = || {
-        sh(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "redis-server"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))
-    };
-    if install().is_err() {
-        sh(Command::new("apt-get").arg("update"))?;
-        install()?;
-    }
-    Ok(())
+    apt_install(
+        "redis-server",
+        "the cluster tests need `redis-server` (Debian/Ubuntu: `sudo apt-get install redis-server`; \
+         macOS: `brew install redis`); install it, or skip these with `cargo xtask test --skip-e2e`",
+    )
 }
 
 fn e2e(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("e2e");
     ensure_redis()?;
+    ensure_chromium()?;
     // The newest package of package.json: a folder installed before it was added gets it.
-    npm_ci(&dir, "@socket.io/redis-emitter")?;
+    npm_ci(&dir, "playwright-core")?;
     let mut tests: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .filter(|name| name.ends_with(".test.mjs"))
