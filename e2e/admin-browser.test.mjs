@@ -6,7 +6,8 @@
 // written to target/e2e-screenshots/ for a person to look at.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
@@ -16,22 +17,32 @@ import { startServer, once } from "./lib/server.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const UI_DIR = process.env.PORTICO_ADMIN_UI_DIR ?? resolve(here, "../target/admin-ui");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const PLUGINS = process.env.PORTICO_PLUGINS_DIR ?? resolve(here, "../target/plugins");
 const SHOTS = resolve(here, "../target/e2e-screenshots");
 // bcrypt (cost 8) of "portico-admin".
 const HASH = "$2a$08$fdv.e9zeiZmR2ipvF7xMQOm0TBIsymjYBLJTRSMG9NmxS2M8dp5Qe";
 
 describe("the Admin UI in Chromium", () => {
-  let server, browser, page, user;
+  let server, browser, page, user, root;
   const requests = [];
   before(async () => {
+    root = mkdtempSync(join(tmpdir(), "portico-e2e-admin-"));
+    mkdirSync(join(root, "plugins"));
+    copyFileSync(join(PLUGINS, "echo.wasm"), join(root, "plugins", "echo.wasm"));
     server = await startServer(`
 [admin_ui]
 password_hash = "${HASH}"
 ui_dir = ${JSON.stringify(UI_DIR)}
 server_id = "browser-node"
 
+[plugins]
+dir = ${JSON.stringify(join(root, "plugins"))}
+
 [namespaces."/"]
 handler = "echo"
+
+[namespaces."/p"]
+plugins = ["echo"]
 `);
     mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
@@ -43,6 +54,7 @@ handler = "echo"
     user?.close();
     await browser?.close();
     await server?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   const shot = (name) => page.screenshot({ path: join(SHOTS, `admin-${name}.png`), fullPage: true });
@@ -95,4 +107,47 @@ handler = "echo"
     const outside = requests.filter((url) => !url.startsWith(server.url) && !url.startsWith("data:"));
     assert.deepEqual(outside, [], "the page loads nothing from the internet");
   });
+
+  it("shows plugin reloads, a rejected version with its error, on Portico's plugins page", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: "admin", password: "portico-admin" } });
+    const plugins = await context.newPage();
+    try {
+      const refused = await fetch(`${server.url}/admin/plugins.json`);
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers.get("www-authenticate"), /^Basic realm=/);
+
+      await plugins.goto(`${server.url}/admin/plugins`);
+      const reloads = plugins.locator("#reloads tr.loaded").filter({ hasText: "echo" });
+      await reloads.first().waitFor({ timeout: 10_000 });
+      assert.equal(await reloads.count(), 1);
+      await plugins.locator("#serving tr").filter({ hasText: "handler" }).first().waitFor();
+
+      // A new version (another component under the same name), then a broken one.
+      const dir = join(root, "plugins");
+      copyFileSync(join(PLUGINS, "bench.wasm"), join(dir, ".echo.tmp"));
+      renameSync(join(dir, ".echo.tmp"), join(dir, "echo.wasm"));
+      await waitUntil(async () => (await reloads.count()) === 2, "the second version on the page (it refreshes every 2 s)");
+      writeFileSync(join(dir, ".echo.tmp"), "not a component");
+      renameSync(join(dir, ".echo.tmp"), join(dir, "echo.wasm"));
+      const rejected = plugins.locator("#reloads tr.rejected").filter({ hasText: "echo" });
+      await waitUntil(async () => (await rejected.count()) === 1, "the rejected version");
+      assert.match(await rejected.first().innerText(), /rejected/);
+      await plugins.screenshot({ path: join(SHOTS, "admin-5-plugins.png"), fullPage: true });
+
+      const json = await (await context.request.get(`${server.url}/admin/plugins.json`)).json();
+      assert.deepEqual(json.reloads.slice(0, 3).map((r) => r.outcome), ["rejected", "loaded", "loaded"]);
+      assert.equal(json.plugins[0].plugin, "echo");
+      assert.equal(json.plugins[0].digest, json.reloads[1].digest, "the last good version keeps serving");
+    } finally {
+      await context.close();
+    }
+  });
 });
+
+async function waitUntil(check, what, ms = 10_000) {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

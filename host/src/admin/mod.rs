@@ -68,6 +68,12 @@ impl AdminUi {
         })
     }
 
+    /// Whether an HTTP request's `Authorization` header carries the admin login
+    /// (Basic), for Portico's own admin pages.
+    pub async fn authorized(&self, header: Option<&str>) -> bool {
+        self.logins.check_basic(header).await
+    }
+
     /// The handler of the admin namespace.
     pub fn handler(self: &Arc<Self>) -> Arc<dyn EventHandler> {
         Arc::new(Handler(self.clone()))
@@ -106,16 +112,19 @@ impl AdminUi {
                 return;
             };
             let (clients, polling) = connections();
+            // In one order every time: the UI merges the list into its own by index.
+            let mut sockets: Vec<(String, usize)> = namespaces
+                .iter()
+                .map(|ns| (ns.name().to_owned(), ns.len()))
+                .collect();
+            sockets.sort();
             let stats = wire::Stats {
                 server_id: &self.server_id,
                 hostname: &self.hostname,
                 uptime: self.started.elapsed().as_secs_f64(),
                 clients,
                 polling,
-                namespaces: namespaces
-                    .iter()
-                    .map(|ns| (ns.name().to_owned(), ns.len()))
-                    .collect(),
+                namespaces: sockets,
                 traffic: crate::metrics::traffic::take(),
                 at: SystemTime::now(),
             };

@@ -17,6 +17,11 @@ pub struct Logins {
     ttl: Duration,
     /// Session id → when it expires. A std mutex: one map operation per login.
     sessions: Mutex<HashMap<String, Instant>>,
+    /// `Authorization: Basic` values that verified, keyed by a hash under a key of this
+    /// process (never the value itself), until they expire: bcrypt is slow by design,
+    /// and the plugins page asks every 2 s.
+    verified: Mutex<HashMap<u64, Instant>>,
+    hasher: std::hash::RandomState,
 }
 
 /// What a CONNECT's `auth` proved.
@@ -38,7 +43,48 @@ impl Logins {
             password_hash: password_hash.to_owned(),
             ttl,
             sessions: Mutex::default(),
+            verified: Mutex::default(),
+            hasher: std::hash::RandomState::new(),
         }
+    }
+
+    /// Whether an HTTP `Authorization` header carries this login (`Basic`, as a
+    /// browser sends it after the page's 401).
+    pub async fn check_basic(&self, header: Option<&str>) -> bool {
+        use base64::Engine as _;
+        use std::hash::BuildHasher as _;
+        let Some(encoded) = header.and_then(|h| h.strip_prefix("Basic ")) else {
+            return false;
+        };
+        let key = self.hasher.hash_one(encoded);
+        let now = Instant::now();
+        {
+            let mut verified = lock(&self.verified);
+            match verified.get(&key) {
+                Some(expires) if *expires > now => return true,
+                Some(_) => {
+                    verified.remove(&key);
+                }
+                None => {}
+            }
+        }
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let Some((username, password)) = std::str::from_utf8(&decoded).ok().and_then(|s| s.split_once(':'))
+        else {
+            return false;
+        };
+        let auth = serde_json::json!({ "username": username, "password": password });
+        if !matches!(self.check(&auth).await, Login::Opened(_)) {
+            return false;
+        }
+        let mut verified = lock(&self.verified);
+        if verified.len() >= MAX_SESSIONS {
+            verified.retain(|_, expires| *expires > now);
+        }
+        verified.insert(key, now + self.ttl.min(Duration::from_secs(3600)));
+        true
     }
 
     /// Checks a CONNECT's `auth`: `{sessionId}` of a live session, or `{username,
@@ -99,10 +145,12 @@ impl Logins {
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.sessions)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -139,6 +187,27 @@ mod tests {
         ] {
             assert_eq!(logins.check(&refused).await, Login::Refused, "{refused}");
         }
+    }
+
+    #[tokio::test]
+    async fn basic_auth_checks_the_same_login() {
+        use base64::Engine as _;
+        let logins = logins(Duration::from_secs(60));
+        let basic = |creds: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(creds)
+            )
+        };
+        assert!(logins.check_basic(Some(&basic("admin:s3cret"))).await);
+        assert!(
+            logins.check_basic(Some(&basic("admin:s3cret"))).await,
+            "again, from the cache"
+        );
+        assert!(!logins.check_basic(Some(&basic("admin:wrong"))).await);
+        assert!(!logins.check_basic(Some(&basic("nobody"))).await);
+        assert!(!logins.check_basic(Some("Bearer x")).await);
+        assert!(!logins.check_basic(None).await);
     }
 
     #[tokio::test]

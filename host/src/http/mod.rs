@@ -5,8 +5,10 @@
 //! - [`api`]: the operator API (`/api/v1/emit`, `disconnect`, `presence`) behind the API key.
 //! - [`plugin_route`]: the `[http.routes]`, each served by an `http-handler` plugin.
 //! - [`admin_ui`]: the Admin UI's pages at `/admin/`.
+//! - [`admin_plugins`]: Portico's plugins page beside it.
 //! - [`openapi`]: the OpenAPI 3.1 document of every route, at `/api/v1/openapi.json`.
 
+pub mod admin_plugins;
 pub mod admin_ui;
 pub mod api;
 pub mod openapi;
@@ -159,6 +161,12 @@ pub fn router(gateway: Gateway, routes: &[Route], cors: Option<CorsLayer>) -> Ro
         .fold(Router::new(), |app, (path, handler)| app.route(&path, handler));
     let app = match gateway.admin_ui_dir() {
         Some(dir) => app.merge(admin_ui::router(&dir)),
+        None => app,
+    };
+    let app = match gateway.admin() {
+        Some(_) => app
+            .route("/admin/plugins", axum::routing::get(admin_plugins::page))
+            .route("/admin/plugins.json", axum::routing::get(admin_plugins::json)),
         None => app,
     };
     app.with_state(gateway)

@@ -59,6 +59,7 @@ pub async fn check(runtime: &Runtime, path: &Path) -> Result<String, (String, Lo
         max_effects: 1,
         kv_max_value_bytes: limits.kv_max_value_bytes,
         namespaces: crate::router::WeakNamespaces::default(),
+        history: Arc::default(),
     };
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
     match Plugin::prepare(runtime, name, String::new(), &component, settings, probe).await {

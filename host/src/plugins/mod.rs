@@ -8,6 +8,7 @@
 //! - [`instance`]: one plugin version with its pool of warm instances.
 //! - `exports`: the typed call of each export (`on-event`, `validate`, `handle`, …).
 //! - [`registry`]: the live set, loaded from the folder and swapped atomically.
+//! - [`history`]: versions loaded and rejected, failed calls, for the operator.
 //! - [`watcher`]: reloads what changes in the folder, debounced.
 //! - [`pipeline`]: a namespace's guards → validators → handler → filters.
 //! - [`http`]: an HTTP route served by an `http-handler` plugin.
@@ -19,6 +20,7 @@ pub mod bindings;
 pub mod check;
 pub mod effects;
 mod exports;
+pub mod history;
 pub mod http;
 mod imports;
 pub mod instance;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
+use super::history::History;
 use super::instance::Plugin;
 use super::runtime::Runtime;
 use super::state::CallContext;
@@ -30,6 +31,8 @@ pub struct Registry {
     config: ArcSwap<PluginsConfig>,
     store: Arc<dyn Store>,
     plugins: ArcSwap<HashMap<String, Arc<Plugin>>>,
+    /// What happened to the plugins, for the operator's page.
+    history: Arc<History>,
     /// The gateway's namespaces, set once they exist (they are built with the pipelines).
     /// Weak: the namespaces own their pipelines, which own this registry.
     namespaces: std::sync::OnceLock<crate::router::WeakNamespaces>,
@@ -44,6 +47,7 @@ impl Registry {
             config: ArcSwap::from_pointee(config),
             store,
             plugins: ArcSwap::from_pointee(HashMap::new()),
+            history: Arc::default(),
             namespaces: std::sync::OnceLock::new(),
         }
     }
@@ -63,6 +67,11 @@ impl Registry {
         self.namespaces
             .get()
             .and_then(crate::router::WeakNamespaces::upgrade)
+    }
+
+    /// What happened to the plugins: versions loaded and rejected, failed calls.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// The current version of a plugin.
@@ -139,6 +148,8 @@ impl Registry {
                     previous.retire();
                 }
                 crate::metrics::plugin_reloaded(name, true);
+                let ms = started.elapsed().as_millis() as u64;
+                self.history.loaded(name, plugin.kind(), plugin.digest(), ms);
                 tracing::info!(
                     plugin = name,
                     kind = %plugin.kind(),
@@ -150,6 +161,7 @@ impl Registry {
             }
             Err(err) => {
                 crate::metrics::plugin_reloaded(name, false);
+                self.history.rejected(name, &err.to_string());
                 let serving = self.get(name).map(|p| p.digest().to_owned());
                 tracing::error!(plugin = name, file = %path.display(), %err, ?serving, "plugin rejected; the previous version (if any) keeps serving");
                 Err(err)
@@ -161,6 +173,7 @@ impl Registry {
     pub fn unload(&self, name: &str) {
         if let Some(previous) = self.swap(name, None) {
             previous.retire();
+            self.history.unloaded(name);
             tracing::info!(plugin = name, "plugin unloaded (file removed)");
         }
     }
@@ -251,6 +264,7 @@ impl Registry {
             max_effects: MAX_EFFECTS,
             kv_max_value_bytes: self.config.load().limits.kv_max_value_bytes,
             namespaces: self.namespaces.get().cloned().unwrap_or_default(),
+            history: self.history.clone(),
         }
     }
 }

@@ -149,6 +149,8 @@ pub struct CallContext {
     /// Every namespace, for presence lookups. Weak: instances keep their context,
     /// and the namespaces own the plugins.
     pub namespaces: crate::router::WeakNamespaces,
+    /// Where its failed calls are recorded, for the operator's page.
+    pub history: Arc<super::history::History>,
 }
 
 /// A plugin store's data.

@@ -269,6 +269,11 @@ impl Gateway {
         self.http.load().openapi.clone()
     }
 
+    /// The Admin UI's server side, when `[admin_ui]` is set.
+    pub fn admin(&self) -> Option<&Arc<AdminUi>> {
+        self.admin.as_ref()
+    }
+
     /// The folder the Admin UI's pages are served from, when there is one.
     pub fn admin_ui_dir(&self) -> Option<std::path::PathBuf> {
         self.config().admin_ui.as_ref()?.ui_dir.clone()

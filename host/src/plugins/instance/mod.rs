@@ -214,7 +214,8 @@ impl Plugin {
             // size, which every caller up the chain would otherwise move on each event.
             None => Box::pin(self.instantiate())
                 .await
-                .inspect_err(|e| self.count(started, e.into()))?,
+                .inspect_err(|e| self.count(started, e.into()))
+                .map_err(|e| self.failed(e))?,
         };
         prepare_call(warm.store.data_mut(), namespace, self.max_ticks());
         warm.store.set_epoch_deadline(1);
@@ -228,7 +229,7 @@ impl Plugin {
                 self.give_back(lease, warm);
                 if overflowed {
                     self.count(started, CallOutcome::Effects);
-                    return Err(CallError::TooManyEffects);
+                    return Err(self.failed(CallError::TooManyEffects));
                 }
                 self.count(started, CallOutcome::Ok);
                 Ok(Outcome { value, effects })
@@ -238,9 +239,17 @@ impl Plugin {
             Err(err) => {
                 let err = classify(&err);
                 self.count(started, (&err).into());
-                Err(err)
+                Err(self.failed(err))
             }
         }
+    }
+
+    /// Records a failed call for the operator's page; hands the error on.
+    fn failed(&self, err: CallError) -> CallError {
+        self.context
+            .history
+            .fault(&self.name, self.kind, &err.to_string());
+        err
     }
 
     /// Counts a call that started at `started` and ended as `outcome`.
