@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
 import { request } from "./lib/raw.mjs";
+import { startRedis, waitReady } from "./lib/cluster.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const UI_DIR = process.env.PORTICO_ADMIN_UI_DIR ?? resolve(here, "../target/admin-ui");
@@ -217,5 +218,58 @@ describe("the Admin UI read-only, in production mode", () => {
     assert.ok(!(await user.timeout(2000).emitWithAck("rooms")).rooms.includes("vip"));
     const live = admin.seen.filter((e) => !["session", "config", "server_stats"].includes(e.event));
     assert.deepEqual(live.map((e) => e.event), [], "production mode streams nothing else");
+  });
+});
+
+describe("the Admin UI on two nodes sharing Redis", () => {
+  let redis, a, b, client;
+  const node = (id) => `
+[cluster]
+adapter = "redis"
+redis_url = "${redis.url}"
+
+[admin_ui]
+password_hash = "${HASH}"
+server_id = "${id}"
+
+[namespaces."/"]
+handler = "echo"
+`;
+  before(async () => {
+    redis = await startRedis();
+    [a, b] = await Promise.all([startServer(node("node-a")), startServer(node("node-b"))]);
+    await Promise.all([waitReady(a.url), waitReady(b.url)]);
+    client = clients(a);
+  });
+  after(async () => {
+    client.closeAll();
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+  });
+
+  it("hears every node's statistics and sockets, and acts on another node's socket", async () => {
+    const onB = io(b.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
+    try {
+      await connected(onB);
+      const uid = onB.id;
+      const admin = await connected(adminSocket(client));
+      const [sockets] = await seen(admin, "all_sockets");
+      assert.ok(sockets.some((s) => s.id === uid && s.nsp === "/"), "fetchSockets reached node B");
+      // Each node's server_stats, through the admin namespace's broadcast.
+      await seen(admin, "server_stats", (s) => s.serverId === "node-a", 5000);
+      await seen(admin, "server_stats", (s) => s.serverId === "node-b", 5000);
+      // A socket arriving on node B is streamed to the UI on node A.
+      const later = io(b.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
+      await connected(later);
+      await seen(admin, "socket_connected", (s) => s.id === later.id);
+      later.close();
+      // The disconnect button for node B's socket.
+      const reason = once(onB, "disconnect");
+      admin.emit("_disconnect", "/", false, uid);
+      assert.equal((await reason)[0], "io server disconnect");
+      await seen(admin, "socket_disconnected", (n, id) => id === uid);
+    } finally {
+      onB.close();
+    }
   });
 });
