@@ -161,6 +161,21 @@ describe("the Admin UI in development mode", () => {
     // An emit to the socket's room.
     admin.emit("emit", "/", user.id, "from-admin", { hello: 1 });
     assert.deepEqual(await once(user, "from-admin"), { hello: 1 });
+    await seen(admin, "event_sent", (nsp, id, args) => id === uid && args[0] === "from-admin");
+
+    // Events both ways: the echo handler sends an event without an ack back to its sender.
+    const echoed = once(user, "hello");
+    user.emit("hello", "a", 2);
+    assert.deepEqual(await echoed, ["a", 2]);
+    const [, , received, receivedAt] = await seen(admin, "event_received", (nsp, id, args) => id === uid && args[0] === "hello");
+    assert.deepEqual(received, ["hello", "a", 2]);
+    assert.match(receivedAt, ISO);
+    const [, , sent] = await seen(admin, "event_sent", (nsp, id, args) => id === uid && args[0] === "hello");
+    assert.deepEqual(sent, ["hello", "a", 2]);
+    assert.ok(
+      !admin.seen.some((e) => e.event.startsWith("event_") && e.args[0] === "/admin"),
+      "the admin namespace's own events are not reported",
+    );
 
     // And the disconnect button: the client hears `io server disconnect`.
     const reason = once(user, "disconnect");

@@ -23,7 +23,9 @@ use crate::config::{AdminMode, AdminUiConfig};
 use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 use crate::router::handler::{BoxFuture, ConnectRefusal, ConnectResult, IncomingEvent};
-use crate::router::{EventHandler, Namespace, Namespaces, Observer, Room, Socket, Targets, WeakNamespaces};
+use crate::router::{
+    EventHandler, Namespace, Namespaces, Observer, Room, Socket, SocketId, Targets, WeakNamespaces,
+};
 use sessions::{Login, Logins};
 
 /// How often each node sends its statistics, as the Node server does.
@@ -40,6 +42,8 @@ pub struct AdminUi {
     started: Instant,
     /// The admin namespace, set by [`AdminUi::attach`].
     admin: OnceLock<Weak<Namespace>>,
+    /// Its name: its own events are not reported (Node's neither), which would loop.
+    admin_name: OnceLock<String>,
     /// Every namespace served, the admin one included.
     namespaces: OnceLock<WeakNamespaces>,
 }
@@ -64,6 +68,7 @@ impl AdminUi {
             hostname,
             started: Instant::now(),
             admin: OnceLock::new(),
+            admin_name: OnceLock::new(),
             namespaces: OnceLock::new(),
         })
     }
@@ -85,6 +90,7 @@ impl AdminUi {
         if let Some(admin) = namespaces.get(admin_namespace) {
             let _ = self.admin.set(Arc::downgrade(admin));
         }
+        let _ = self.admin_name.set(admin_namespace.to_owned());
         let _ = self.namespaces.set(namespaces.downgrade());
         if self.mode == AdminMode::Development {
             let observer: Arc<dyn Observer> = Arc::new(Live(self.clone()));
@@ -282,6 +288,13 @@ impl EventHandler for Handler {
     }
 }
 
+/// `[name, ...args]`, as the UI lists an event.
+fn event_args(name: &str, payload: &Payload) -> Value {
+    let mut args = vec![Value::from(name)];
+    args.extend(payload.values());
+    Value::Array(args)
+}
+
 /// Development mode's live view: each change, as the UI's events.
 struct Live(Arc<AdminUi>);
 
@@ -311,6 +324,35 @@ impl Observer for Live {
             self.0.tell(
                 "room_joined",
                 vec![nsp.into(), (&**room).into(), id.into(), now.clone().into()],
+            );
+        }
+    }
+
+    fn event_received(&self, nsp: &str, id: &SocketId, name: &str, payload: &Payload) {
+        if self.0.admin_name.get().is_some_and(|admin| admin == nsp) {
+            return;
+        }
+        self.0.tell(
+            "event_received",
+            vec![
+                nsp.into(),
+                (&**id).into(),
+                event_args(name, payload),
+                wire::now().into(),
+            ],
+        );
+    }
+
+    fn event_sent(&self, nsp: &str, ids: &[&SocketId], name: &str, payload: &Payload) {
+        if ids.is_empty() || self.0.admin_name.get().is_some_and(|admin| admin == nsp) {
+            return;
+        }
+        let (args, now) = (event_args(name, payload), wire::now());
+        // One per recipient, as the Node server reports a broadcast.
+        for id in ids {
+            self.0.tell(
+                "event_sent",
+                vec![nsp.into(), (&***id).into(), args.clone(), now.clone().into()],
             );
         }
     }

@@ -1,9 +1,11 @@
 //! What a namespace tells an observer beyond its handler: sockets arriving and
-//! leaving, rooms joined and left. The Admin UI's live view is one (see
-//! `crate::admin`). Only what happens on this node through the namespace is seen;
-//! the calls come after the change, never under a lock.
+//! leaving, rooms joined and left, events received and sent. The Admin UI's live
+//! view is one (see `crate::admin`). Only what happens on this node through the
+//! namespace (or its sockets) is seen; the calls come after the change, never under
+//! a lock.
 
-use super::{Namespace, Room, Socket};
+use super::{Namespace, Room, Socket, SocketId};
+use crate::protocol::socketio::Payload;
 use crate::reason::DisconnectReason;
 
 /// Told of the changes in the namespaces it observes.
@@ -16,4 +18,9 @@ pub trait Observer: Send + Sync + 'static {
     fn rooms_joined(&self, ns: &Namespace, socket: &Socket, rooms: &[Room]);
     /// `socket` left `room`.
     fn room_left(&self, ns: &Namespace, socket: &Socket, room: &str);
+    /// The socket `id` of namespace `nsp` sent the event `name` with `payload`.
+    fn event_received(&self, nsp: &str, id: &SocketId, name: &str, payload: &Payload);
+    /// The event `name` with `payload` was queued to each of `ids` (sockets of this
+    /// node in namespace `nsp`).
+    fn event_sent(&self, nsp: &str, ids: &[&SocketId], name: &str, payload: &Payload);
 }

@@ -112,6 +112,9 @@ struct Inner {
     metrics: OnceLock<Arc<NamespaceMetrics>>,
     /// Its event budget, set at admission when its namespace limits events.
     budget: OnceLock<EventBudget>,
+    /// Told of what is emitted to it alone, set at admission when its namespace is
+    /// observed.
+    observer: OnceLock<Arc<dyn super::Observer>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -140,6 +143,7 @@ impl Socket {
             handler_state: OnceLock::new(),
             metrics: OnceLock::new(),
             budget: OnceLock::new(),
+            observer: OnceLock::new(),
         }))
     }
 
@@ -219,7 +223,15 @@ impl Socket {
         if let Some(metrics) = self.0.metrics.get() {
             metrics.event_out();
         }
+        if let Some(observer) = self.0.observer.get() {
+            observer.event_sent(&self.0.nsp, &[&self.0.id], name, event.payload());
+        }
         self.0.conn.send(event.item(self.0.framing))
+    }
+
+    /// Tells `observer` of what is emitted to it alone (once; at admission).
+    pub(super) fn observe(&self, observer: Arc<dyn super::Observer>) {
+        let _ = self.0.observer.set(observer);
     }
 
     /// Sends an event and waits up to `timeout` for the client's acknowledgement.

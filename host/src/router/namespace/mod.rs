@@ -10,13 +10,13 @@ use arc_swap::ArcSwap;
 
 use tokio_util::task::TaskTracker;
 
-use super::Room;
 use super::adapter::{Adapter, AdapterError, LocalAdapter};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::{BoxFuture, ConnectRefusal, EventHandler, IncomingEvent, ServerEvent};
 use super::observer::Observer;
 use super::presence::{LocalPresence, Presence, PresenceUser, Transition};
 use super::socket::{Socket, Stage};
+use super::{Room, SocketId};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
 use crate::engineio::RequestInfo;
@@ -223,6 +223,9 @@ impl Namespace {
         event: IncomingEvent,
     ) -> BoxFuture<'a, Option<Payload>> {
         self.metrics.event_in();
+        if let Some(observer) = self.observer() {
+            observer.event_received(&self.name, socket.id(), &event.name, &event.payload);
+        }
         match socket.budget().map_or(Verdict::Allowed, |budget| budget.check()) {
             Verdict::Allowed => self.handler.on_event(self, socket, event),
             verdict => Box::pin(std::future::ready(self.refuse_event(socket, &event, verdict))),
@@ -275,6 +278,9 @@ impl Namespace {
             // sees it gone, or `remove` finds it registered and undoes all of it.
             let _admission = self.admission();
             socket.set_budget(settings.limits.events.budget());
+            if let Some(observer) = self.observer() {
+                socket.observe(observer.clone());
+            }
             if !socket.mark_admitted() {
                 return false;
             }
@@ -433,9 +439,13 @@ impl Namespace {
 
     /// Emits `name` to the sockets `targets` addresses, encoding it once.
     pub fn emit(&self, targets: &Targets, name: &str, payload: Payload) {
-        let recipients = self
-            .adapter
-            .broadcast(targets, &OutgoingEvent::new(&self.name, name, payload));
+        let event = OutgoingEvent::new(&self.name, name, payload);
+        if let Some(observer) = self.observer() {
+            let sockets = self.adapter.local_sockets(targets);
+            let ids: Vec<&SocketId> = sockets.iter().map(Socket::id).collect();
+            observer.event_sent(&self.name, &ids, name, event.payload());
+        }
+        let recipients = self.adapter.broadcast(targets, &event);
         self.metrics.broadcast(recipients);
     }
 
@@ -446,6 +456,10 @@ impl Namespace {
         let sockets = self.adapter.local_sockets(targets);
         for socket in &sockets {
             socket.deliver(&event);
+        }
+        if let Some(observer) = self.observer() {
+            let ids: Vec<&SocketId> = sockets.iter().map(Socket::id).collect();
+            observer.event_sent(&self.name, &ids, name, event.payload());
         }
         self.metrics.broadcast(sockets.len());
     }
