@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
 
-use scenario::{Target, echo, fanout, idle};
+use scenario::{Target, echo, fanout, idle, soak};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +58,8 @@ pub enum Scenario {
     Fanout(fanout::Params),
     /// Many held connections.
     Idle(idle::Params),
+    /// Connections churning for many minutes; memory and descriptors sampled.
+    Soak(soak::Params),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +84,7 @@ fn main() -> anyhow::Result<()> {
                     Scenario::Echo(p) => echo::run(&target, p).await,
                     Scenario::Fanout(p) => fanout::run(&target, p).await,
                     Scenario::Idle(p) => idle::run(&target, p).await,
+                    Scenario::Soak(p) => soak::run(&target, p).await,
                 }
             });
             println!("{}", serde_json::to_string(&report)?);

@@ -14,6 +14,8 @@
 //! - `cargo xtask fuzz [TARGET] [SECONDS]`: fuzz one or all decoders (and the config loader).
 //! - `cargo xtask bench [--quick] [ARGS]`: Portico against socketioxide and Node
 //!   socket.io, side by side (bench/README.md); writes bench/RESULTS.md.
+//! - `cargo xtask soak [--minutes N] [--clients C]` (not in CI): churning connections
+//!   for N minutes; fails if the server's memory or descriptors keep growing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +23,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 mod admin_ui;
+mod soak;
 
 /// Inputs each fuzz target runs during `cargo xtask test` (a few seconds each).
 const SMOKE_RUNS: u32 = 300_000;
@@ -37,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
         Some("bench") => run_bench(&root, &args[1..]),
+        Some("soak") => soak::run(&root, &args[1..]),
         Some("fuzz") => {
             let secs = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(60);
             let budget = [format!("-max_total_time={secs}")];
@@ -47,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [-- ARGS] | build | bench [--quick] [ARGS] | test [--skip-lint] [--skip-e2e] [--skip-fuzz] [--skip-bench] | fuzz [TARGET] [SECONDS]>"
+                "usage: cargo xtask <run [-- ARGS] | build | bench [--quick] [ARGS] | test [--skip-lint] [--skip-e2e] [--skip-fuzz] [--skip-bench] | fuzz [TARGET] [SECONDS] | soak [--minutes N] [--clients C]>"
             );
             std::process::exit(2);
         }

@@ -5,11 +5,14 @@
 //! - [`echo`]: closed-loop emit-with-ack → acks/s and latency;
 //! - [`fanout`]: one room, senders at the rate the room can take → deliveries/s,
 //!   delivery latency and loss;
-//! - [`idle`]: many held connections → connect rate and server memory per connection.
+//! - [`idle`]: many held connections → connect rate and server memory per connection;
+//! - [`soak`]: connections churning for many minutes → whether memory and descriptors
+//!   stop growing (`cargo xtask soak`).
 
 pub mod echo;
 pub mod fanout;
 pub mod idle;
+pub mod soak;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -115,6 +118,11 @@ impl Errors {
         if first.len() < Self::KEEP {
             first.push(format!("{what}: {err}"));
         }
+    }
+
+    /// Errors so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.get()
     }
 
     fn add_to(&self, report: &mut Report) {
