@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
+import { clients, connected } from "./lib/clients.mjs";
 import { request } from "./lib/raw.mjs";
 import { startRedis, waitReady } from "./lib/cluster.mjs";
 
@@ -29,18 +30,6 @@ ${extra}
 [namespaces."/"]
 handler = "echo"
 `;
-
-/** Clients made by one test file, all closed after it. */
-function clients(server) {
-  const made = [];
-  const client = (nsp = "/", opts = {}) => {
-    const s = io(`${server.url}${nsp}`, { forceNew: true, reconnection: false, ...opts });
-    made.push(s);
-    return s;
-  };
-  client.closeAll = () => made.forEach((s) => s.close());
-  return client;
-}
 
 /** An admin socket as the UI opens it, with every event it receives recorded. */
 function adminSocket(client, auth = LOGIN) {
@@ -63,18 +52,13 @@ async function seen(socket, event, pred = () => true, ms = 5000) {
   }
 }
 
-const connected = async (s) => {
-  if (!s.connected) await once(s, "connect");
-  return s;
-};
-
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe("the Admin UI in development mode", () => {
   let server, client;
   before(async () => {
     server = await startServer(config());
-    client = clients(server);
+    client = clients(server, {});
   });
   after(async () => {
     client.closeAll();
@@ -188,6 +172,19 @@ describe("the Admin UI in development mode", () => {
     await seen(admin, "room_left", (n, room, i) => room === "lobby" && i === uid);
   });
 
+  it("says when a socket's connection upgrades to WebSocket", async () => {
+    const admin = await connected(adminSocket(client));
+    await seen(admin, "all_sockets");
+    const user = client("/", { transports: ["polling", "websocket"] });
+    await connected(user);
+    const uid = user.id;
+    const [listed] = await seen(admin, "socket_connected", (s) => s.id === uid);
+    assert.equal(listed.transport, "polling");
+    const [update] = await seen(admin, "socket_updated", (u) => u.id === uid);
+    assert.deepEqual(update, { id: uid, nsp: "/", transport: "websocket" });
+    user.close();
+  });
+
   it("serves the UI's pages at /admin/ with nothing from the internet", async () => {
     const redirect = await fetch(`${server.url}/admin`, { redirect: "manual" });
     assert.equal(redirect.status, 308);
@@ -212,7 +209,7 @@ describe("the Admin UI read-only, in production mode", () => {
   let server, client;
   before(async () => {
     server = await startServer(config('readonly = true\nmode = "production"'));
-    client = clients(server);
+    client = clients(server, {});
   });
   after(async () => {
     client.closeAll();
@@ -254,7 +251,7 @@ handler = "echo"
     redis = await startRedis();
     [a, b] = await Promise.all([startServer(node("node-a")), startServer(node("node-b"))]);
     await Promise.all([waitReady(a.url), waitReady(b.url)]);
-    client = clients(a);
+    client = clients(a, {});
   });
   after(async () => {
     client.closeAll();

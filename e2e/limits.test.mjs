@@ -8,28 +8,12 @@ import http from "node:http";
 import net from "node:net";
 import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
+import { clients, connected } from "./lib/clients.mjs";
 import { RawSocket, request } from "./lib/raw.mjs";
 import { metric } from "./lib/metrics.mjs";
 import { sign, now } from "./lib/jwt.mjs";
 
 const refusals = (url, limit) => metric(url, "portico_limit_refusals_total", { limit }).then((v) => v ?? 0);
-
-/** Clients made by one test, all closed after it. */
-function clients(server) {
-  const made = [];
-  const client = (nsp = "/", opts = {}) => {
-    const s = io(`${server.url}${nsp}`, { forceNew: true, reconnection: false, transports: ["websocket"], ...opts });
-    made.push(s);
-    return s;
-  };
-  client.closeAll = () => made.forEach((s) => s.close());
-  return client;
-}
-
-const connected = async (s) => {
-  if (!s.connected) await once(s, "connect");
-  return s;
-};
 
 describe("events per second per socket", () => {
   let server, client;

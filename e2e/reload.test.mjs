@@ -8,8 +8,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
+import { clients, connected } from "./lib/clients.mjs";
 import { request } from "./lib/raw.mjs";
 import { metric } from "./lib/metrics.mjs";
 import { sign } from "./lib/jwt.mjs";
@@ -44,23 +44,6 @@ async function reload(server, { signal = true, ms = 5000 } = {}) {
 
 const reloads = (server, outcome) =>
   metric(server.url, "portico_config_reloads_total", { outcome }).then((v) => v ?? 0);
-
-/** Clients made by one test, all closed after it. */
-function clients(server) {
-  const made = [];
-  const client = (nsp = "/", opts = {}) => {
-    const s = io(`${server.url}${nsp}`, { forceNew: true, reconnection: false, transports: ["websocket"], ...opts });
-    made.push(s);
-    return s;
-  };
-  client.closeAll = () => made.forEach((s) => s.close());
-  return client;
-}
-
-const connected = async (s) => {
-  if (!s.connected) await once(s, "connect");
-  return s;
-};
 
 /** Sends `n` acked events at once; resolves with how many were acked and the errors. */
 async function burst(socket, n) {

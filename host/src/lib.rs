@@ -18,6 +18,7 @@
 //! - [`router`]: namespaces, sockets, rooms, targets; an event encoded once for all recipients.
 //! - [`cluster`]: several nodes on one Redis, in Node's redis-adapter wire format.
 //! - [`builtin`]: the built-in event handlers (echo, conformance, silent).
+//! - [`admin`]: the Socket.IO Admin UI's server side on its own namespace.
 //! - [`http`]: the HTTP routes (one table for the router and its OpenAPI document), the
 //!   operator API, routes served by plugins.
 //! - [`outbound`]: a connection's bounded queue; a full queue disconnects a slow client.

@@ -304,6 +304,11 @@ impl Observer for Live {
         self.0.tell("socket_connected", vec![listed, wire::now().into()]);
     }
 
+    fn socket_updated(&self, ns: &Namespace, socket: &Socket) {
+        let update = json!({ "id": &**socket.id(), "nsp": ns.name(), "transport": socket.transport() });
+        self.0.tell("socket_updated", vec![update]);
+    }
+
     fn socket_disconnected(&self, ns: &Namespace, socket: &Socket, reason: DisconnectReason, rooms: &[Room]) {
         let (nsp, id, now) = (ns.name(), &**socket.id(), wire::now());
         self.0.tell(

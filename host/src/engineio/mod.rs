@@ -126,6 +126,11 @@ pub trait EngineHandler: Send + Sync + 'static {
 
     /// The session closed; called exactly once.
     fn on_close(&self, conn: &Self::Conn, reason: DisconnectReason);
+
+    /// The session moved from long-polling to WebSocket.
+    fn on_upgrade(&self, conn: &Self::Conn) {
+        let _ = conn;
+    }
 }
 
 /// The Engine.IO server: a cheap handle to the session table and the handler.

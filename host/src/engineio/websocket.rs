@@ -59,6 +59,7 @@ pub(super) async fn run<H: EngineHandler>(
         }
         // Ends a poll that is still pending, so its lock on the queue is released.
         session.upgraded();
+        engine.0.handler.on_upgrade(&entry.conn);
     }
 
     // After an upgrade a pending poll may still hold the queue for a moment.

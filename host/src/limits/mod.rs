@@ -122,7 +122,11 @@ impl Refusal {
 
     /// Counts it in `portico_limit_refusals_total{limit}`.
     pub fn count(self) {
-        crate::metrics::limit_refused(self.limit());
+        match self {
+            // Each event of a flood: a held handle, not a lookup by name.
+            Refusal::RateLimited => crate::metrics::RATE_LIMITED.increment(1),
+            other => crate::metrics::limit_refused(other.limit()),
+        }
     }
 }
 

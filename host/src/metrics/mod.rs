@@ -144,6 +144,9 @@ pub fn config_reloaded(accepted: bool) {
 pub static MESSAGES_IN: LazyLock<Counter> = LazyLock::new(|| counter!(MESSAGES_IN_TOTAL));
 /// Writes to clients (a batch of messages counts each one).
 pub static MESSAGES_OUT: LazyLock<Counter> = LazyLock::new(|| counter!(MESSAGES_OUT_TOTAL));
+/// Events refused by a socket's rate limit: a flood's every event, so a handle.
+pub static RATE_LIMITED: LazyLock<Counter> =
+    LazyLock::new(|| counter!(LIMIT_REFUSALS_TOTAL, "limit" => "events_per_second"));
 /// Clients disconnected because their outbound queue was full.
 pub static SLOW_CONSUMERS: LazyLock<Counter> = LazyLock::new(|| counter!(SLOW_CONSUMER_DISCONNECTS_TOTAL));
 /// Messages published to Redis.

@@ -12,6 +12,8 @@ use crate::reason::DisconnectReason;
 pub trait Observer: Send + Sync + 'static {
     /// `socket` was admitted to `ns` (it is in its own room already).
     fn socket_connected(&self, ns: &Namespace, socket: &Socket);
+    /// `socket`'s connection changed transport (an upgrade to WebSocket).
+    fn socket_updated(&self, ns: &Namespace, socket: &Socket);
     /// `socket` left `ns` for `reason`; it was in `rooms` until then.
     fn socket_disconnected(&self, ns: &Namespace, socket: &Socket, reason: DisconnectReason, rooms: &[Room]);
     /// `socket` joined `rooms` (only those it was not in before).

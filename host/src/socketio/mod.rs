@@ -293,4 +293,11 @@ impl EngineHandler for SocketIo {
             ns.remove(&socket, reason);
         }
     }
+
+    fn on_upgrade(&self, client: &Client) {
+        let joined: Vec<Joined> = client.sockets().values().cloned().collect();
+        for Joined { ns, socket } in joined {
+            ns.transport_changed(&socket);
+        }
+    }
 }

@@ -407,6 +407,13 @@ impl Namespace {
         self.join_within(socket, rooms, usize::MAX);
     }
 
+    /// Tells its observer that a socket's connection changed transport (an upgrade).
+    pub fn transport_changed(&self, socket: &Socket) {
+        if let Some(observer) = self.observer() {
+            observer.socket_updated(self, socket);
+        }
+    }
+
     /// Takes a socket out of a room.
     pub fn leave(&self, socket: &Socket, room: &str) {
         let Some(observer) = self.observer() else {
