@@ -14,6 +14,7 @@ mod env;
 mod http;
 mod limits;
 mod plugins;
+mod recovery;
 mod validate;
 
 pub use admin::{ADMIN_UI_PATH, AdminMode, AdminUiConfig};
@@ -22,6 +23,7 @@ pub use cluster::{AdapterKind, ClusterConfig, REDIS_URL_ENV};
 pub use http::{ApiConfig, HttpConfig, PluginRoute};
 pub use limits::LimitsConfig;
 pub use plugins::{Isolation, PluginLimits, PluginSettings, PluginsConfig};
+pub use recovery::RecoveryConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -201,6 +203,8 @@ pub struct SocketIoConfig {
     pub connect_timeout_ms: u64,
     /// Most binary attachments one packet may announce. Defaults to 64.
     pub max_attachments: usize,
+    /// Connection state recovery, when the section is present: see [`RecoveryConfig`].
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl Default for SocketIoConfig {
@@ -208,6 +212,7 @@ impl Default for SocketIoConfig {
         SocketIoConfig {
             connect_timeout_ms: 45_000,
             max_attachments: 64,
+            recovery: None,
         }
     }
 }

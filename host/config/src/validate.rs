@@ -16,6 +16,9 @@ impl Config {
             return invalid("server.path", "must start and end with `/`, like `/socket.io/`");
         }
         self.cluster.validate()?;
+        if let Some(recovery) = &self.socketio.recovery {
+            recovery.validate()?;
+        }
         if self.server.backlog == 0 {
             return invalid("server.backlog", "must be at least 1");
         }

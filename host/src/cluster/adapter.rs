@@ -26,6 +26,7 @@ use crate::router::adapter::{Adapter, AdapterError, LocalAdapter};
 use crate::router::broadcast::OutgoingEvent;
 use crate::router::handler::BoxFuture;
 use crate::router::presence::LocalPresence;
+use crate::router::recovery::Journal;
 use crate::router::{Namespace, Room, Socket, SocketId, Targets};
 
 /// The Redis adapter of one namespace: a cheap handle.
@@ -64,7 +65,12 @@ struct Pending {
 }
 
 impl RedisAdapter {
-    pub(super) fn new(cluster: Cluster, nsp: &str, announce_offline: bool) -> RedisAdapter {
+    pub(super) fn new(
+        cluster: Cluster,
+        nsp: &str,
+        announce_offline: bool,
+        journal: Option<Arc<Journal>>,
+    ) -> RedisAdapter {
         let channels = Channels::new(cluster.key(), nsp);
         let presence_channel = format!("{}-portico-presence#{nsp}#", cluster.key());
         let view = Mutex::new(PresenceView::new(cluster.uid()));
@@ -72,7 +78,7 @@ impl RedisAdapter {
             cluster,
             nsp: nsp.to_owned(),
             channels,
-            local: LocalAdapter::default(),
+            local: LocalAdapter::with_journal(journal),
             pending: Mutex::new(HashMap::new()),
             presence_channel,
             local_presence: LocalPresence::default(),
@@ -233,5 +239,9 @@ impl Adapter for RedisAdapter {
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(self.0.server_count())
+    }
+
+    fn journal(&self) -> Option<&Arc<Journal>> {
+        self.0.local.journal()
     }
 }

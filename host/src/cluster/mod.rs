@@ -123,10 +123,16 @@ impl Cluster {
     }
 
     /// The adapter of namespace `nsp` (which announces `user_offline` when
-    /// `announce_offline`); every namespace gets its own before [`Cluster::start`],
-    /// which subscribes to their channels.
-    pub fn adapter(&self, nsp: &str, announce_offline: bool) -> RedisAdapter {
-        let adapter = RedisAdapter::new(self.clone(), nsp, announce_offline);
+    /// `announce_offline`, and keeps what it delivers on this node in `journal`);
+    /// every namespace gets its own before [`Cluster::start`], which subscribes to
+    /// their channels.
+    pub fn adapter(
+        &self,
+        nsp: &str,
+        announce_offline: bool,
+        journal: Option<Arc<crate::router::recovery::Journal>>,
+    ) -> RedisAdapter {
+        let adapter = RedisAdapter::new(self.clone(), nsp, announce_offline, journal);
         self.0
             .adapters
             .write()

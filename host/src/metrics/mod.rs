@@ -126,6 +126,13 @@ pub fn auth_failed(namespace: &str, reason: &'static str) {
     counter!(AUTH_FAILURES_TOTAL, "namespace" => namespace.to_owned(), "reason" => reason).increment(1);
 }
 
+/// Counts a client asking `namespace` to resume its session: whether its session was
+/// there to claim (`recovered`) or it gets a new one (`new_session`).
+pub fn recovery_claimed(namespace: &str, claimed: bool) {
+    let outcome = if claimed { "recovered" } else { "new_session" };
+    counter!(RECOVERIES_TOTAL, "namespace" => namespace.to_owned(), "outcome" => outcome).increment(1);
+}
+
 /// Counts a plugin version offered to the registry: `accepted` (now serving) or not.
 pub fn plugin_reloaded(plugin: &str, accepted: bool) {
     let outcome = if accepted { "accepted" } else { "rejected" };

@@ -57,6 +57,10 @@ pub const CONFIG_RELOADS_TOTAL: &str = "portico_config_reloads_total";
 /// Plugin store operations that failed (Redis away) and answered as if unset.
 pub const STORE_ERRORS_TOTAL: &str = "portico_store_errors_total";
 
+/// Reconnecting clients that asked to resume their session, by `namespace` and
+/// `outcome` (recovered, new_session).
+pub const RECOVERIES_TOTAL: &str = "portico_recoveries_total";
+
 /// 1 while the link to Redis is up (Redis adapter only).
 pub const CLUSTER_CONNECTED: &str = "portico_cluster_connected";
 /// Messages published to Redis for the other nodes.
@@ -137,6 +141,10 @@ pub(super) fn describe() {
     describe_gauge!(
         CLUSTER_CONNECTED,
         "1 while the link to Redis is up (Redis adapter only)."
+    );
+    describe_counter!(
+        RECOVERIES_TOTAL,
+        "Reconnecting clients that asked to resume their session, by outcome."
     );
     describe_counter!(
         CLUSTER_PUBLISHED_TOTAL,

@@ -11,6 +11,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::BoxFuture;
 use super::namespace::Namespace;
+use super::recovery::Journal;
 use super::socket::Socket;
 use super::{Room, SocketId};
 use crate::protocol::cluster::RemoteSocket;
@@ -76,6 +77,11 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<RemoteSocket>, AdapterError>>;
     /// How many nodes serve the namespace, this one included.
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>>;
+    /// What it keeps for connection state recovery, when that is on: every event it
+    /// delivers goes through it.
+    fn journal(&self) -> Option<&Arc<Journal>> {
+        None
+    }
 }
 
 /// The single-node adapter: the sockets and both directions of the room index under
@@ -86,6 +92,8 @@ pub struct LocalAdapter {
     index: RwLock<Index>,
     /// The namespace it serves ([`Adapter::attach`]).
     ns: OnceLock<Weak<Namespace>>,
+    /// Connection state recovery's record of what it delivers, when on.
+    journal: Option<Arc<Journal>>,
 }
 
 /// Room names come from clients, so they keep std's DoS-resistant hashing; socket ids
@@ -187,6 +195,14 @@ impl Index {
 }
 
 impl LocalAdapter {
+    /// An adapter that keeps what it delivers in `journal` (connection state recovery).
+    pub fn with_journal(journal: Option<Arc<Journal>>) -> LocalAdapter {
+        LocalAdapter {
+            journal,
+            ..LocalAdapter::default()
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -254,11 +270,17 @@ impl Adapter for LocalAdapter {
     }
 
     fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize {
-        let sockets = self.local_sockets(targets);
-        for socket in &sockets {
-            socket.deliver(event);
+        let deliver = || {
+            let sockets = self.local_sockets(targets);
+            for socket in &sockets {
+                socket.deliver(event);
+            }
+            sockets.len()
+        };
+        match &self.journal {
+            Some(journal) => journal.record(targets, event, deliver),
+            None => deliver(),
         }
-        sockets.len()
     }
 
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {
@@ -308,6 +330,10 @@ impl Adapter for LocalAdapter {
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(std::future::ready(Ok(1)))
+    }
+
+    fn journal(&self) -> Option<&Arc<Journal>> {
+        self.journal.as_ref()
     }
 }
 

@@ -18,6 +18,8 @@ pub struct OutgoingEvent {
     nsp: String,
     name: String,
     payload: Payload,
+    /// Its connection-state-recovery offset, appended to its Socket.IO arguments.
+    offset: OnceLock<Arc<str>>,
     socketio: OnceLock<Outbound>,
     native: OnceLock<Outbound>,
 }
@@ -29,6 +31,7 @@ impl OutgoingEvent {
             nsp: nsp.to_owned(),
             name: name.to_owned(),
             payload,
+            offset: OnceLock::new(),
             socketio: OnceLock::new(),
             native: OnceLock::new(),
         }
@@ -44,6 +47,20 @@ impl OutgoingEvent {
         &self.payload
     }
 
+    /// Gives it its recovery offset, which Socket.IO recipients get as its last
+    /// argument (native ones never see it). Before it is first encoded: a later
+    /// offset, or a second one, is ignored.
+    pub fn stamp(&self, offset: Arc<str>) {
+        if self.socketio.get().is_none() {
+            let _ = self.offset.set(offset);
+        }
+    }
+
+    /// Its recovery offset, once stamped.
+    pub fn offset(&self) -> Option<&str> {
+        self.offset.get().map(|o| &**o)
+    }
+
     /// The queue item for a recipient using `framing`: a reference-count bump after
     /// the first recipient of that framing.
     pub fn item(&self, framing: Framing) -> Outbound {
@@ -57,11 +74,15 @@ impl OutgoingEvent {
     }
 
     fn encode_socketio(&self) -> Outbound {
+        let mut payload = self.payload.clone();
+        if let Some(offset) = self.offset.get() {
+            payload.args.push(serde_json::Value::from(&**offset).into());
+        }
         let packet = Packet::new(
             self.nsp.clone(),
             PacketKind::Event(Event {
                 name: self.name.clone(),
-                payload: self.payload.clone(),
+                payload,
                 id: None,
             }),
         );
@@ -99,6 +120,23 @@ mod tests {
             panic!("text")
         };
         assert_eq!(&n[..], br#"{"event":"news","data":{"a":1}}"#);
+    }
+
+    #[test]
+    fn a_recovery_offset_is_the_last_socketio_argument_and_never_native() {
+        let event = OutgoingEvent::new("/", "news", Payload::json(vec![json!(1)]));
+        event.stamp("e-7".into());
+        event.stamp("e-8".into());
+        let Outbound::Frame(Frame::Text(s)) = event.item(Framing::SocketIo) else {
+            panic!("text")
+        };
+        assert_eq!(&s[..], br#"42["news",1,"e-7"]"#);
+        let Outbound::Frame(Frame::Text(n)) = event.item(Framing::Native) else {
+            panic!("text")
+        };
+        assert_eq!(&n[..], br#"{"event":"news","data":1}"#);
+        event.stamp("e-9".into());
+        assert_eq!(event.offset(), Some("e-7"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`namespace`]: connect and dispatch for every transport; its adapter, handler, presence.
 //! - [`namespaces`]: every namespace by name.
 //! - [`presence`]: users online per namespace, across their sockets.
+//! - [`recovery`]: what a namespace keeps so a reconnecting client resumes its socket.
 //! - [`observer`]: who is told of sockets and rooms changing (the Admin UI).
 //! - [`handler`]: the trait event handlers implement (built-ins now, plugins later).
 
@@ -18,6 +19,7 @@ pub mod namespace;
 pub mod namespaces;
 pub mod observer;
 pub mod presence;
+pub mod recovery;
 pub mod socket;
 
 pub use broadcast::Targets;

@@ -17,12 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::broadcast::{OutgoingEvent, Targets, frames_item};
 use super::handler::ConnectRefusal;
+use super::recovery::Journal;
 use super::{Room, SocketId};
 use crate::engineio::RequestInfo;
 use crate::limits::EventBudget;
 use crate::metrics::NamespaceMetrics;
-use crate::outbound::{Connection, SendError};
+use crate::outbound::{Connection, Outbound, SendError};
 use crate::protocol::cluster::RemoteSocket;
+use crate::protocol::engineio::Frame;
 use crate::protocol::socketio::{Event, Packet, PacketKind, Payload};
 use crate::reason::DisconnectReason;
 
@@ -115,6 +117,17 @@ struct Inner {
     /// Told of what is emitted to it alone, set at admission when its namespace is
     /// observed.
     observer: OnceLock<Arc<dyn super::Observer>>,
+    /// Its private session id and its namespace's journal, set at admission when the
+    /// namespace recovers connection state (Socket.IO framing only).
+    recovery: OnceLock<Recovery>,
+}
+
+/// A recoverable socket's side of connection state recovery.
+struct Recovery {
+    pid: Arc<str>,
+    journal: Arc<Journal>,
+    /// Whether it resumed an earlier socket's session.
+    recovered: bool,
 }
 
 impl std::fmt::Debug for Socket {
@@ -129,8 +142,19 @@ impl std::fmt::Debug for Socket {
 impl Socket {
     /// A socket of the namespace `nsp` sending through `conn`; not yet registered in it.
     pub fn new(nsp: &str, conn: Arc<dyn Connection>, framing: Framing, handshake: Handshake) -> Socket {
+        Socket::with_id(crate::id::random_id().into(), nsp, conn, framing, handshake)
+    }
+
+    /// A socket with the id `id`: one that resumes a session an earlier one left.
+    pub fn with_id(
+        id: SocketId,
+        nsp: &str,
+        conn: Arc<dyn Connection>,
+        framing: Framing,
+        handshake: Handshake,
+    ) -> Socket {
         Socket(Arc::new(Inner {
-            id: crate::id::random_id().into(),
+            id,
             nsp: nsp.into(),
             conn,
             framing,
@@ -144,6 +168,7 @@ impl Socket {
             metrics: OnceLock::new(),
             budget: OnceLock::new(),
             observer: OnceLock::new(),
+            recovery: OnceLock::new(),
         }))
     }
 
@@ -217,7 +242,8 @@ impl Socket {
         Stage::from_u8(self.0.stage.load(Ordering::Acquire))
     }
 
-    /// Sends an event to this socket only.
+    /// Sends an event to this socket only (kept for replay, as sent to its own room,
+    /// when its namespace recovers connection state).
     pub fn emit(&self, name: &str, payload: Payload) -> Result<(), SendError> {
         let event = OutgoingEvent::new(&self.0.nsp, name, payload);
         if let Some(metrics) = self.0.metrics.get() {
@@ -226,7 +252,56 @@ impl Socket {
         if let Some(observer) = self.0.observer.get() {
             observer.event_sent(&self.0.nsp, &[&self.0.id], name, event.payload());
         }
-        self.0.conn.send(event.item(self.0.framing))
+        let send = || self.0.conn.send(event.item(self.0.framing));
+        match self.0.recovery.get() {
+            Some(recovery) => {
+                let own = Targets::default().to(self.0.id.clone());
+                recovery.journal.record(&own, &event, send)
+            }
+            None => send(),
+        }
+    }
+
+    /// Its private session id, when its namespace recovers connection state: what its
+    /// client presents to resume it (never shown to anyone else).
+    pub fn pid(&self) -> Option<&Arc<str>> {
+        self.0.recovery.get().map(|r| &r.pid)
+    }
+
+    /// Whether it resumed the session of an earlier socket with its id (Socket.IO's
+    /// `socket.recovered`).
+    pub fn recovered(&self) -> bool {
+        self.0.recovery.get().is_some_and(|r| r.recovered)
+    }
+
+    /// Makes it recoverable under `pid`, its events kept in `journal` (once; before
+    /// admission).
+    pub(super) fn recover_with(&self, pid: Arc<str>, journal: Arc<Journal>, recovered: bool) {
+        let _ = self.0.recovery.set(Recovery {
+            pid,
+            journal,
+            recovered,
+        });
+    }
+
+    /// Queues the packets it missed, in order, a batch per queue item so a long
+    /// replay takes few places in its queue.
+    pub(super) fn send_missed(&self, missed: Vec<Outbound>) {
+        const BATCH: usize = 256;
+        let mut batch: Vec<Frame> = Vec::new();
+        for item in missed {
+            match item {
+                Outbound::Frame(frame) => batch.push(frame),
+                Outbound::Frames(frames) => batch.extend(frames.iter().cloned()),
+                Outbound::WsControl(_) | Outbound::Close(_) => {}
+            }
+            if batch.len() >= BATCH {
+                let _ = self.0.conn.send(frames_item(std::mem::take(&mut batch)));
+            }
+        }
+        if !batch.is_empty() {
+            let _ = self.0.conn.send(frames_item(batch));
+        }
     }
 
     /// Tells `observer` of what is emitted to it alone (once; at admission).
@@ -359,12 +434,15 @@ impl Socket {
         let _ = self.0.conn.send(event.item(self.0.framing));
     }
 
-    /// Tells the client it joined the namespace: Socket.IO's CONNECT `{sid}` (the
-    /// native framing has no such reply).
+    /// Tells the client it joined the namespace: Socket.IO's CONNECT `{sid}`, and
+    /// `pid` when it is recoverable (the native framing has no such reply).
     pub(super) fn send_connected(&self) {
         if self.0.framing == Framing::SocketIo {
-            let sid = serde_json::json!({ "sid": &*self.0.id });
-            let _ = self.send_packet(PacketKind::Connect(Some(sid)));
+            let reply = match self.pid() {
+                Some(pid) => serde_json::json!({ "sid": &*self.0.id, "pid": &**pid }),
+                None => serde_json::json!({ "sid": &*self.0.id }),
+            };
+            let _ = self.send_packet(PacketKind::Connect(Some(reply)));
         }
     }
 

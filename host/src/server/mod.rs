@@ -35,6 +35,7 @@ use crate::router::EventHandler;
 use crate::router::adapter::{Adapter, LocalAdapter};
 use crate::router::namespace::NamespaceOptions;
 use crate::router::presence::{LocalPresence, Presence};
+use crate::router::recovery::{Journal, RecoverySettings};
 use crate::router::{Namespace, Namespaces};
 use crate::socketio::{SocketIo, SocketIoConfig};
 use crate::store::{MemoryStore, RedisStore};
@@ -122,7 +123,12 @@ impl Gateway {
                 _ => builtin::handler(ns.handler),
             };
             let options = namespace_options(ns, config, &verifier);
-            let (adapter, presence) = adapters(cluster.as_ref(), name, ns.presence);
+            let journal = config
+                .socketio
+                .recovery
+                .as_ref()
+                .map(|recovery| Arc::new(Journal::new(RecoverySettings::from_config(recovery))));
+            let (adapter, presence) = adapters(cluster.as_ref(), name, ns.presence, journal);
             Namespace::with_adapter(name, handler, options, adapter, presence)
         });
         // The Admin UI's namespace: its own handler, no token, the same adapter kind.
@@ -132,7 +138,8 @@ impl Gateway {
                 limits: SocketLimits::from_config(&config.limits),
                 ..NamespaceOptions::default()
             };
-            let (adapter, presence) = adapters(cluster.as_ref(), &settings.namespace, false);
+            // Never recovered: the UI asks for everything again when it reconnects.
+            let (adapter, presence) = adapters(cluster.as_ref(), &settings.namespace, false, None);
             Namespace::with_adapter(&settings.namespace, admin.handler(), options, adapter, presence)
         });
         let namespaces = Namespaces::new(namespaces.chain(admin_namespace));
@@ -326,20 +333,22 @@ impl HttpSettings {
     }
 }
 
-/// A namespace's adapter and presence: the cluster's, or this node's alone.
+/// A namespace's adapter and presence: the cluster's, or this node's alone; either
+/// keeps what it delivers in `journal` when connection state recovery is on.
 fn adapters(
     cluster: Option<&Cluster>,
     name: &str,
     presence_events: bool,
+    journal: Option<Arc<Journal>>,
 ) -> (Box<dyn Adapter>, Box<dyn Presence>) {
     match cluster {
         Some(cluster) => {
-            let adapter = cluster.adapter(name, presence_events);
+            let adapter = cluster.adapter(name, presence_events, journal);
             let presence = Box::new(adapter.presence());
             (Box::new(adapter), presence)
         }
         None => (
-            Box::new(LocalAdapter::default()),
+            Box::new(LocalAdapter::with_journal(journal)),
             Box::new(LocalPresence::default()),
         ),
     }

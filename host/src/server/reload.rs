@@ -132,6 +132,10 @@ fn needs_restart(running: &Config, new: &Config, has_plugins: bool) -> Vec<Strin
     differs("native.path", running.native.path != new.native.path);
     differs("cluster", running.cluster != new.cluster);
     differs("admin_ui", running.admin_ui != new.admin_ui);
+    differs(
+        "socketio.recovery",
+        running.socketio.recovery != new.socketio.recovery,
+    );
     differs("plugins.dir", running.plugins.dir != new.plugins.dir);
     differs(
         "plugins.cache_dir",
@@ -169,6 +173,7 @@ fn effective(running: &Config, mut new: Config, has_plugins: bool) -> Config {
     new.native = running.native.clone();
     new.cluster = running.cluster.clone();
     new.admin_ui = running.admin_ui.clone();
+    new.socketio.recovery = running.socketio.recovery.clone();
     new.plugins.dir = running.plugins.dir.clone();
     new.plugins.cache_dir = running.plugins.cache_dir.clone();
     new.plugins.watch = running.plugins.watch;

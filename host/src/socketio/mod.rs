@@ -23,6 +23,7 @@ use crate::protocol::engineio::Message;
 use crate::protocol::socketio::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
 use crate::router::handler::{ConnectRefusal, IncomingEvent};
+use crate::router::recovery::Claim;
 use crate::router::{Connected, Framing, Handshake, Namespace, Namespaces, Socket};
 
 /// Socket.IO settings.
@@ -181,14 +182,30 @@ impl SocketIo {
             return;
         };
         let auth = auth.unwrap_or_else(|| json!({}));
-        let user = match ns.authenticate(&auth, &client.request) {
-            Ok(user) => user,
-            Err(failure) => {
-                // No socket is created and nothing reaches the handler.
-                client.refused.fetch_add(1, Ordering::Relaxed);
-                client.refuse(nsp, json!({ "message": failure.to_string() }));
-                return;
+        let claim = claim(ns, &auth);
+        let user = match claim.as_ref().filter(|_| ns.resume_skips_middlewares()) {
+            // Its session's user, not asked for again (`skipMiddlewares`).
+            Some(claim) => claim.session().socket.handshake().user.clone(),
+            None => match ns.authenticate(&auth, &client.request) {
+                Ok(user) => user,
+                Err(failure) => {
+                    // No socket is created and nothing reaches the handler.
+                    if let Some(claim) = claim {
+                        ns.release(claim);
+                    }
+                    client.refused.fetch_add(1, Ordering::Relaxed);
+                    client.refuse(nsp, json!({ "message": failure.to_string() }));
+                    return;
+                }
+            },
+        };
+        // A session resumes only as the user who left it.
+        let claim = match claim {
+            Some(claim) if subject(&claim.session().socket.handshake().user) != subject(&user) => {
+                ns.release(claim);
+                None
             }
+            claim => claim,
         };
         let handshake = Handshake {
             auth,
@@ -196,12 +213,25 @@ impl SocketIo {
             user,
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
-        let socket = Socket::new(ns.name(), conn, Framing::SocketIo, handshake);
+        let socket = match &claim {
+            Some(claim) => Socket::with_id(
+                claim.session().socket.id().clone(),
+                ns.name(),
+                conn,
+                Framing::SocketIo,
+                handshake,
+            ),
+            None => Socket::new(ns.name(), conn, Framing::SocketIo, handshake),
+        };
         {
             // Under the lock `on_close` drains: either it finds this socket (and marks
             // it gone, which `connect` sees), or the session closed and it never starts.
             let mut sockets = client.sockets();
             if client.session.closed().is_cancelled() {
+                drop(sockets);
+                if let Some(claim) = claim {
+                    ns.release(claim);
+                }
                 return;
             }
             let joined = Joined {
@@ -210,7 +240,11 @@ impl SocketIo {
             };
             sockets.insert(nsp.clone(), joined);
         }
-        match ns.connect(&socket).await {
+        let connected = match claim {
+            Some(claim) => ns.resume(&socket, claim).await,
+            None => ns.connect(&socket).await,
+        };
+        match connected {
             Connected::Accepted => client.joined.cancel(),
             Connected::Refused => {
                 client.refused.fetch_add(1, Ordering::Relaxed);
@@ -223,6 +257,20 @@ impl SocketIo {
             Connected::Lost => {}
         }
     }
+}
+
+/// The session a reconnecting client asks to resume: its CONNECT `auth` carries the
+/// `pid` it was given and the `offset` of the last packet it saw, both strings (as
+/// socket.io-client sends them), and the namespace still has it.
+fn claim(ns: &Arc<Namespace>, auth: &Value) -> Option<Claim> {
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = auth.get("offset")?.as_str()?;
+    ns.claim(pid, offset)
+}
+
+/// A verified user's `sub`.
+fn subject(user: &Option<Value>) -> Option<String> {
+    user.as_ref().and_then(crate::auth::subject)
 }
 
 impl Client {

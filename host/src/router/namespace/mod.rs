@@ -1,13 +1,16 @@
 //! A namespace: its sockets, its rooms adapter and its handler.
 //!
-//! What its limits refuse is in `limits.rs`.
+//! What its limits refuse is in `limits.rs`; how a socket's session outlives its
+//! connection, in `recovery.rs`.
 
 mod limits;
+mod recovery;
 
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::adapter::{Adapter, AdapterError, LocalAdapter};
@@ -15,7 +18,7 @@ use super::broadcast::{OutgoingEvent, Targets};
 use super::handler::{BoxFuture, ConnectRefusal, EventHandler, IncomingEvent, ServerEvent};
 use super::observer::Observer;
 use super::presence::{LocalPresence, Presence, PresenceUser, Transition};
-use super::socket::{Socket, Stage};
+use super::socket::{Framing, Socket, Stage};
 use super::{Room, SocketId};
 use crate::auth::{AuthFailure, Verifier};
 use crate::config::AuthMode;
@@ -69,6 +72,9 @@ pub struct Namespace {
     /// Every task working for its sockets (token expiry, `on_disconnect`, handlers'
     /// own), so shutdown can wait for them ([`Namespace::wait_tasks`]).
     tasks: TaskTracker,
+    /// Cancelled as shutdown waits for its tasks: what waits for a client to come
+    /// back stops waiting.
+    closing: CancellationToken,
     /// Its series in `/metrics`, shared with its admitted sockets.
     metrics: Arc<NamespaceMetrics>,
     /// Sockets per verified user, connecting or admitted (`limits.per_user`).
@@ -126,6 +132,7 @@ impl Namespace {
                 adapter,
                 admission: Mutex::new(()),
                 tasks: TaskTracker::new(),
+                closing: CancellationToken::new(),
                 metrics: Arc::new(NamespaceMetrics::new(name)),
                 observer: std::sync::OnceLock::new(),
             }
@@ -281,10 +288,22 @@ impl Namespace {
             if let Some(observer) = self.observer() {
                 socket.observe(observer.clone());
             }
+            if socket.framing() == Framing::SocketIo
+                && let Some(journal) = self.adapter.journal()
+            {
+                // A resuming socket has its session's pid already.
+                socket.recover_with(crate::id::random_id().into(), journal.clone(), false);
+            }
             if !socket.mark_admitted() {
                 return false;
             }
             self.adapter.add(socket);
+            // A resuming socket is admitted under the journal's lock, which notes it.
+            if let (Some(journal), Some(pid), false) =
+                (self.adapter.journal(), socket.pid(), socket.recovered())
+            {
+                journal.admitted(pid, socket.id());
+            }
             // Online before the connect reply is queued, so anyone who saw the socket
             // connect finds it in presence.
             if let Some((user_id, username)) = identity(socket) {
@@ -362,14 +381,16 @@ impl Namespace {
 
     /// Removes an admitted socket and tells the handler, once; later calls do nothing.
     /// A socket still connecting is only marked gone: [`Namespace::connect`] sees it
-    /// and tells the handler, if it accepted the socket.
+    /// and tells the handler, if it accepted the socket. A recoverable socket that
+    /// left for a reason a reconnect can mend leaves its session instead, and its
+    /// handler hears of it only if it is not resumed in time.
     pub fn remove(self: &Arc<Self>, socket: &Socket, reason: DisconnectReason) {
         if socket.mark_gone(reason) != Stage::Admitted {
             return;
         }
-        let rooms = match self.observer() {
-            Some(_) => self.adapter.rooms_of(socket.id()),
-            None => Vec::new(),
+        let rooms = match (self.observer(), socket.pid()) {
+            (None, None) => Vec::new(),
+            _ => self.adapter.rooms_of(socket.id()),
         };
         let offline = {
             let _admission = self.admission();
@@ -389,9 +410,11 @@ impl Namespace {
         {
             self.emit(&Targets::default(), "user_offline", Payload::json(vec![body]));
         }
-        let ns = self.clone();
-        let socket = socket.clone();
-        self.spawn(async move { ns.handler.on_disconnect(&ns, &socket, reason).await });
+        if !self.keep_if_recoverable(socket, reason, rooms) {
+            let ns = self.clone();
+            let socket = socket.clone();
+            self.spawn(async move { ns.handler.on_disconnect(&ns, &socket, reason).await });
+        }
     }
 
     /// Disconnects a socket from the namespace: tells its client, then removes it.
@@ -440,6 +463,7 @@ impl Namespace {
     /// Waits for its tasks to finish: at shutdown, once every connection is closed,
     /// so that each `on_disconnect` has run.
     pub async fn wait_tasks(&self) {
+        self.closing.cancel();
         self.tasks.close();
         self.tasks.wait().await;
     }
@@ -460,10 +484,17 @@ impl Namespace {
     /// node's (what a handler does for a server event, which every node receives).
     pub fn emit_here(&self, targets: &Targets, name: &str, payload: Payload) {
         let event = OutgoingEvent::new(&self.name, name, payload);
-        let sockets = self.adapter.local_sockets(targets);
-        for socket in &sockets {
-            socket.deliver(&event);
-        }
+        let deliver = || {
+            let sockets = self.adapter.local_sockets(targets);
+            for socket in &sockets {
+                socket.deliver(&event);
+            }
+            sockets
+        };
+        let sockets = match self.adapter.journal() {
+            Some(journal) => journal.record(targets, &event, deliver),
+            None => deliver(),
+        };
         if let Some(observer) = self.observer() {
             let ids: Vec<&SocketId> = sockets.iter().map(Socket::id).collect();
             observer.event_sent(&self.name, &ids, name, event.payload());

@@ -1,0 +1,267 @@
+// Connection state recovery on the real binary with the real socket.io-client: a
+// client whose connection dies in the middle of a stream of room messages reconnects
+// as the same socket (same id, `recovered`, its rooms) and receives every message
+// exactly once, in order; past the window, or with an offset the server never gave,
+// it is a new session.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import { startServer, once, sleep } from "./lib/server.mjs";
+import { metric } from "./lib/metrics.mjs";
+
+const MESSAGES = 1000;
+
+/** A client that reconnects quickly, as one behind a flaky network would. */
+const reconnecting = (server, opts = {}) =>
+  io(server.url, {
+    forceNew: true,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 200,
+    randomizationFactor: 0,
+    ...opts,
+  });
+
+/** Resolves once `predicate()` holds, polling every 5 ms, or rejects after `ms`. */
+async function until(predicate, what, ms = 15_000) {
+  const deadline = performance.now() + ms;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/**
+ * Streams `MESSAGES` room messages from `sender` to `room` while `receiver` is in it,
+ * and runs `cut(receiver)` once it has received a third of them; the sender goes on
+ * once the receiver has seen its connection drop, so some messages are sent while it
+ * is away. Resolves with what the receiver got (the first argument of each `m`), the
+ * offsets (last arguments) it was given, every `connect` it saw (`{id, recovered}`),
+ * and how many messages it received as it came back (before its `connect` event:
+ * socket.io-client hands the replayed ones over first).
+ */
+async function streamThroughACut(sender, receiver, room, cut) {
+  const got = [];
+  const offsets = [];
+  const connects = [];
+  let atDisconnect = 0;
+  let replayed = 0;
+  receiver.on("m", (n, offset) => {
+    got.push(n);
+    offsets.push(offset);
+  });
+  receiver.on("disconnect", () => (atDisconnect = got.length));
+  receiver.on("connect", () => {
+    connects.push({ id: receiver.id, recovered: receiver.recovered });
+    replayed = got.length - atDisconnect;
+  });
+  let cutDone = false;
+  for (let n = 0; n < MESSAGES; n++) {
+    // Acked in batches: the sender never outruns its own queue.
+    const sent = sender.emitWithAck("relay", { event: "m", args: [n], to: room });
+    if (n % 50 === 49) await sent;
+    if (!cutDone && got.length >= MESSAGES / 3) {
+      cutDone = true;
+      const dropped = once(receiver, "disconnect");
+      cut(receiver);
+      await dropped;
+      // Reconnecting takes its `reconnectionDelay`; this one is sent long before.
+      await sender.emitWithAck("relay", { event: "m", args: [++n], to: room });
+    }
+  }
+  await until(() => got.length >= MESSAGES, `${MESSAGES} messages (got ${got.length})`);
+  // Anything duplicated would arrive right behind the last one.
+  await sleep(100);
+  return { got, offsets, connects, cutDone, replayed };
+}
+
+/** Asserts `got` is 0..MESSAGES-1, each once, in order. */
+function assertEveryMessageOnceInOrder(got) {
+  assert.equal(got.length, MESSAGES, `received ${got.length}`);
+  const wrong = got.findIndex((n, i) => n !== i);
+  assert.equal(wrong, -1, `message ${wrong} is ${got[wrong]}`);
+}
+
+// The sender relays faster than the default event budget allows.
+const CONFIG = `
+[socketio.recovery]
+max_disconnection_ms = 10000
+
+[limits]
+events_per_second = 100000
+event_burst = 100000
+`;
+
+describe("connection state recovery", () => {
+  let server;
+  const made = [];
+  const client = (opts) => {
+    const s = reconnecting(server, opts);
+    made.push(s);
+    return s;
+  };
+  before(async () => {
+    server = await startServer(CONFIG);
+  });
+  after(async () => {
+    made.forEach((s) => s.close());
+    await server.stop();
+  });
+
+  async function joined(s, room) {
+    if (!s.connected) await once(s, "connect");
+    const { rooms } = await s.emitWithAck("join", room);
+    assert.ok(rooms.includes(room), `${rooms}`);
+    return s;
+  }
+
+  const cases = [
+    {
+      name: "the server drops the WebSocket mid-stream",
+      opts: { transports: ["websocket"] },
+      cut: (r) => r.emit("drop-transport"),
+    },
+    {
+      name: "the client's TCP connection dies mid-stream",
+      opts: { transports: ["websocket"] },
+      cut: (r) => r.io.engine.transport.ws._socket.destroy(),
+    },
+    {
+      name: "the connection dies after a polling → websocket upgrade, and comes back through one",
+      opts: { transports: ["polling", "websocket"] },
+      upgrade: true,
+      cut: (r) => r.emit("drop-transport"),
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`${c.name}: same id, recovered, every one of ${MESSAGES} messages once and in order`, async () => {
+      const room = `stream-${i}`;
+      const sender = client({ transports: ["websocket"] });
+      const receiver = await joined(client(c.opts), room);
+      if (!sender.connected) await once(sender, "connect");
+      if (c.upgrade) {
+        if (receiver.io.engine.transport.name !== "websocket") await once(receiver.io.engine, "upgrade");
+      }
+      const first = receiver.id;
+      const disconnects = [];
+      receiver.on("disconnect", (reason) => disconnects.push(reason));
+      const upgrades = [];
+      receiver.io.on("open", () => receiver.io.engine.on("upgrade", (t) => upgrades.push(t.name)));
+      const { got, offsets, connects, cutDone, replayed } = await streamThroughACut(sender, receiver, room, c.cut);
+      assert.ok(cutDone, "the connection was cut");
+      assert.ok(replayed >= 1, `messages sent while it was away came back as it did: ${replayed}`);
+      assert.equal(disconnects.length, 1, `${disconnects}`);
+      assert.match(disconnects[0], /^transport (close|error)$/);
+      assert.deepEqual(connects, [{ id: first, recovered: true }], "one reconnect, as the same socket");
+      assertEveryMessageOnceInOrder(got);
+      assert.ok(offsets.every((o) => typeof o === "string" && o.length > 0), "every message has its offset last");
+      assert.equal(new Set(offsets).size, MESSAGES, "offsets are unique");
+      const { rooms } = await receiver.emitWithAck("rooms");
+      assert.deepEqual(rooms, [room, first].sort(), "its rooms are back");
+      if (c.upgrade) {
+        await until(() => receiver.io.engine.transport.name === "websocket", "the upgrade after reconnecting");
+        assert.deepEqual(upgrades, ["websocket"]);
+      }
+    });
+  }
+
+  it("what was sent to the socket alone while it was away is replayed too", async () => {
+    const receiver = await joined(client({ transports: ["websocket"] }), "solo");
+    const sender = client({ transports: ["websocket"] });
+    if (!sender.connected) await once(sender, "connect");
+    const got = [];
+    receiver.on("direct", (n) => got.push(n));
+    await sender.emitWithAck("relay", { event: "direct", args: [0], to: receiver.id });
+    await until(() => got.length === 1, "the first direct message");
+    receiver.io.engine.transport.ws._socket.destroy();
+    await once(receiver, "disconnect");
+    for (let n = 1; n <= 20; n++) await sender.emitWithAck("relay", { event: "direct", args: [n], to: receiver.id });
+    await once(receiver, "connect");
+    assert.equal(receiver.recovered, true);
+    await until(() => got.length === 21, `21 direct messages (got ${got.length})`);
+    assert.deepEqual(got, [...Array(21).keys()]);
+  });
+
+  it("an offset this server never gave, or a pid it does not know, is a new session", async () => {
+    const a = io(server.url, { forceNew: true, transports: ["websocket"], auth: { pid: "nope", offset: "abcdefgh-1" } });
+    made.push(a);
+    await once(a, "connect");
+    assert.equal(a.recovered, false);
+    const { rooms } = await a.emitWithAck("rooms");
+    assert.deepEqual(rooms, [a.id]);
+    const after = await metric(server.url, "portico_recoveries_total", { namespace: "/", outcome: "new_session" });
+    assert.ok(after >= 1, `new_session counted: ${after}`);
+  });
+
+  it("acks carry no offset", async () => {
+    const s = await joined(client({ transports: ["websocket"] }), "acks");
+    const answer = await s.emitWithAck("ping", 1, "two");
+    assert.deepEqual(answer, 1, "the ack is the echo's own arguments");
+    const all = await new Promise((done) => s.emit("ping", 1, "two", (...args) => done(args)));
+    assert.deepEqual(all, [1, "two"]);
+  });
+});
+
+describe("connection state recovery past its window", () => {
+  let server;
+  before(async () => {
+    server = await startServer(`
+[socketio.recovery]
+max_disconnection_ms = 300
+`);
+  });
+  after(() => server.stop());
+
+  it("a client back after max_disconnection_ms gets a new session: new id, not recovered, no rooms", async () => {
+    const s = reconnecting(server, { transports: ["websocket"], reconnection: false });
+    try {
+      await once(s, "connect");
+      await s.emitWithAck("join", "late");
+      const got = [];
+      s.on("m", (n) => got.push(n));
+      await s.emitWithAck("relay", { event: "m", args: [0], to: "late" });
+      await until(() => got.length === 1, "the first message");
+      const first = s.id;
+      s.io.engine.transport.ws._socket.destroy();
+      await once(s, "disconnect");
+      await sleep(600);
+      s.connect();
+      await once(s, "connect");
+      assert.equal(s.recovered, false);
+      assert.notEqual(s.id, first);
+      const { rooms } = await s.emitWithAck("rooms");
+      assert.deepEqual(rooms, [s.id]);
+      assert.deepEqual(got, [0], "nothing replayed");
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe("without [socketio.recovery]", () => {
+  let server;
+  before(async () => {
+    server = await startServer("");
+  });
+  after(() => server.stop());
+
+  it("CONNECT has no pid, events no offset, and a reconnect is a new socket", async () => {
+    const s = reconnecting(server, { transports: ["websocket"] });
+    try {
+      await once(s, "connect");
+      const args = [];
+      s.on("m", (...a) => args.push(a));
+      await s.emitWithAck("relay", { event: "m", args: [7], to: s.id });
+      await until(() => args.length === 1, "the message");
+      assert.deepEqual(args, [[7]]);
+      const first = s.id;
+      s.emit("drop-transport");
+      await once(s, "disconnect");
+      await once(s, "connect");
+      // socket.io-client leaves it undefined when CONNECT has no pid.
+      assert.ok(!s.recovered, `${s.recovered}`);
+      assert.notEqual(s.id, first);
+    } finally {
+      s.close();
+    }
+  });
+});

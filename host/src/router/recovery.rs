@@ -1,0 +1,399 @@
+//! Connection state recovery (Socket.IO 4.6+): what a namespace keeps so that a client
+//! which lost its connection comes back as the same socket and misses nothing.
+//!
+//! The [`Journal`] gives every event the namespace sends without an ack an *offset*,
+//! appended as its last argument (the client remembers the last one it saw), and keeps
+//! the encoded packet for `max_disconnection`, within `max_bytes`. A socket that leaves
+//! for a reason a reconnect can mend leaves a [`Session`]: the socket, its private id
+//! (`pid`) and its rooms. A CONNECT whose `auth` carries `{pid, offset}` claims it
+//! ([`Journal::claim`]) and is sent, in order, every kept packet after `offset` that its
+//! rooms would have received ([`Journal::resume`]), as Node's in-memory adapter does
+//! (`persistSession` / `restoreSession`). A session nobody claims in time
+//! ([`Journal::expire`]) or that the `max_sessions` cap pushes out is gone for good:
+//! only then does its handler hear that the socket left.
+//!
+//! Deliveries run under the journal's lock, in offset order, and a resuming socket is
+//! admitted under it too: a packet reaches it once, as missed or as live, never twice
+//! and never not at all.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::broadcast::{OutgoingEvent, Targets};
+use super::socket::{Framing, Socket};
+use super::{Room, SocketId};
+use crate::outbound::Outbound;
+use crate::protocol::engineio::Frame;
+use crate::reason::DisconnectReason;
+
+/// How long and how much a [`Journal`] keeps.
+#[derive(Debug, Clone)]
+pub struct RecoverySettings {
+    /// How long a disconnected socket may take to come back.
+    pub max_disconnection: Duration,
+    /// Most bytes of packets kept.
+    pub max_bytes: usize,
+    /// Most sessions kept.
+    pub max_sessions: usize,
+    /// Whether a resuming socket skips authentication and connect guards.
+    pub skip_middlewares: bool,
+}
+
+impl RecoverySettings {
+    /// The `[socketio.recovery]` section.
+    pub fn from_config(config: &crate::config::RecoveryConfig) -> RecoverySettings {
+        RecoverySettings {
+            max_disconnection: config.max_disconnection(),
+            max_bytes: config.max_bytes,
+            max_sessions: config.max_sessions,
+            skip_middlewares: config.skip_middlewares,
+        }
+    }
+}
+
+/// Whether a socket that left for `reason` may come back as itself: a connection that
+/// failed or was closed under it, not a socket that left its namespace or was
+/// refused; Node's `RECOVERABLE_DISCONNECT_REASONS`.
+pub fn recoverable(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::TransportClose
+            | DisconnectReason::TransportError
+            | DisconnectReason::PingTimeout
+            | DisconnectReason::ForcedClose
+            | DisconnectReason::ServerShutdown
+    )
+}
+
+/// What a disconnected socket leaves behind for its client to claim.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The socket that left: its id, which its client keeps, and its user.
+    pub socket: Socket,
+    /// Its private id, the claim's key (never sent to anyone else).
+    pub pid: Arc<str>,
+    /// Every room it was in, its own included.
+    pub rooms: Vec<Room>,
+    /// Why it left: what its handler hears if it never comes back.
+    pub reason: DisconnectReason,
+}
+
+/// A session taken out of the journal by a reconnecting client, with where its replay
+/// starts.
+#[derive(Debug)]
+pub struct Claim {
+    session: Session,
+    /// The sequence number of the last packet the client saw.
+    seen: u64,
+}
+
+impl Claim {
+    /// The session claimed.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The session, for putting back or letting go.
+    pub fn into_session(self) -> Session {
+        self.session
+    }
+}
+
+/// A session just kept: when it left, what ends its wait, and the sessions the
+/// `max_sessions` cap pushed out to make room (gone for good).
+#[derive(Debug)]
+pub struct Kept {
+    /// When it left; [`Journal::expire`] takes it only if it is still this one.
+    pub left: Instant,
+    /// Cancelled when the session is claimed or pushed out.
+    pub ended: CancellationToken,
+    /// Sessions pushed out.
+    pub evicted: Vec<Session>,
+}
+
+/// A namespace's recent packets and disconnected sockets.
+#[derive(Debug)]
+pub struct Journal {
+    settings: RecoverySettings,
+    /// Starts every offset: offsets of an earlier process (or another node) are
+    /// never mistaken for this journal's.
+    epoch: String,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The sequence number of the next packet.
+    next: u64,
+    /// Packets in sequence order, contiguous: the front's number is `next - len`.
+    packets: VecDeque<Logged>,
+    /// What they weigh ([`Logged::bytes`]).
+    bytes: usize,
+    /// Sessions by pid.
+    sessions: HashMap<Arc<str>, Waiting>,
+    /// Pids in the order they left, with when: the cap takes from the front. An entry
+    /// whose session was claimed or left again since is skipped.
+    order: VecDeque<(Arc<str>, Instant)>,
+    /// The sockets still connected, by pid: a client may come back before this server
+    /// has seen its old connection die.
+    live: HashMap<Arc<str>, SocketId>,
+}
+
+#[derive(Debug)]
+struct Logged {
+    at: Instant,
+    targets: Targets,
+    /// The encoded packet, offset included: what live recipients were sent.
+    item: Outbound,
+    /// Its frames' bytes plus what keeping it costs.
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    session: Session,
+    left: Instant,
+    ended: CancellationToken,
+}
+
+impl Journal {
+    /// An empty journal.
+    pub fn new(settings: RecoverySettings) -> Journal {
+        Journal {
+            settings,
+            epoch: crate::id::random_id()[..8].to_owned(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Whether a resuming socket skips authentication and connect guards.
+    pub fn skips_middlewares(&self) -> bool {
+        self.settings.skip_middlewares
+    }
+
+    /// How long a disconnected socket may take to come back.
+    pub fn max_disconnection(&self) -> Duration {
+        self.settings.max_disconnection
+    }
+
+    /// Whether a socket that left for `reason` leaves a session here: when
+    /// [`recoverable`], except at shutdown, since a session in memory does not outlive
+    /// the process.
+    pub fn keeps(&self, reason: DisconnectReason) -> bool {
+        recoverable(reason) && reason != DisconnectReason::ServerShutdown
+    }
+
+    /// Gives `event`, on its way to `targets`, the next offset, keeps it, and runs
+    /// `deliver` (which queues it) under the journal's lock: deliveries happen in
+    /// offset order, and never while a socket resumes. `deliver` must not send
+    /// through this journal again.
+    pub fn record<R>(&self, targets: &Targets, event: &OutgoingEvent, deliver: impl FnOnce() -> R) -> R {
+        let mut state = self.lock();
+        let seq = state.next;
+        state.next += 1;
+        event.stamp(format!("{}-{seq}", self.epoch).into());
+        let item = event.item(Framing::SocketIo);
+        let bytes = item_bytes(&item) + targets_bytes(targets) + std::mem::size_of::<Logged>();
+        state.bytes += bytes;
+        state.packets.push_back(Logged {
+            at: Instant::now(),
+            targets: targets.clone(),
+            item,
+            bytes,
+        });
+        state.trim(&self.settings);
+        deliver()
+    }
+
+    /// Notes that the socket `sid` is connected under `pid`.
+    pub fn admitted(&self, pid: &Arc<str>, sid: &SocketId) {
+        self.lock().live.insert(pid.clone(), sid.clone());
+    }
+
+    /// Notes that the socket under `pid` left, leaving no session.
+    pub fn left(&self, pid: &str) {
+        self.lock().live.remove(pid);
+    }
+
+    /// The socket still connected under `pid`, if any.
+    pub fn live(&self, pid: &str) -> Option<SocketId> {
+        self.lock().live.get(pid).cloned()
+    }
+
+    /// Keeps what a socket that left leaves behind, for `max_disconnection`.
+    pub fn persist(&self, session: Session) -> Kept {
+        let mut state = self.lock();
+        state.live.remove(&session.pid);
+        let left = Instant::now();
+        let ended = CancellationToken::new();
+        state.order.push_back((session.pid.clone(), left));
+        let waiting = Waiting {
+            session,
+            left,
+            ended: ended.clone(),
+        };
+        if let Some(old) = state.sessions.insert(waiting.session.pid.clone(), waiting) {
+            old.ended.cancel();
+        }
+        let evicted = state.evict(self.settings.max_sessions);
+        Kept { left, ended, evicted }
+    }
+
+    /// Takes the session `pid` out, if it is kept, has not expired, and `offset` is a
+    /// packet still kept (else its client gets a new session, as Node's
+    /// `restoreSession` decides; the session waits for its expiry).
+    pub fn claim(&self, pid: &str, offset: &str) -> Option<Claim> {
+        let seen = self.parse(offset)?;
+        let mut state = self.lock();
+        state.trim(&self.settings);
+        let waiting = state.sessions.get(pid)?;
+        if waiting.left.elapsed() > self.settings.max_disconnection || !state.holds(seen) {
+            return None;
+        }
+        let waiting = state.sessions.remove(pid)?;
+        waiting.ended.cancel();
+        Some(Claim {
+            session: waiting.session,
+            seen,
+        })
+    }
+
+    /// Takes the session `pid` that left at `left` out, if it is still there: its
+    /// window is over (or the server is stopping) and it is gone for good.
+    pub fn expire(&self, pid: &str, left: Instant) -> Option<Session> {
+        let mut state = self.lock();
+        if state.sessions.get(pid).is_none_or(|waiting| waiting.left != left) {
+            return None;
+        }
+        state.sessions.remove(pid).map(|waiting| waiting.session)
+    }
+
+    /// Runs `admit` under the journal's lock with the packets `claim`'s socket missed,
+    /// in order, and notes the socket connected when it was admitted: nothing is
+    /// delivered in between, so whatever follows reaches it live. `None` (and `admit`
+    /// is not run) when some of those packets were dropped since the claim.
+    pub fn resume(&self, claim: &Claim, admit: impl FnOnce(Vec<Outbound>) -> bool) -> Option<bool> {
+        let mut state = self.lock();
+        if !state.holds(claim.seen) {
+            return None;
+        }
+        let rooms: HashSet<&str> = claim.session.rooms.iter().map(|r| &**r).collect();
+        let missed = state
+            .after(claim.seen)
+            .filter(|logged| reaches(&logged.targets, &rooms))
+            .map(|logged| logged.item.clone())
+            .collect();
+        let admitted = admit(missed);
+        if admitted {
+            let session = &claim.session;
+            state
+                .live
+                .insert(session.pid.clone(), session.socket.id().clone());
+        }
+        Some(admitted)
+    }
+
+    /// How many packets and bytes it keeps, and how many sessions.
+    pub fn len(&self) -> (usize, usize, usize) {
+        let state = self.lock();
+        (state.packets.len(), state.bytes, state.sessions.len())
+    }
+
+    /// The sequence number of one of this journal's offsets.
+    fn parse(&self, offset: &str) -> Option<u64> {
+        // The epoch is base64url, which may hold a `-` itself; the number never does.
+        let (epoch, seq) = offset.rsplit_once('-')?;
+        (epoch == self.epoch).then(|| seq.parse().ok()).flatten()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Whether packet `seq` is still kept, so that all after it are.
+    fn holds(&self, seq: u64) -> bool {
+        let first = self.next - self.packets.len() as u64;
+        (first..self.next).contains(&seq)
+    }
+
+    /// The packets after `seq`, which [`State::holds`].
+    fn after(&self, seq: u64) -> impl Iterator<Item = &Logged> {
+        let first = self.next - self.packets.len() as u64;
+        self.packets.iter().skip((seq + 1 - first) as usize)
+    }
+
+    /// Drops packets older than the window, then the oldest past `max_bytes`.
+    fn trim(&mut self, settings: &RecoverySettings) {
+        let now = Instant::now();
+        while let Some(front) = self.packets.front() {
+            let expired = now.duration_since(front.at) > settings.max_disconnection;
+            if !expired && self.bytes <= settings.max_bytes {
+                break;
+            }
+            self.bytes -= front.bytes;
+            self.packets.pop_front();
+        }
+    }
+
+    /// Pushes the oldest sessions out until at most `max` are kept; returns them.
+    fn evict(&mut self, max: usize) -> Vec<Session> {
+        let mut evicted = Vec::new();
+        while self.sessions.len() > max {
+            let Some((pid, left)) = self.order.pop_front() else {
+                break;
+            };
+            if self
+                .sessions
+                .get(&pid)
+                .is_some_and(|waiting| waiting.left == left)
+                && let Some(waiting) = self.sessions.remove(&pid)
+            {
+                waiting.ended.cancel();
+                evicted.push(waiting.session);
+            }
+        }
+        // Claimed, expired and re-persisted pids leave stale entries behind live ones.
+        if self.order.len() > 2 * self.sessions.len() + 64 {
+            let sessions = &self.sessions;
+            self.order
+                .retain(|(pid, left)| sessions.get(pid).is_some_and(|waiting| waiting.left == *left));
+        }
+        evicted
+    }
+}
+
+/// Whether a socket in `rooms` was among `targets`: in one of its rooms (any, when it
+/// names none) and in none of its exceptions.
+fn reaches(targets: &Targets, rooms: &HashSet<&str>) -> bool {
+    let included = targets.rooms.is_empty() || targets.rooms.iter().any(|r| rooms.contains(&**r));
+    included && !targets.except.iter().any(|r| rooms.contains(&**r))
+}
+
+fn targets_bytes(targets: &Targets) -> usize {
+    targets
+        .rooms
+        .iter()
+        .chain(&targets.except)
+        .map(|room| room.len() + 16)
+        .sum()
+}
+
+fn item_bytes(item: &Outbound) -> usize {
+    let frame = |frame: &Frame| match frame {
+        Frame::Text(b) | Frame::Binary(b) => b.len(),
+    };
+    match item {
+        Outbound::Frame(f) => frame(f),
+        Outbound::Frames(frames) => frames.iter().map(frame).sum(),
+        Outbound::WsControl(b) => b.len(),
+        Outbound::Close(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

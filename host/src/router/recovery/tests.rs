@@ -1,0 +1,462 @@
+//! The journal's offsets, replay, windows and caps, and a namespace resuming a socket
+//! through it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+
+use super::*;
+use crate::builtin::echo::Echo;
+use crate::outbound::{Outbox, Receiver};
+use crate::protocol::socketio::Payload;
+use crate::router::adapter::LocalAdapter;
+use crate::router::handler::{BoxFuture, EventHandler, IncomingEvent};
+use crate::router::namespace::NamespaceOptions;
+use crate::router::presence::LocalPresence;
+use crate::router::{Connected, Handshake, Namespace};
+
+fn settings() -> RecoverySettings {
+    RecoverySettings {
+        max_disconnection: Duration::from_secs(120),
+        max_bytes: 1 << 20,
+        max_sessions: 100,
+        skip_middlewares: true,
+    }
+}
+
+fn socket() -> (Socket, Receiver) {
+    let (outbox, rx) = Outbox::new(64);
+    let socket = Socket::new("/", Arc::new(outbox), Framing::SocketIo, Handshake::default());
+    (socket, rx)
+}
+
+fn session(socket: &Socket, pid: &str, rooms: &[&str]) -> Session {
+    Session {
+        socket: socket.clone(),
+        pid: pid.into(),
+        rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+        reason: DisconnectReason::TransportClose,
+    }
+}
+
+/// Records event `n` to `targets` and returns its offset.
+fn record(journal: &Journal, targets: Targets, n: u64) -> String {
+    let event = OutgoingEvent::new("/", "n", Payload::json(vec![json!(n)]));
+    journal.record(&targets, &event, || ());
+    event.offset().expect("stamped").to_owned()
+}
+
+/// The Engine.IO texts of queue items (`42[...]` an event, `40{...}` a CONNECT).
+fn texts(items: &[Outbound]) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in items {
+        let frames: Vec<Frame> = match item {
+            Outbound::Frame(f) => vec![f.clone()],
+            Outbound::Frames(fs) => fs.to_vec(),
+            _ => vec![],
+        };
+        for frame in frames {
+            if let Frame::Text(b) = frame {
+                out.push(String::from_utf8_lossy(&b).into_owned());
+            }
+        }
+    }
+    out
+}
+
+fn missed(journal: &Journal, claim: &Claim) -> Option<Vec<String>> {
+    let mut seen = None;
+    journal.resume(claim, |missed| {
+        seen = Some(texts(&missed));
+        false
+    })?;
+    seen
+}
+
+#[test]
+fn offsets_grow_and_a_claim_replays_what_its_rooms_missed_in_order() {
+    let journal = Journal::new(settings());
+    let (s, _rx) = socket();
+    let first = record(&journal, Targets::default().to("red"), 0);
+    let second = record(&journal, Targets::default().to("red"), 1);
+    assert_ne!(first, second);
+    journal.persist(session(&s, "p", &["red", s.id()]));
+    record(&journal, Targets::default().to("red"), 2);
+    record(&journal, Targets::default().to("blue"), 3);
+    record(&journal, Targets::default(), 4);
+    record(&journal, Targets::default().except("red"), 5);
+    record(&journal, Targets::default().to(s.id().clone()), 6);
+    record(&journal, Targets::default().to("red").except(s.id().clone()), 7);
+    let claim = journal.claim("p", &first).expect("claimed");
+    let texts = missed(&journal, &claim).expect("all kept");
+    let n = |t: &str| {
+        t.rsplit_once(',')
+            .map(|(head, _)| head.to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        texts.iter().map(|t| n(t)).collect::<Vec<_>>(),
+        [r#"42["n",1"#, r#"42["n",2"#, r#"42["n",4"#, r#"42["n",6"#],
+        "after the offset, to its rooms, minus its exceptions: {texts:?}"
+    );
+    assert!(texts[0].ends_with(&format!(r#","{second}"]"#)), "{texts:?}");
+    assert!(journal.claim("p", &first).is_none(), "a session is claimed once");
+}
+
+#[test]
+fn an_unknown_or_foreign_offset_claims_nothing_and_the_session_stays() {
+    let journal = Journal::new(settings());
+    let other = Journal::new(settings());
+    let (s, _rx) = socket();
+    let mine = record(&journal, Targets::default(), 0);
+    let foreign = record(&other, Targets::default(), 0);
+    journal.persist(session(&s, "p", &[]));
+    for offset in [foreign.as_str(), "", "x", "abc-def", &format!("{mine}9")] {
+        assert!(journal.claim("p", offset).is_none(), "{offset:?}");
+    }
+    assert!(journal.claim("nobody", &mine).is_none());
+    assert!(
+        journal.claim("p", &mine).is_some(),
+        "still kept for a good offset"
+    );
+}
+
+#[test]
+fn an_epoch_with_a_dash_in_it_still_parses() {
+    let mut journal = Journal::new(settings());
+    journal.epoch = "a-b-c-d-".to_owned();
+    let (s, _rx) = socket();
+    let offset = record(&journal, Targets::default(), 0);
+    assert_eq!(offset, "a-b-c-d--0");
+    journal.persist(session(&s, "p", &[]));
+    assert!(journal.claim("p", &offset).is_some());
+}
+
+#[test]
+fn packets_past_max_bytes_go_first_and_a_claim_behind_them_fails() {
+    let journal = Journal::new(RecoverySettings {
+        max_bytes: 4_000,
+        ..settings()
+    });
+    let (s, _rx) = socket();
+    let old = record(&journal, Targets::default(), 0);
+    journal.persist(session(&s, "p", &[]));
+    for n in 1..200 {
+        record(&journal, Targets::default(), n);
+    }
+    let (packets, bytes, _) = journal.len();
+    assert!(
+        bytes <= 4_000 && packets < 200,
+        "{packets} packets, {bytes} bytes"
+    );
+    assert!(journal.claim("p", &old).is_none(), "its replay would have a hole");
+}
+
+#[test]
+fn a_session_past_its_window_is_not_claimed_and_expires_once() {
+    let journal = Journal::new(RecoverySettings {
+        max_disconnection: Duration::from_millis(30),
+        ..settings()
+    });
+    let (s, _rx) = socket();
+    journal.persist(session(&s, "early", &[]));
+    std::thread::sleep(Duration::from_millis(40));
+    let kept = journal.persist(session(&s, "late", &[]));
+    let offset = record(&journal, Targets::default(), 0);
+    assert!(journal.claim("early", &offset).is_none(), "past its window");
+    assert!(
+        journal
+            .expire("late", kept.left + Duration::from_millis(1))
+            .is_none(),
+        "another leave"
+    );
+    assert!(journal.expire("late", kept.left).is_some());
+    assert!(journal.expire("late", kept.left).is_none(), "once");
+}
+
+#[test]
+fn the_session_cap_pushes_the_oldest_out_and_ends_its_wait() {
+    let journal = Journal::new(RecoverySettings {
+        max_sessions: 2,
+        ..settings()
+    });
+    let (s, _rx) = socket();
+    let first = journal.persist(session(&s, "a", &[]));
+    journal.persist(session(&s, "b", &[]));
+    assert!(!first.ended.is_cancelled());
+    let third = journal.persist(session(&s, "c", &[]));
+    assert_eq!(third.evicted.len(), 1);
+    assert_eq!(&*third.evicted[0].pid, "a");
+    assert!(first.ended.is_cancelled(), "its waiting task is told");
+    assert_eq!(journal.len().2, 2);
+    // Claims and re-persists leave stale order entries; they never grow without bound.
+    let offset = record(&journal, Targets::default(), 0);
+    for _ in 0..1_000 {
+        let claim = journal.claim("b", &offset).expect("b is kept");
+        journal.persist(claim.into_session());
+    }
+    assert!(journal.lock().order.len() < 200, "{}", journal.lock().order.len());
+}
+
+#[test]
+fn only_reasons_a_reconnect_mends_keep_a_session() {
+    let journal = Journal::new(settings());
+    for reason in [
+        DisconnectReason::TransportClose,
+        DisconnectReason::TransportError,
+        DisconnectReason::PingTimeout,
+    ] {
+        assert!(journal.keeps(reason), "{reason}");
+    }
+    for reason in [
+        DisconnectReason::ClientNamespaceDisconnect,
+        DisconnectReason::ServerNamespaceDisconnect,
+        DisconnectReason::SlowConsumer,
+        DisconnectReason::ServerShutdown,
+    ] {
+        assert!(!journal.keeps(reason), "{reason}");
+    }
+}
+
+/// Echo, counting the connects and disconnects it hears.
+#[derive(Default)]
+struct Counting {
+    connects: AtomicUsize,
+    disconnects: AtomicUsize,
+}
+
+impl EventHandler for Counting {
+    fn on_connect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+    ) -> BoxFuture<'a, crate::router::handler::ConnectResult> {
+        self.connects.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(None) })
+    }
+
+    fn on_event<'a>(
+        &'a self,
+        ns: &'a Arc<Namespace>,
+        socket: &'a Socket,
+        event: IncomingEvent,
+    ) -> BoxFuture<'a, Option<Payload>> {
+        Echo.on_event(ns, socket, event)
+    }
+
+    fn on_disconnect<'a>(
+        &'a self,
+        _: &'a Arc<Namespace>,
+        _: &'a Socket,
+        _: DisconnectReason,
+    ) -> BoxFuture<'a, ()> {
+        self.disconnects.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {})
+    }
+}
+
+fn recovering(handler: Arc<Counting>, settings: RecoverySettings) -> Arc<Namespace> {
+    let journal = Arc::new(Journal::new(settings));
+    Namespace::with_adapter(
+        "/",
+        handler,
+        NamespaceOptions::default(),
+        Box::new(LocalAdapter::with_journal(Some(journal))),
+        Box::new(LocalPresence::default()),
+    )
+}
+
+fn drain(rx: &mut Receiver) -> Vec<String> {
+    let mut items = Vec::new();
+    while let Some(item) = rx.try_recv() {
+        items.push(item);
+    }
+    texts(&items)
+}
+
+/// A CONNECT reply's body.
+fn connect_reply(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.strip_prefix("40").expect("a CONNECT")).expect("json")
+}
+
+/// An event's name and first argument, or `connect`.
+fn shape(text: &str) -> String {
+    match text.strip_prefix("42") {
+        Some(args) => {
+            let args: Vec<serde_json::Value> = serde_json::from_str(args).expect("json");
+            format!("{} {}", args[0].as_str().unwrap_or_default(), args[1])
+        }
+        None if text.starts_with("40") => "connect".to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// The offset a client takes from the last event it received: its last argument.
+fn last_offset(texts: &[String]) -> String {
+    let last = texts
+        .iter()
+        .rev()
+        .find(|t| t.starts_with("42"))
+        .expect("an event");
+    let args: Vec<serde_json::Value> = serde_json::from_str(&last[2..]).expect("json");
+    args.last()
+        .and_then(|v| v.as_str())
+        .expect("an offset")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_socket_resumes_with_its_id_rooms_and_every_packet_it_missed() {
+    let handler = Arc::new(Counting::default());
+    let ns = recovering(handler.clone(), settings());
+    let (old, mut rx) = socket();
+    assert_eq!(ns.connect(&old).await, Connected::Accepted);
+    ns.join(&old, &["red".into()]);
+    let pid = old.pid().expect("recoverable").clone();
+    let hello = drain(&mut rx);
+    assert_eq!(hello.len(), 1);
+    assert_eq!(
+        connect_reply(&hello[0]),
+        json!({"sid": &**old.id(), "pid": &*pid})
+    );
+    ns.emit(&Targets::default().to("red"), "m", Payload::json(vec![json!(0)]));
+    let offset = last_offset(&drain(&mut rx));
+
+    ns.remove(&old, DisconnectReason::TransportClose);
+    ns.emit(&Targets::default().to("red"), "m", Payload::json(vec![json!(1)]));
+    ns.emit(&Targets::default().to("blue"), "m", Payload::json(vec![json!(2)]));
+    old.emit("own", Payload::json(vec![json!(3)]))
+        .expect("queued, to nobody");
+    ns.emit(&Targets::default(), "m", Payload::json(vec![json!(4)]));
+    tokio::task::yield_now().await;
+    assert_eq!(
+        handler.disconnects.load(Ordering::SeqCst),
+        0,
+        "not yet gone for good"
+    );
+
+    let claim = ns.claim(&pid, &offset).expect("claimed");
+    let (outbox, mut rx) = Outbox::new(64);
+    let new = Socket::with_id(
+        claim.session().socket.id().clone(),
+        "/",
+        Arc::new(outbox),
+        Framing::SocketIo,
+        Handshake::default(),
+    );
+    assert_eq!(ns.resume(&new, claim).await, Connected::Accepted);
+    assert!(new.recovered());
+    assert_eq!(new.pid(), Some(&pid));
+    let replay = drain(&mut rx);
+    assert_eq!(
+        replay.iter().map(|t| shape(t)).collect::<Vec<_>>(),
+        ["m 1", "own 3", "m 4", "connect"],
+        "missed packets, then CONNECT: {replay:?}"
+    );
+    assert_eq!(
+        connect_reply(&replay[3]),
+        json!({"sid": &**new.id(), "pid": &*pid})
+    );
+    let mut rooms = ns.rooms_of(&new);
+    rooms.sort();
+    let mut expected = vec![Room::from("red"), new.id().clone()];
+    expected.sort();
+    assert_eq!(rooms, expected);
+    ns.emit(&Targets::default().to("red"), "m", Payload::json(vec![json!(5)]));
+    assert_eq!(
+        drain(&mut rx).iter().map(|t| shape(t)).collect::<Vec<_>>(),
+        ["m 5"],
+        "live again"
+    );
+    assert_eq!(
+        handler.connects.load(Ordering::SeqCst),
+        1,
+        "one on_connect for the socket's life"
+    );
+    assert_eq!(handler.disconnects.load(Ordering::SeqCst), 0);
+
+    ns.remove(&new, DisconnectReason::ClientNamespaceDisconnect);
+    ns.wait_tasks().await;
+    assert_eq!(
+        handler.disconnects.load(Ordering::SeqCst),
+        1,
+        "gone for good: heard once"
+    );
+}
+
+#[tokio::test]
+async fn a_client_back_before_its_old_connection_closed_takes_its_session_over() {
+    let handler = Arc::new(Counting::default());
+    let ns = recovering(handler.clone(), settings());
+    let (old, mut rx) = socket();
+    assert_eq!(ns.connect(&old).await, Connected::Accepted);
+    let pid = old.pid().expect("recoverable").clone();
+    old.emit("m", Payload::json(vec![json!(0)])).expect("queued");
+    let offset = last_offset(&drain(&mut rx));
+    // Its connection looks alive to the server: no remove yet.
+    let claim = ns.claim(&pid, &offset).expect("claimed from the live socket");
+    assert!(!old.connected(), "the old socket is gone");
+    assert!(ns.socket(old.id()).is_none());
+    assert_eq!(claim.session().socket.id(), old.id());
+    assert_eq!(
+        handler.disconnects.load(Ordering::SeqCst),
+        0,
+        "the same socket lives on"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unclaimed_session_is_heard_gone_after_its_window() {
+    let handler = Arc::new(Counting::default());
+    let ns = recovering(
+        handler.clone(),
+        RecoverySettings {
+            max_disconnection: Duration::from_secs(5),
+            ..settings()
+        },
+    );
+    let (old, _rx) = socket();
+    assert_eq!(ns.connect(&old).await, Connected::Accepted);
+    ns.remove(&old, DisconnectReason::PingTimeout);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(handler.disconnects.load(Ordering::SeqCst), 0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(handler.disconnects.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn shutdown_ends_every_wait_and_each_session_is_heard_gone() {
+    let handler = Arc::new(Counting::default());
+    let ns = recovering(handler.clone(), settings());
+    for _ in 0..3 {
+        let (s, _rx) = socket();
+        assert_eq!(ns.connect(&s).await, Connected::Accepted);
+        ns.remove(&s, DisconnectReason::TransportError);
+    }
+    // A 120 s window, but shutdown does not wait for it.
+    tokio::time::timeout(Duration::from_secs(5), ns.wait_tasks())
+        .await
+        .expect("shutdown waited for the window");
+    assert_eq!(handler.disconnects.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_slow_consumer_or_a_native_socket_leaves_nothing_to_resume() {
+    let handler = Arc::new(Counting::default());
+    let ns = recovering(handler.clone(), settings());
+    let (slow, _rx) = socket();
+    assert_eq!(ns.connect(&slow).await, Connected::Accepted);
+    ns.remove(&slow, DisconnectReason::SlowConsumer);
+    let (outbox, _rx) = Outbox::new(4);
+    let native = Socket::new("/", Arc::new(outbox), Framing::Native, Handshake::default());
+    assert_eq!(ns.connect(&native).await, Connected::Accepted);
+    assert!(native.pid().is_none(), "native clients have no recovery");
+    ns.remove(&native, DisconnectReason::TransportClose);
+    ns.wait_tasks().await;
+    assert_eq!(
+        handler.disconnects.load(Ordering::SeqCst),
+        2,
+        "both heard at once"
+    );
+    assert_eq!(ns.adapter().journal().expect("journal").len().2, 0);
+}
