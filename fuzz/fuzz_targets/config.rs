@@ -10,7 +10,9 @@ use libfuzzer_sys::fuzz_target;
 use portico_config::{Config, ConfigError};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match Config::from_toml(text, Path::new("fuzz.toml")) {
         Ok(config) => match config.validate() {
             Ok(()) => {

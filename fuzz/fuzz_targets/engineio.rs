@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let mut body = Vec::new();
     encode_payload(&frames, &mut body);
     let back = decode_payload(&body).expect("an encoded payload decodes");
-    let expected: Vec<&Packet> = packets.iter().filter(|p| matches!(p, Packet::Message(_))).collect();
+    let expected: Vec<&Packet> = packets
+        .iter()
+        .filter(|p| matches!(p, Packet::Message(_)))
+        .collect();
     assert_eq!(back.iter().collect::<Vec<_>>(), expected);
 });

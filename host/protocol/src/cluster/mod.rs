@@ -12,11 +12,14 @@
 //!
 //! A node ignores broadcasts carrying its own uid; the emitter's uid is `emitter`, and
 //! its room operations carry none.
+//!
+//! [`streams`] is the other format, `@socket.io/redis-streams-adapter`'s.
 
 mod broadcast;
 pub mod msgpack;
 mod request;
 mod response;
+pub mod streams;
 #[cfg(test)]
 mod tests;
 
