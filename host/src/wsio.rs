@@ -127,7 +127,8 @@ impl WsReader {
     /// Reads the next complete message or control event.
     pub async fn next(&mut self) -> Result<Incoming, ReadError> {
         loop {
-            let header = wsframe::decode_header(&self.buf, self.max_payload).inspect_err(|err| {
+            // permessage-deflate is not negotiated yet: RSV1 stays refused.
+            let header = wsframe::decode_header(&self.buf, self.max_payload, false).inspect_err(|err| {
                 if matches!(err, DecodeError::TooLarge { .. }) {
                     crate::metrics::limit_refused("max_payload");
                 }

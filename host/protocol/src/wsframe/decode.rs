@@ -10,7 +10,8 @@ use super::OpCode;
 /// Why a client frame is refused. Each one fails the connection (RFC 6455 §7.1.7).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    /// RSV1–3 set, but no extension was negotiated.
+    /// RSV1–3 set where no negotiated extension gives them a meaning (RSV1 only
+    /// marks the first frame of a compressed message, with permessage-deflate).
     #[error("reserved bits set without a negotiated extension")]
     ReservedBits,
     /// An opcode RFC 6455 reserves.
@@ -42,6 +43,8 @@ pub struct Header {
     pub fin: bool,
     /// What the frame carries.
     pub opcode: OpCode,
+    /// RSV1: the message it starts is compressed (permessage-deflate).
+    pub compressed: bool,
     /// The masking key.
     pub mask: [u8; 4],
     /// Bytes of header before the payload (6 to 14).
@@ -58,15 +61,21 @@ impl Header {
 }
 
 /// Decodes the header at the start of `buf`: `Ok(None)` if `buf` holds only part of it.
-/// Payloads over `max_payload` bytes are refused before they are read.
-pub fn decode_header(buf: &[u8], max_payload: usize) -> Result<Option<Header>, DecodeError> {
+/// Payloads over `max_payload` bytes are refused before they are read. RSV1 is
+/// refused unless `deflate` (permessage-deflate was negotiated), and even then on
+/// anything but the first frame of a data message (RFC 7692 §6.1).
+pub fn decode_header(buf: &[u8], max_payload: usize, deflate: bool) -> Result<Option<Header>, DecodeError> {
     let [b0, b1, rest @ ..] = buf else {
         return Ok(None);
     };
-    if b0 & 0x70 != 0 {
+    let compressed = b0 & 0x40 != 0;
+    if b0 & 0x30 != 0 || (compressed && !deflate) {
         return Err(DecodeError::ReservedBits);
     }
     let opcode = OpCode::from_bits(b0 & 0x0F).ok_or(DecodeError::ReservedOpcode(b0 & 0x0F))?;
+    if compressed && (opcode.is_control() || opcode == OpCode::Continuation) {
+        return Err(DecodeError::ReservedBits);
+    }
     let fin = b0 & 0x80 != 0;
     if b1 & 0x80 == 0 {
         return Err(DecodeError::Unmasked);
@@ -100,6 +109,7 @@ pub fn decode_header(buf: &[u8], max_payload: usize) -> Result<Option<Header>, D
     Ok(Some(Header {
         fin,
         opcode,
+        compressed,
         mask: [mask[0], mask[1], mask[2], mask[3]],
         header_len: 2 + ext + 4,
         payload_len: len as usize,
@@ -148,7 +158,7 @@ mod tests {
     }
 
     fn decode(buf: &[u8]) -> Result<Option<Header>, DecodeError> {
-        decode_header(buf, 1 << 20)
+        decode_header(buf, 1 << 20, false)
     }
 
     /// The header of a frame that must decode whole.
@@ -166,6 +176,7 @@ mod tests {
             Header {
                 fin: true,
                 opcode: OpCode::Text,
+                compressed: false,
                 mask: MASK,
                 header_len: 6,
                 payload_len: 5
@@ -240,13 +251,35 @@ mod tests {
     fn the_size_limit_applies_before_the_payload_arrives() {
         let frame = client_frame(0x82, &[0; 1000]);
         assert_eq!(
-            decode_header(&frame[..8], 999),
+            decode_header(&frame[..8], 999, false),
             Err(DecodeError::TooLarge {
                 len: 1000,
                 limit: 999
             })
         );
-        assert!(matches!(decode_header(&frame, 1000), Ok(Some(_))));
+        assert!(matches!(decode_header(&frame, 1000, false), Ok(Some(_))));
+    }
+
+    #[test]
+    fn rsv1_marks_a_compressed_message_only_once_deflate_is_negotiated() {
+        let deflated = |first: u8| decode_header(&client_frame(first, b"x"), 100, true);
+        let first = deflated(0xC1).expect("valid").expect("whole");
+        assert!(first.compressed && first.fin);
+        assert_eq!(first.opcode, OpCode::Text);
+        assert!(
+            deflated(0x42).expect("valid").expect("whole").compressed,
+            "a first fragment"
+        );
+        assert!(!deflated(0x81).expect("valid").expect("whole").compressed);
+        assert_eq!(deflated(0xC0), Err(DecodeError::ReservedBits), "a continuation");
+        assert_eq!(deflated(0xC9), Err(DecodeError::ReservedBits), "a ping");
+        assert_eq!(deflated(0xA1), Err(DecodeError::ReservedBits), "RSV2");
+        assert_eq!(deflated(0x91), Err(DecodeError::ReservedBits), "RSV3");
+        assert_eq!(
+            decode(&client_frame(0xC1, b"x")),
+            Err(DecodeError::ReservedBits),
+            "not negotiated"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! [`decode`]) lets a connection's reader hold no buffer at all while it is idle.
 
 pub mod decode;
+pub mod deflate;
 
 pub use decode::{DecodeError, Header, decode_header, unmask};
 
@@ -48,7 +49,17 @@ impl OpCode {
 
 /// Appends one complete, final, unmasked frame with `payload` to `out`.
 pub fn encode(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
-    out.push(0x80 | opcode as u8);
+    encode_frame(0x80 | opcode as u8, payload, out);
+}
+
+/// Appends one complete, final, unmasked frame whose `payload` is a message
+/// compressed by permessage-deflate (RSV1 set).
+pub fn encode_compressed(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
+    encode_frame(0xC0 | opcode as u8, payload, out);
+}
+
+fn encode_frame(first: u8, payload: &[u8], out: &mut Vec<u8>) {
+    out.push(first);
     let len = payload.len();
     if len < 126 {
         out.push(len as u8);
