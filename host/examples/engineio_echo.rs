@@ -55,6 +55,8 @@ async fn main() -> anyhow::Result<()> {
         upgrade_timeout: Duration::from_secs(10),
         queue_capacity: 1024,
         connections: Default::default(),
+        // Off, as Node's engine.io has it.
+        compression: Default::default(),
     };
     let engine = Engine::new(config, Echo);
     let app = Router::new()

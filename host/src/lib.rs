@@ -10,6 +10,7 @@
 //! - [`accept`]: the accept loop, HTTP/1.1 with upgrades on each connection.
 //! - [`protocol`]: sans-IO codecs (the `portico-protocol` crate).
 //! - [`wsio`]: WebSocket reading (no buffer while idle, a size cap), and the batching writer.
+//! - [`compression`]: permessage-deflate agreed at the upgrade; a broadcast compressed once.
 //! - [`engineio`]: Engine.IO sessions over polling and WebSocket, upgrade, heartbeat.
 //! - [`auth`]: JWT extraction and verification at connect.
 //! - [`socketio`]: Socket.IO packets to sockets in namespaces, acks both ways.
@@ -31,6 +32,7 @@ pub mod admin;
 pub mod auth;
 pub mod builtin;
 pub mod cluster;
+pub mod compression;
 pub mod config;
 pub mod engineio;
 pub mod http;

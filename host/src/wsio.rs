@@ -16,8 +16,10 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
-use crate::outbound::{Outbound, Receiver};
+use crate::compression::Deflate;
+use crate::outbound::{Outbound, Receiver, SharedFrame};
 use crate::protocol::engineio::Frame;
+use crate::protocol::wsframe::deflate::{InflateError, Inflater};
 use crate::protocol::wsframe::{self, DecodeError, OpCode};
 use crate::reason::DisconnectReason;
 
@@ -73,6 +75,9 @@ pub enum ReadError {
     /// A continuation without a message to continue, or a new message inside one.
     #[error("websocket: fragments out of order")]
     Fragments,
+    /// A compressed message that does not inflate.
+    #[error("permessage-deflate: {0}")]
+    Inflate(InflateError),
     /// The connection ended or failed.
     #[error("connection: {0}")]
     Io(#[from] std::io::Error),
@@ -98,7 +103,12 @@ pub struct NotTcp;
 
 /// Takes the TCP stream back from an upgraded connection and splits it into a message
 /// reader and a raw write half. Bytes hyper read past the handshake stay first in line.
-pub fn split(upgraded: TokioIo<Upgraded>, max_payload: usize) -> Result<(WsReader, WsWrite), NotTcp> {
+/// With `deflate` (agreed at the upgrade), compressed messages are inflated.
+pub fn split(
+    upgraded: TokioIo<Upgraded>,
+    max_payload: usize,
+    deflate: Option<Deflate>,
+) -> Result<(WsReader, WsWrite), NotTcp> {
     let parts = upgraded
         .into_inner()
         .downcast::<TokioIo<TcpStream>>()
@@ -109,6 +119,7 @@ pub fn split(upgraded: TokioIo<Upgraded>, max_payload: usize) -> Result<(WsReade
         buf: BytesMut::from(&parts.read_buf[..]),
         max_payload,
         partial: None,
+        inflater: deflate.map(|d| Inflater::new(d.params.client_no_context_takeover)),
     };
     Ok((reader, write))
 }
@@ -119,16 +130,19 @@ pub struct WsReader {
     /// Bytes read and not yet decoded; empty (unallocated) while the connection is idle.
     buf: BytesMut,
     max_payload: usize,
-    /// A fragmented message being reassembled: its opcode and bytes so far.
-    partial: Option<(OpCode, Vec<u8>)>,
+    /// A fragmented message being reassembled: its opcode, whether it is compressed,
+    /// and its bytes so far.
+    partial: Option<(OpCode, bool, Vec<u8>)>,
+    /// Inflates compressed messages, when permessage-deflate was agreed.
+    inflater: Option<Inflater>,
 }
 
 impl WsReader {
     /// Reads the next complete message or control event.
     pub async fn next(&mut self) -> Result<Incoming, ReadError> {
         loop {
-            // permessage-deflate is not negotiated yet: RSV1 stays refused.
-            let header = wsframe::decode_header(&self.buf, self.max_payload, false).inspect_err(|err| {
+            let deflate = self.inflater.is_some();
+            let header = wsframe::decode_header(&self.buf, self.max_payload, deflate).inspect_err(|err| {
                 if matches!(err, DecodeError::TooLarge { .. }) {
                     crate::metrics::limit_refused("max_payload");
                 }
@@ -148,7 +162,7 @@ impl WsReader {
                     self.buf = BytesMut::new();
                 }
                 wsframe::unmask(&mut payload, header.mask);
-                if let Some(incoming) = self.frame(header.opcode, header.fin, payload)? {
+                if let Some(incoming) = self.frame(&header, payload)? {
                     return Ok(incoming);
                 }
                 continue;
@@ -158,7 +172,8 @@ impl WsReader {
     }
 
     /// Handles one frame: a message, a control event, or a fragment kept for later.
-    fn frame(&mut self, opcode: OpCode, fin: bool, payload: BytesMut) -> Result<Option<Incoming>, ReadError> {
+    fn frame(&mut self, header: &wsframe::Header, payload: BytesMut) -> Result<Option<Incoming>, ReadError> {
+        let (opcode, fin) = (header.opcode, header.fin);
         match (opcode, self.partial.as_mut()) {
             (OpCode::Close, _) => Ok(Some(Incoming::Close)),
             (OpCode::Ping, _) => Ok(Some(Incoming::Ping(payload))),
@@ -166,14 +181,14 @@ impl WsReader {
             (OpCode::Text | OpCode::Binary, Some(_)) | (OpCode::Continuation, None) => {
                 Err(ReadError::Fragments)
             }
-            (OpCode::Continuation, Some((_, buf))) => {
+            (OpCode::Continuation, Some((_, _, buf))) => {
                 if buf.len() + payload.len() > self.max_payload {
                     crate::metrics::limit_refused("max_payload");
                     return Err(ReadError::TooLarge(self.max_payload));
                 }
                 buf.extend_from_slice(&payload);
                 match self.partial.take() {
-                    Some((op, buf)) if fin => message(op, buf).map(Some),
+                    Some((op, compressed, buf)) if fin => self.message(op, compressed, buf).map(Some),
                     partial => {
                         self.partial = partial;
                         Ok(None)
@@ -182,12 +197,32 @@ impl WsReader {
             }
             (op, None) => {
                 if fin {
-                    return message(op, payload.to_vec()).map(Some);
+                    return self.message(op, header.compressed, payload.to_vec()).map(Some);
                 }
-                self.partial = Some((op, payload.to_vec()));
+                self.partial = Some((op, header.compressed, payload.to_vec()));
                 Ok(None)
             }
         }
+    }
+
+    /// A whole message, inflated when it came compressed: at most `max_payload` bytes
+    /// either way, so a small compressed frame cannot grow past the limit.
+    fn message(&mut self, op: OpCode, compressed: bool, bytes: Vec<u8>) -> Result<Incoming, ReadError> {
+        let bytes = match (compressed, self.inflater.as_mut()) {
+            (true, Some(inflater)) => {
+                let mut out = Vec::new();
+                match inflater.inflate(&bytes, self.max_payload, &mut out) {
+                    Ok(()) => out,
+                    Err(InflateError::TooLarge { limit }) => {
+                        crate::metrics::limit_refused("max_payload");
+                        return Err(ReadError::TooLarge(limit));
+                    }
+                    Err(err) => return Err(ReadError::Inflate(err)),
+                }
+            }
+            _ => bytes,
+        };
+        message(op, bytes)
     }
 
     /// Waits for bytes, then reads what is there into the buffer (allocating it now).
@@ -260,15 +295,24 @@ pub fn close_code(reason: DisconnectReason) -> u16 {
     }
 }
 
-/// Appends a queue item to a write batch; returns the close reason if it is a close.
-pub fn append(item: &Outbound, buf: &mut Vec<u8>) -> Option<DisconnectReason> {
-    let frame = |frame: &Frame, buf: &mut Vec<u8>| match frame {
-        Frame::Text(bytes) => wsframe::encode(OpCode::Text, bytes, buf),
-        Frame::Binary(bytes) => wsframe::encode(OpCode::Binary, bytes, buf),
+/// Appends a queue item to a write batch, compressed as `deflate` says (a shared
+/// broadcast frame with the form every full-window recipient shares); returns the
+/// close reason if it is a close.
+pub fn append(item: &Outbound, buf: &mut Vec<u8>, deflate: Option<&Deflate>) -> Option<DisconnectReason> {
+    let frame = |frame: &Frame, shared: Option<&SharedFrame>, buf: &mut Vec<u8>| {
+        let (opcode, bytes) = match frame {
+            Frame::Text(bytes) => (OpCode::Text, bytes),
+            Frame::Binary(bytes) => (OpCode::Binary, bytes),
+        };
+        match deflate.and_then(|d| d.compress(bytes, shared)) {
+            Some(compressed) => wsframe::encode_compressed(opcode, &compressed, buf),
+            None => wsframe::encode(opcode, bytes, buf),
+        }
     };
     match item {
-        Outbound::Frame(f) => frame(f, buf),
-        Outbound::Frames(frames) => frames.iter().for_each(|f| frame(f, buf)),
+        Outbound::Frame(f) => frame(f, None, buf),
+        Outbound::Frames(frames) => frames.iter().for_each(|f| frame(f, None, buf)),
+        Outbound::Shared(shared) => frame(shared.frame(), Some(shared), buf),
         Outbound::WsControl(bytes) => buf.extend_from_slice(bytes),
         Outbound::Close(reason) => return Some(*reason),
     }
@@ -290,7 +334,8 @@ pub async fn drain(reader: &mut WsReader, grace: std::time::Duration) {
     .await;
 }
 
-/// Drains `rx` into batched writes until the connection closes.
+/// Drains `rx` into batched writes until the connection closes, compressing as
+/// `deflate` (agreed at the upgrade) says.
 ///
 /// Returns the reason the writer stopped: a queued [`Outbound::Close`], cancellation
 /// (the reason is then the caller's), or a failed write.
@@ -298,6 +343,7 @@ pub async fn write_loop(
     mut write: WsWrite,
     rx: &mut Receiver,
     closed: &CancellationToken,
+    deflate: Option<Deflate>,
     cancelled_reason: impl Fn() -> DisconnectReason,
 ) -> DisconnectReason {
     // Grown by the first batch, not before: an idle connection holds no write buffer.
@@ -325,7 +371,7 @@ pub async fn write_loop(
         while close.is_none() && buf.len() < BATCH_BYTES {
             let Some(item) = batch.pop_front() else { break };
             messages += u64::from(item.is_message());
-            close = append(&item, &mut buf);
+            close = append(&item, &mut buf, deflate.as_ref());
         }
         rx.set_in_hand(batch.len());
         tokio::select! {

@@ -16,6 +16,7 @@ mod limits;
 mod plugins;
 mod recovery;
 mod validate;
+mod websocket;
 
 pub use admin::{ADMIN_UI_PATH, AdminMode, AdminUiConfig};
 pub use auth::{AuthConfig, AuthMode, TokenSource};
@@ -24,6 +25,7 @@ pub use http::{ApiConfig, HttpConfig, PluginRoute};
 pub use limits::LimitsConfig;
 pub use plugins::{Isolation, PluginLimits, PluginSettings, PluginsConfig};
 pub use recovery::RecoveryConfig;
+pub use websocket::{CompressionConfig, WebsocketConfig};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -93,6 +95,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// The plain WebSocket endpoint with `{event, data}` framing.
     pub native: NativeConfig,
+    /// What both WebSocket paths share: permessage-deflate.
+    pub websocket: WebsocketConfig,
     /// Per-connection resource limits.
     pub limits: LimitsConfig,
     /// JWT verification for namespaces with `auth` set.
@@ -119,6 +123,7 @@ impl Default for Config {
             socketio: SocketIoConfig::default(),
             cors: CorsConfig::default(),
             native: NativeConfig::default(),
+            websocket: WebsocketConfig::default(),
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             plugins: PluginsConfig::default(),

@@ -136,6 +136,22 @@ fn validation_refuses_values_that_cannot_work() {
             "[cors]\norigins = [\"https://a.example\", \"*\"]\ncredentials = true",
             "cors.credentials",
         ),
+        (
+            "[websocket.compression]\nlevel = 10",
+            "websocket.compression.level",
+        ),
+        (
+            "[socketio.recovery]\nmax_disconnection_ms = 0",
+            "socketio.recovery.max_disconnection_ms",
+        ),
+        (
+            "[socketio.recovery]\nmax_bytes = 0",
+            "socketio.recovery.max_bytes",
+        ),
+        (
+            "[socketio.recovery]\nmax_sessions = 0",
+            "socketio.recovery.max_sessions",
+        ),
     ];
     for (text, key) in cases {
         match parse(text) {

@@ -16,6 +16,7 @@ impl Config {
             return invalid("server.path", "must start and end with `/`, like `/socket.io/`");
         }
         self.cluster.validate()?;
+        self.websocket.validate()?;
         if let Some(recovery) = &self.socketio.recovery {
             recovery.validate()?;
         }

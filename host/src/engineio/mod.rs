@@ -48,6 +48,8 @@ pub struct EngineConfig {
     pub queue_capacity: usize,
     /// Connections open at once, shared with the other transports.
     pub connections: Arc<ConnectionLimits>,
+    /// permessage-deflate on the WebSocket transport.
+    pub compression: crate::config::CompressionConfig,
 }
 
 impl EngineConfig {
@@ -61,6 +63,7 @@ impl EngineConfig {
             upgrade_timeout: config.engineio.upgrade_timeout(),
             queue_capacity: config.limits.outbound_queue,
             connections,
+            compression: config.websocket.compression.clone(),
         }
     }
 }
@@ -369,7 +372,7 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     fn open_websocket(&self, req: &mut Request<Body>) -> Result<Response, RequestError> {
-        let (response, upgrade) = websocket_upgrade(req)?;
+        let (response, upgrade, deflate) = websocket_upgrade(req, &self.0.config.load().compression)?;
         let permit = match self.admit(req) {
             Ok(permit) => permit,
             Err(refusal) => return Ok(refusal.response()),
@@ -377,12 +380,12 @@ impl<H: EngineHandler> Engine<H> {
         let entry = self.open(Transport::Websocket, req, permit);
         self.0
             .tasks
-            .spawn(websocket::run(self.clone(), entry, upgrade, false));
+            .spawn(websocket::run(self.clone(), entry, upgrade, false, deflate));
         Ok(response)
     }
 
     fn upgrade(&self, req: &mut Request<Body>, entry: Entry<H::Conn>) -> Result<Response, RequestError> {
-        let (response, upgrade) = websocket_upgrade(req)?;
+        let (response, upgrade, deflate) = websocket_upgrade(req, &self.0.config.load().compression)?;
         if entry.session.transport() != Transport::Polling || !entry.session.begin_upgrade() {
             // Already upgraded, or a probe is running: as Node's engine.io does, the
             // WebSocket is accepted and closed at once, and the session is untouched.
@@ -391,7 +394,7 @@ impl<H: EngineHandler> Engine<H> {
         }
         self.0
             .tasks
-            .spawn(websocket::run(self.clone(), entry, upgrade, true));
+            .spawn(websocket::run(self.clone(), entry, upgrade, true, deflate));
         Ok(response)
     }
 
@@ -432,15 +435,27 @@ pub(crate) fn metric_transport(transport: Transport) -> crate::metrics::Transpor
     }
 }
 
-/// Validates a WebSocket handshake and prepares the 101 response.
+/// What a WebSocket handshake gives: the 101 response, the upgrade to await, and
+/// the compression agreed.
+type Upgrade = (
+    Response,
+    fastwebsockets::upgrade::UpgradeFut,
+    Option<crate::compression::Deflate>,
+);
+
+/// Validates a WebSocket handshake and prepares the 101 response, with
+/// permessage-deflate when `compression` is on and the client offers it.
 fn websocket_upgrade(
     req: &mut Request<Body>,
-) -> Result<(Response, fastwebsockets::upgrade::UpgradeFut), RequestError> {
+    compression: &crate::config::CompressionConfig,
+) -> Result<Upgrade, RequestError> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
         return Err(RequestError::BadRequest);
     }
-    let (response, fut) = fastwebsockets::upgrade::upgrade(req).map_err(|_| RequestError::BadRequest)?;
-    Ok((response.map(Body::new), fut))
+    let agreed = crate::compression::negotiate(req.headers(), compression);
+    let (mut response, fut) = fastwebsockets::upgrade::upgrade(req).map_err(|_| RequestError::BadRequest)?;
+    crate::compression::answer(&mut response, agreed.as_ref());
+    Ok((response.map(Body::new), fut, agreed.map(|(deflate, _)| deflate)))
 }
 
 /// The spec's JSON error response.

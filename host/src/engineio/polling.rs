@@ -74,6 +74,8 @@ fn push(item: Outbound, frames: &mut Vec<Frame>) -> Option<DisconnectReason> {
     match item {
         Outbound::Frame(frame) => frames.push(frame),
         Outbound::Frames(many) => frames.extend(many.iter().cloned()),
+        // Long-polling has no permessage-deflate: the frame as it is.
+        Outbound::Shared(shared) => frames.push(shared.frame().clone()),
         Outbound::WsControl(_) => {}
         Outbound::Close(reason) => return Some(reason),
     }

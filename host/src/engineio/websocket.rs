@@ -18,6 +18,7 @@ pub(super) async fn run<H: EngineHandler>(
     entry: Entry<H::Conn>,
     upgrade: UpgradeFut,
     probe: bool,
+    deflate: Option<crate::compression::Deflate>,
 ) {
     let session = entry.session.clone();
     let stream = match upgrade.await {
@@ -32,7 +33,7 @@ pub(super) async fn run<H: EngineHandler>(
             return;
         }
     };
-    let (mut reader, mut write) = match wsio::split(stream, engine.0.config.load().max_payload) {
+    let (mut reader, mut write) = match wsio::split(stream, engine.0.config.load().max_payload, deflate) {
         Ok(split) => split,
         Err(err) => {
             tracing::warn!(sid = session.id(), %err, "websocket dropped");
@@ -70,7 +71,7 @@ pub(super) async fn run<H: EngineHandler>(
     let writer_session = session.clone();
     let writer = engine.spawn(async move {
         let closed = writer_session.closed().clone();
-        let reason = wsio::write_loop(write, &mut rx, &closed, || {
+        let reason = wsio::write_loop(write, &mut rx, &closed, deflate, || {
             writer_session
                 .close_reason()
                 .unwrap_or(DisconnectReason::ForcedClose)

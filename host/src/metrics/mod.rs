@@ -126,6 +126,14 @@ pub fn auth_failed(namespace: &str, reason: &'static str) {
     counter!(AUTH_FAILURES_TOTAL, "namespace" => namespace.to_owned(), "reason" => reason).increment(1);
 }
 
+/// Counts one message compressed: its bytes before and after.
+pub fn compressed(before: usize, after: usize) {
+    static IN: LazyLock<Counter> = LazyLock::new(|| counter!(COMPRESSION_IN_BYTES_TOTAL));
+    static OUT: LazyLock<Counter> = LazyLock::new(|| counter!(COMPRESSION_OUT_BYTES_TOTAL));
+    IN.increment(before as u64);
+    OUT.increment(after as u64);
+}
+
 /// Counts a client asking `namespace` to resume its session: whether its session was
 /// there to claim (`recovered`) or it gets a new one (`new_session`).
 pub fn recovery_claimed(namespace: &str, claimed: bool) {

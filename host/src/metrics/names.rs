@@ -57,6 +57,11 @@ pub const CONFIG_RELOADS_TOTAL: &str = "portico_config_reloads_total";
 /// Plugin store operations that failed (Redis away) and answered as if unset.
 pub const STORE_ERRORS_TOTAL: &str = "portico_store_errors_total";
 
+/// Bytes of WebSocket messages given to permessage-deflate.
+pub const COMPRESSION_IN_BYTES_TOTAL: &str = "portico_compression_in_bytes_total";
+/// Bytes permessage-deflate made of them.
+pub const COMPRESSION_OUT_BYTES_TOTAL: &str = "portico_compression_out_bytes_total";
+
 /// Reconnecting clients that asked to resume their session, by `namespace` and
 /// `outcome` (recovered, new_session).
 pub const RECOVERIES_TOTAL: &str = "portico_recoveries_total";
@@ -141,6 +146,14 @@ pub(super) fn describe() {
     describe_gauge!(
         CLUSTER_CONNECTED,
         "1 while the link to Redis is up (Redis adapter only)."
+    );
+    describe_counter!(
+        COMPRESSION_IN_BYTES_TOTAL,
+        "Bytes of WebSocket messages given to permessage-deflate (once per shared broadcast frame)."
+    );
+    describe_counter!(
+        COMPRESSION_OUT_BYTES_TOTAL,
+        "Bytes permessage-deflate made of them."
     );
     describe_counter!(
         RECOVERIES_TOTAL,

@@ -46,6 +46,8 @@ pub struct NativeConfig {
     pub queue_capacity: usize,
     /// Connections open at once, shared with the other transports.
     pub connections: Arc<ConnectionLimits>,
+    /// permessage-deflate.
+    pub compression: crate::config::CompressionConfig,
 }
 
 impl NativeConfig {
@@ -59,6 +61,7 @@ impl NativeConfig {
             max_payload: config.engineio.max_payload,
             queue_capacity: config.limits.outbound_queue,
             connections,
+            compression: config.websocket.compression.clone(),
         }
     }
 }
@@ -117,7 +120,9 @@ impl NativeEndpoint {
             )
                 .into_response();
         }
-        let (response, upgrade) = match fastwebsockets::upgrade::upgrade(&mut req) {
+        let config = self.config.load_full();
+        let agreed = crate::compression::negotiate(req.headers(), &config.compression);
+        let (mut response, upgrade) = match fastwebsockets::upgrade::upgrade(&mut req) {
             Ok(parts) => parts,
             Err(err) => {
                 return (
@@ -127,7 +132,8 @@ impl NativeEndpoint {
                     .into_response();
             }
         };
-        let config = self.config.load_full();
+        crate::compression::answer(&mut response, agreed.as_ref());
+        let deflate = agreed.map(|(deflate, _)| deflate);
         let permit = match config.connections.acquire(peer_ip(&req)) {
             Ok(permit) => permit,
             Err(refusal) => return refusal.response(),
@@ -157,6 +163,7 @@ impl NativeEndpoint {
                             user,
                         },
                         ws.into_inner(),
+                        deflate,
                         shutdown,
                         &tasks,
                     )
@@ -175,10 +182,11 @@ async fn run(
     ns: Arc<Namespace>,
     handshake: Handshake,
     stream: TokioIo<Upgraded>,
+    deflate: Option<crate::compression::Deflate>,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) {
-    let (mut reader, write) = match wsio::split(stream, config.max_payload) {
+    let (mut reader, write) = match wsio::split(stream, config.max_payload, deflate) {
         Ok(split) => split,
         Err(err) => {
             tracing::warn!(%err, "native websocket dropped");
@@ -195,7 +203,7 @@ async fn run(
     let writer_conn = conn.clone();
     let writer = tasks.spawn(async move {
         let closed = writer_conn.closed().clone();
-        let reason = wsio::write_loop(write, &mut rx, &closed, || closed_reason(&writer_conn)).await;
+        let reason = wsio::write_loop(write, &mut rx, &closed, deflate, || closed_reason(&writer_conn)).await;
         writer_conn.close(reason);
     });
     let pong = Arc::new(Notify::new());

@@ -27,6 +27,9 @@ pub enum Outbound {
     /// Frames that must stay together (a packet and its binary attachments), shared
     /// by every recipient of a broadcast.
     Frames(Arc<[Frame]>),
+    /// A broadcast's one frame, shared by every recipient with its compressed form,
+    /// made once by the first WebSocket writer that needs it.
+    Shared(Arc<SharedFrame>),
     /// A pre-encoded WebSocket control frame (pong, close echo); only WebSocket writers
     /// send it.
     WsControl(Bytes),
@@ -37,7 +40,59 @@ pub enum Outbound {
 impl Outbound {
     /// Whether it is a message (frames), as opposed to control.
     pub fn is_message(&self) -> bool {
-        matches!(self, Outbound::Frame(_) | Outbound::Frames(_))
+        matches!(
+            self,
+            Outbound::Frame(_) | Outbound::Frames(_) | Outbound::Shared(_)
+        )
+    }
+
+    /// Its frames, in order (none for control items): reference-count bumps.
+    pub fn frames(&self) -> Vec<Frame> {
+        match self {
+            Outbound::Frame(frame) => vec![frame.clone()],
+            Outbound::Frames(frames) => frames.to_vec(),
+            Outbound::Shared(shared) => vec![shared.frame().clone()],
+            Outbound::WsControl(_) | Outbound::Close(_) => Vec::new(),
+        }
+    }
+}
+
+/// One frame many connections send, and its permessage-deflate form once a writer
+/// has made it (at one compression level: a writer at another makes its own).
+#[derive(Debug)]
+pub struct SharedFrame {
+    frame: Frame,
+    /// The level, and the compressed payload (`None`: not worth compressing).
+    deflated: OnceLock<(u32, Option<Bytes>)>,
+}
+
+impl SharedFrame {
+    /// A frame not compressed yet.
+    pub fn new(frame: Frame) -> SharedFrame {
+        SharedFrame {
+            frame,
+            deflated: OnceLock::new(),
+        }
+    }
+
+    /// The frame.
+    pub fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    /// Its payload compressed at `level`: made by `deflate` the first time, the same
+    /// bytes after; a writer at another level than the first runs `deflate` itself.
+    /// (Two writers racing may both compress; one result is kept.)
+    pub fn deflated(&self, level: u32, deflate: impl FnOnce() -> Option<Bytes>) -> Option<Bytes> {
+        match self.deflated.get() {
+            Some((at, bytes)) if *at == level => bytes.clone(),
+            Some(_) => deflate(),
+            None => {
+                let bytes = deflate();
+                let _ = self.deflated.set((level, bytes.clone()));
+                bytes
+            }
+        }
     }
 }
 

@@ -173,7 +173,7 @@ fn apply_one(effect: Checked<'_>) {
 mod tests {
     use super::*;
     use crate::builtin::echo::Echo;
-    use crate::outbound::{Outbound, Receiver};
+    use crate::outbound::Receiver;
     use crate::protocol::engineio::Frame;
 
     /// A socket in `ns`, admitted, with the receiving end of its queue.
@@ -184,9 +184,10 @@ mod tests {
     /// The text frames queued so far.
     fn texts(rx: &mut Receiver) -> Vec<String> {
         std::iter::from_fn(|| rx.try_recv())
-            .filter_map(|item| match item {
-                Outbound::Frame(Frame::Text(text)) => Some(String::from_utf8_lossy(&text).into_owned()),
-                _ => None,
+            .flat_map(|item| item.frames())
+            .filter_map(|frame| match frame {
+                Frame::Text(text) => Some(String::from_utf8_lossy(&text).into_owned()),
+                Frame::Binary(_) => None,
             })
             .collect()
     }

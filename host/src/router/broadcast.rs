@@ -68,7 +68,7 @@ impl OutgoingEvent {
             Framing::SocketIo => self.socketio.get_or_init(|| self.encode_socketio()).clone(),
             Framing::Native => self
                 .native
-                .get_or_init(|| Outbound::Frame(Frame::Text(native::encode(&self.name, &self.payload))))
+                .get_or_init(|| shared_item(vec![Frame::Text(native::encode(&self.name, &self.payload))]))
                 .clone(),
         }
     }
@@ -86,8 +86,19 @@ impl OutgoingEvent {
                 id: None,
             }),
         );
-        frames_item(packet.encode())
+        shared_item(packet.encode())
     }
+}
+
+/// A broadcast's queue item: one frame shared with its compressed form, or all of
+/// them together (a packet with binary attachments).
+fn shared_item(mut frames: Vec<Frame>) -> Outbound {
+    if frames.len() == 1
+        && let Some(frame) = frames.pop()
+    {
+        return Outbound::Shared(Arc::new(crate::outbound::SharedFrame::new(frame)));
+    }
+    Outbound::Frames(Arc::from(frames))
 }
 
 /// One queue item for a packet's frames: a single frame, or all of them together.
@@ -106,20 +117,31 @@ mod tests {
     use bytes::Bytes;
     use serde_json::json;
 
+    /// The one text frame of an item.
+    fn text(item: &Outbound) -> Vec<u8> {
+        match item.frames().as_slice() {
+            [Frame::Text(text)] => text.to_vec(),
+            other => panic!("not one text frame: {other:?}"),
+        }
+    }
+
     #[test]
     fn encodes_once_per_framing_and_shares_the_buffer() {
         let event = OutgoingEvent::new("/chat", "news", Payload::json(vec![json!({"a": 1})]));
-        let (Outbound::Frame(Frame::Text(a)), Outbound::Frame(Frame::Text(b))) =
+        let (Outbound::Shared(a), Outbound::Shared(b)) =
             (event.item(Framing::SocketIo), event.item(Framing::SocketIo))
         else {
-            panic!("a text frame");
+            panic!("a shared frame");
         };
-        assert_eq!(&a[..], br#"42/chat,["news",{"a":1}]"#);
-        assert_eq!(a.as_ptr(), b.as_ptr(), "recipients share one buffer");
-        let Outbound::Frame(Frame::Text(n)) = event.item(Framing::Native) else {
-            panic!("text")
-        };
-        assert_eq!(&n[..], br#"{"event":"news","data":{"a":1}}"#);
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "recipients share one frame, and its compressed form"
+        );
+        assert_eq!(text(&Outbound::Shared(a)), br#"42/chat,["news",{"a":1}]"#);
+        assert_eq!(
+            text(&event.item(Framing::Native)),
+            br#"{"event":"news","data":{"a":1}}"#
+        );
     }
 
     #[test]
@@ -127,14 +149,11 @@ mod tests {
         let event = OutgoingEvent::new("/", "news", Payload::json(vec![json!(1)]));
         event.stamp("e-7".into());
         event.stamp("e-8".into());
-        let Outbound::Frame(Frame::Text(s)) = event.item(Framing::SocketIo) else {
-            panic!("text")
-        };
-        assert_eq!(&s[..], br#"42["news",1,"e-7"]"#);
-        let Outbound::Frame(Frame::Text(n)) = event.item(Framing::Native) else {
-            panic!("text")
-        };
-        assert_eq!(&n[..], br#"{"event":"news","data":1}"#);
+        assert_eq!(text(&event.item(Framing::SocketIo)), br#"42["news",1,"e-7"]"#);
+        assert_eq!(
+            text(&event.item(Framing::Native)),
+            br#"{"event":"news","data":1}"#
+        );
         event.stamp("e-9".into());
         assert_eq!(event.offset(), Some("e-7"));
     }

@@ -384,14 +384,16 @@ fn targets_bytes(targets: &Targets) -> usize {
 }
 
 fn item_bytes(item: &Outbound) -> usize {
-    let frame = |frame: &Frame| match frame {
-        Frame::Text(b) | Frame::Binary(b) => b.len(),
-    };
+    let frames: usize = item
+        .frames()
+        .iter()
+        .map(|frame| match frame {
+            Frame::Text(b) | Frame::Binary(b) => b.len(),
+        })
+        .sum();
     match item {
-        Outbound::Frame(f) => frame(f),
-        Outbound::Frames(frames) => frames.iter().map(frame).sum(),
         Outbound::WsControl(b) => b.len(),
-        Outbound::Close(_) => 0,
+        _ => frames,
     }
 }
 

@@ -290,11 +290,7 @@ impl Socket {
         const BATCH: usize = 256;
         let mut batch: Vec<Frame> = Vec::new();
         for item in missed {
-            match item {
-                Outbound::Frame(frame) => batch.push(frame),
-                Outbound::Frames(frames) => batch.extend(frames.iter().cloned()),
-                Outbound::WsControl(_) | Outbound::Close(_) => {}
-            }
+            batch.extend(item.frames());
             if batch.len() >= BATCH {
                 let _ = self.0.conn.send(frames_item(std::mem::take(&mut batch)));
             }

@@ -318,16 +318,10 @@ impl DirectSocket {
 
     /// The Socket.IO packets queued for it since the last call, as text.
     pub fn sent(&mut self) -> Vec<String> {
-        use portico::outbound::Outbound;
         use portico::protocol::engineio::Frame;
         let mut texts = Vec::new();
         while let Some(item) = self.rx.try_recv() {
-            let frames = match item {
-                Outbound::Frame(frame) => vec![frame],
-                Outbound::Frames(frames) => frames.to_vec(),
-                Outbound::WsControl(_) | Outbound::Close(_) => continue,
-            };
-            for frame in frames {
+            for frame in item.frames() {
                 if let Frame::Text(text) = frame {
                     texts.push(String::from_utf8_lossy(&text).into_owned());
                 }

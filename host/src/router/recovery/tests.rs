@@ -50,12 +50,7 @@ fn record(journal: &Journal, targets: Targets, n: u64) -> String {
 fn texts(items: &[Outbound]) -> Vec<String> {
     let mut out = Vec::new();
     for item in items {
-        let frames: Vec<Frame> = match item {
-            Outbound::Frame(f) => vec![f.clone()],
-            Outbound::Frames(fs) => fs.to_vec(),
-            _ => vec![],
-        };
-        for frame in frames {
+        for frame in item.frames() {
             if let Frame::Text(b) = frame {
                 out.push(String::from_utf8_lossy(&b).into_owned());
             }
