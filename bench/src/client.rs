@@ -3,7 +3,8 @@
 //!
 //! It connects straight to the websocket transport (no polling, no upgrade), joins the
 //! main namespace, sends events from caller-built text, and answers Engine.IO pings
-//! while it reads.
+//! while it reads. It can offer permessage-deflate (as a browser does) and inflate what
+//! the server compresses; it counts the bytes it reads off the wire either way.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -32,6 +33,11 @@ pub enum ClientError {
     Closed,
 }
 
+/// The offer a browser (and Node's `ws`) makes.
+const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// What ends every compressed message, left off on the wire (RFC 7692 §7.2.1).
+const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
 /// A packet for the caller: pings are answered inside [`Client::recv`].
 #[derive(Debug)]
 pub enum Incoming {
@@ -56,6 +62,10 @@ pub struct Client {
     /// Answers to pings that the socket did not take at once; written before the next
     /// frame sent. Reading never waits to write, so [`Client::recv`] is cancel-safe.
     replies: Vec<u8>,
+    /// Inflates compressed frames, when the server agreed to permessage-deflate.
+    inflater: Option<flate2::Decompress>,
+    /// Bytes read off the wire since the websocket opened.
+    wire_bytes: u64,
 }
 
 /// Read buffer growth step.
@@ -69,11 +79,13 @@ const MASK: [u8; 4] = [0x5a, 0xa5, 0x3c, 0xc3];
 
 impl Client {
     /// Opens a websocket to `path` (like `/socket.io/`), from `source` when given, reads
-    /// the Engine.IO open packet and connects to namespace `/`.
+    /// the Engine.IO open packet and connects to namespace `/`. With `deflate` it offers
+    /// permessage-deflate, and fails unless the server agrees.
     pub async fn connect(
         addr: SocketAddr,
         source: Option<IpAddr>,
         path: &str,
+        deflate: bool,
     ) -> Result<Client, ClientError> {
         let tcp = match source {
             Some(ip) => {
@@ -94,16 +106,27 @@ impl Client {
             request,
             "GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Version: 13\r\n"
         );
+        if deflate {
+            let _ = write!(request, "Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n");
+        }
+        request.push_str("\r\n");
         stream.get_mut().write_all(request.as_bytes()).await?;
-        read_upgrade_response(&mut stream).await?;
+        let agreed = read_upgrade_response(&mut stream).await?;
+        if deflate && !agreed {
+            return Err(ClientError::Handshake(
+                "permessage-deflate offered and not agreed".into(),
+            ));
+        }
         let buf = BytesMut::from(stream.buffer());
         let mut client = Client {
             stream: stream.into_inner(),
+            wire_bytes: buf.len() as u64,
             buf,
             out: Vec::with_capacity(256),
             replies: Vec::new(),
+            inflater: agreed.then(|| flate2::Decompress::new(false)),
         };
         let open = client.read_text().await?;
         if open.first() != Some(&b'0') {
@@ -126,6 +149,11 @@ impl Client {
                 _ => continue,
             }
         }
+    }
+
+    /// Bytes read off the wire since the websocket opened (compressed ones as they came).
+    pub fn wire_bytes(&self) -> u64 {
+        self.wire_bytes
     }
 
     /// Sends a Socket.IO packet as one masked text frame.
@@ -199,19 +227,54 @@ impl Client {
         }
     }
 
-    /// The next whole (unfragmented) frame: opcode and payload.
+    /// The next whole (unfragmented) frame: opcode and payload, inflated when it came
+    /// compressed.
     async fn read_frame(&mut self) -> Result<(u8, BytesMut), ClientError> {
         loop {
-            if let Some((opcode, header, len)) = frame_header(&self.buf)? {
+            if let Some((first, header, len)) = frame_header(&self.buf, self.inflater.is_some())? {
                 if self.buf.len() >= header + len {
                     let mut frame = self.buf.split_to(header + len);
                     frame.advance(header);
+                    let opcode = first & 0x0F;
+                    if first & 0x40 != 0 {
+                        return Ok((opcode, self.inflate(&frame)?));
+                    }
                     return Ok((opcode, frame));
                 }
                 self.buf.reserve(header + len - self.buf.len());
             }
             self.fill().await?;
         }
+    }
+
+    /// A compressed message's payload, inflated (the server keeps no context between
+    /// messages, and neither does this client's inflater need to: it keeps it anyway,
+    /// as RFC 7692 lets a server that agreed to context takeover rely on).
+    fn inflate(&mut self, compressed: &[u8]) -> Result<BytesMut, ClientError> {
+        let inflater = self
+            .inflater
+            .as_mut()
+            .ok_or_else(|| ClientError::Frame("a compressed frame without permessage-deflate".into()))?;
+        let mut out = Vec::with_capacity(compressed.len() * 4 + 64);
+        for mut input in [compressed, &DEFLATE_TAIL[..]] {
+            loop {
+                if out.len() == out.capacity() {
+                    out.reserve(out.capacity());
+                }
+                let before = inflater.total_in();
+                inflater
+                    .decompress_vec(input, &mut out, flate2::FlushDecompress::Sync)
+                    .map_err(|e| ClientError::Frame(format!("inflate: {e}")))?;
+                input = &input[(inflater.total_in() - before) as usize..];
+                if input.is_empty() && out.len() < out.capacity() {
+                    break;
+                }
+                if out.len() > MAX_FRAME {
+                    return Err(ClientError::Frame("inflated past the frame limit".into()));
+                }
+            }
+        }
+        Ok(BytesMut::from(&out[..]))
     }
 
     /// Waits for bytes and reads them; a short read clears the socket's readiness (see
@@ -236,7 +299,10 @@ impl Client {
             });
             match (read, result) {
                 (Some(0), _) => return Err(ClientError::Closed),
-                (Some(_), _) => return Ok(()),
+                (Some(n), _) => {
+                    self.wire_bytes += n as u64;
+                    return Ok(());
+                }
                 (None, Err(err)) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
                 (None, Err(err)) => return Err(err.into()),
                 (None, Ok(_)) => continue,
@@ -263,11 +329,15 @@ fn encode_frame(opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
 }
 
-/// A server frame's opcode, header length and payload length, once the header is in.
-fn frame_header(buf: &[u8]) -> Result<Option<(u8, usize, usize)>, ClientError> {
+/// A server frame's first byte (opcode and RSV1), header length and payload length,
+/// once the header is in. RSV1 only with `deflate`.
+fn frame_header(buf: &[u8], deflate: bool) -> Result<Option<(u8, usize, usize)>, ClientError> {
     let [b0, b1, rest @ ..] = buf else { return Ok(None) };
     if b0 & 0x80 == 0 {
         return Err(ClientError::Frame("fragmented frames are not supported".into()));
+    }
+    if b0 & 0x30 != 0 || (b0 & 0x40 != 0 && !deflate) {
+        return Err(ClientError::Frame("reserved bits set".into()));
     }
     if b1 & 0x80 != 0 {
         return Err(ClientError::Frame("server frames must not be masked".into()));
@@ -286,24 +356,29 @@ fn frame_header(buf: &[u8]) -> Result<Option<(u8, usize, usize)>, ClientError> {
     if len > MAX_FRAME as u64 {
         return Err(ClientError::Frame(format!("{len}-byte frame")));
     }
-    Ok(Some((b0 & 0x0F, header, len as usize)))
+    Ok(Some((b0 & 0x4F, header, len as usize)))
 }
 
-/// Reads the HTTP response up to its blank line; anything after it stays buffered for
-/// the websocket.
-async fn read_upgrade_response(stream: &mut BufReader<TcpStream>) -> Result<(), ClientError> {
+/// Reads the HTTP response up to its blank line (anything after it stays buffered for
+/// the websocket); whether it agreed to permessage-deflate.
+async fn read_upgrade_response(stream: &mut BufReader<TcpStream>) -> Result<bool, ClientError> {
     let mut line = String::new();
     stream.read_line(&mut line).await?;
     if !line.starts_with("HTTP/1.1 101") {
         return Err(ClientError::Handshake(line.trim_end().to_owned()));
     }
+    let mut deflate = false;
     loop {
         line.clear();
         if stream.read_line(&mut line).await? == 0 {
             return Err(ClientError::Closed);
         }
         if line == "\r\n" {
-            return Ok(());
+            return Ok(deflate);
+        }
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("sec-websocket-extensions:") && lower.contains("permessage-deflate") {
+            deflate = true;
         }
     }
 }
@@ -385,21 +460,29 @@ mod tests {
     #[test]
     fn server_frame_headers_of_every_length_form() {
         assert_eq!(
-            frame_header(&[0x81, 5, b'h']).expect("a well-formed header"),
+            frame_header(&[0x81, 5, b'h'], false).expect("a well-formed header"),
             Some((1, 2, 5))
         );
         assert_eq!(
-            frame_header(&[0x81, 126, 1, 0]).expect("a well-formed header"),
+            frame_header(&[0x81, 126, 1, 0], false).expect("a well-formed header"),
             Some((1, 4, 256))
         );
         assert_eq!(
-            frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]).expect("a well-formed header"),
+            frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0], false).expect("a well-formed header"),
             Some((2, 10, 65_536))
         );
-        assert_eq!(frame_header(&[0x81]).expect("a well-formed header"), None);
-        assert_eq!(frame_header(&[0x81, 126, 1]).expect("a well-formed header"), None);
-        assert!(frame_header(&[0x01, 1]).is_err(), "fragment");
-        assert!(frame_header(&[0x81, 0x81]).is_err(), "masked");
+        assert_eq!(frame_header(&[0x81], false).expect("a well-formed header"), None);
+        assert_eq!(
+            frame_header(&[0x81, 126, 1], false).expect("a well-formed header"),
+            None
+        );
+        assert!(frame_header(&[0x01, 1], false).is_err(), "fragment");
+        assert!(frame_header(&[0x81, 0x81], false).is_err(), "masked");
+        assert!(frame_header(&[0xC1, 1], false).is_err(), "RSV1 without deflate");
+        assert_eq!(
+            frame_header(&[0xC1, 5], true).expect("RSV1 with deflate"),
+            Some((0x41, 2, 5))
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ enum Command {
         /// over them; memory is read from the first.
         #[arg(long)]
         pid: Vec<u32>,
+        /// Clients offer permessage-deflate, and fail unless the server agrees.
+        #[arg(long)]
+        deflate: bool,
         #[command(subcommand)]
         scenario: Scenario,
     },
@@ -68,12 +71,14 @@ fn main() -> anyhow::Result<()> {
             addr,
             path,
             pid,
+            deflate,
             scenario,
         } => {
             let target = Target {
                 addrs: addr,
                 path,
                 pids: pid,
+                deflate,
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -4,6 +4,7 @@
 //
 //   node server.mjs [PORT]      (0 or nothing = a free port)
 //   REDIS_URL=redis://… node server.mjs   (a cluster node: @socket.io/redis-adapter on it)
+//   PER_MESSAGE_DEFLATE=1 node server.mjs (perMessageDeflate: {threshold: 1024})
 //
 // Binds to 127.0.0.1 only and prints `listening on 127.0.0.1:PORT` once it accepts
 // connections. Stops on SIGTERM/SIGINT.
@@ -23,7 +24,11 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 const httpServer = createServer();
-const io = new Server(httpServer, {}); // default options
+// Default options, or permessage-deflate on as the compression scenario runs it.
+const io = new Server(
+  httpServer,
+  process.env.PER_MESSAGE_DEFLATE === "1" ? { perMessageDeflate: { threshold: 1024 } } : {},
+);
 if (process.env.REDIS_URL) {
   const { createAdapter } = await import("@socket.io/redis-adapter");
   const { createClient } = await import("redis");

@@ -163,16 +163,78 @@ fn scenario_args(scenario: &str, quick: bool) -> Option<&'static [&'static str]>
             "--flood",
             "2000",
         ],
+        // 2 KB messages of chat-like text to a 200-member room, without and with
+        // permessage-deflate (the clients offer it, the servers compress).
+        (COMPRESSION_OFF, false) => &[
+            "fanout",
+            "--members",
+            "200",
+            "--senders",
+            "4",
+            "--window",
+            "16",
+            "--payload",
+            "2048",
+            "--text",
+            "--duration",
+            "5",
+        ],
+        (COMPRESSION_ON, false) => &[
+            "--deflate",
+            "fanout",
+            "--members",
+            "200",
+            "--senders",
+            "4",
+            "--window",
+            "16",
+            "--payload",
+            "2048",
+            "--text",
+            "--duration",
+            "5",
+        ],
+        (COMPRESSION_OFF, true) => &[
+            "fanout",
+            "--members",
+            "20",
+            "--payload",
+            "2048",
+            "--text",
+            "--warmup",
+            "0.5",
+            "--duration",
+            "1",
+            "--drain",
+            "5",
+        ],
+        (COMPRESSION_ON, true) => &[
+            "--deflate",
+            "fanout",
+            "--members",
+            "20",
+            "--payload",
+            "2048",
+            "--text",
+            "--warmup",
+            "0.5",
+            "--duration",
+            "1",
+            "--drain",
+            "5",
+        ],
         ("idle", false) => &["idle", "--connections", "19000"],
         ("idle", true) => &["idle", "--connections", "500", "--settle", "0.5"],
         _ => return None,
     })
 }
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 10] = [
     "echo",
     "latency",
     "fanout",
+    COMPRESSION_OFF,
+    COMPRESSION_ON,
     CLUSTER,
     FLOOD_BASE,
     FLOOD,
@@ -184,6 +246,11 @@ const SCENARIOS: [&str; 8] = [
 /// Portico runs both with its default limits (see [`servers::with_default_limits`]).
 pub(crate) const FLOOD_BASE: &str = "unflooded";
 pub(crate) const FLOOD: &str = "flood";
+
+/// The 2 KB fan-out without and with permessage-deflate, Portico against Node (see
+/// [`servers::for_compression`]).
+pub(crate) const COMPRESSION_OFF: &str = "fanout-2k";
+pub(crate) const COMPRESSION_ON: &str = "fanout-2k-deflate";
 
 /// The scenario run on two nodes of a server and a Redis (see [`cluster`]).
 const CLUSTER: &str = "cluster";
@@ -264,12 +331,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for scenario in &scenarios {
             let load: Vec<&str> = scenario_args(scenario, args.quick).unwrap_or_default().to_vec();
             for spec in &chosen {
-                let flood_spec;
+                let variant;
                 let spec = if [FLOOD, FLOOD_BASE].contains(scenario) {
                     match servers::with_default_limits(spec, &paths) {
                         Some(limited) => {
-                            flood_spec = limited;
-                            &flood_spec
+                            variant = limited;
+                            &variant
+                        }
+                        None => continue,
+                    }
+                } else if [COMPRESSION_OFF, COMPRESSION_ON].contains(scenario) {
+                    match servers::for_compression(spec, &paths, *scenario == COMPRESSION_ON) {
+                        Some(compressing) => {
+                            variant = compressing;
+                            &variant
                         }
                         None => continue,
                     }

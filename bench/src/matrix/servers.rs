@@ -119,6 +119,32 @@ pub fn with_default_limits(spec: &ServerSpec, paths: &Paths) -> Option<ServerSpe
     }
 }
 
+/// `spec` as the compression scenarios run it: Portico and Node, with permessage-deflate
+/// on (`compress`: Portico with `bench/portico-deflate.toml`, zlib level 6 and a
+/// 1024-byte threshold; Node with `perMessageDeflate: {threshold: 1024}`, its default
+/// level) or as they are; the other servers are left out (socketioxide has no
+/// permessage-deflate, the raw peer and the wasm variant add nothing here).
+pub fn for_compression(spec: &ServerSpec, paths: &Paths, compress: bool) -> Option<ServerSpec> {
+    match (spec.name, compress) {
+        ("portico", true) => Some(ServerSpec {
+            about: "Portico, built-in `bench` handler, permessage-deflate on (bench/portico-deflate.toml)",
+            args: portico_args(paths, "portico-deflate.toml"),
+            ..spec.clone()
+        }),
+        ("node", true) => {
+            let mut env = spec.env.clone();
+            env.push(("PER_MESSAGE_DEFLATE".into(), "1".into()));
+            Some(ServerSpec {
+                about: "Node socket.io v4 with perMessageDeflate {threshold: 1024} (bench/peers/node)",
+                env,
+                ..spec.clone()
+            })
+        }
+        ("portico" | "node", false) => Some(spec.clone()),
+        _ => None,
+    }
+}
+
 /// `portico serve` with `bench/CONFIG` on a free port.
 fn portico_args(paths: &Paths, config: &str) -> Vec<OsString> {
     vec![

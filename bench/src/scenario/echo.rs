@@ -80,7 +80,7 @@ pub async fn run(target: &Target, params: &Params) -> Report {
     report.set("clients", shared.running.get() as f64);
     if params.flood > 0 {
         let source = crate::client::loopback_source(target.addr(params.clients), params.clients);
-        match Client::connect(target.addr(params.clients), source, &target.path).await {
+        match Client::connect(target.addr(params.clients), source, &target.path, target.deflate).await {
             Ok(client) => {
                 shared.running.set(shared.running.get() + 1);
                 shared.flooding.set(true);

@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use super::{Errors, Latencies, Report, Target, Window, connect_many, now_ns, padding, wait_until};
+use super::{
+    Errors, Latencies, Report, Target, Window, connect_many, now_ns, padding, text_padding, wait_until,
+};
 use crate::client::{Client, Incoming, IntField};
 
 /// How the fan-out scenario runs.
@@ -41,6 +43,10 @@ pub struct Params {
     /// Bytes of padding in each message.
     #[arg(long, default_value_t = 64)]
     pub payload: usize,
+    /// Pad with chat-like text, a different stretch in every message, instead of one
+    /// repeated letter: what compression sees in real messages.
+    #[arg(long)]
+    pub text: bool,
     /// Seconds to wait, after the senders stop, for the last deliveries.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
@@ -122,6 +128,8 @@ struct Shared {
     sent: Cell<u64>,
     received: Cell<u64>,
     received_in_window: Cell<u64>,
+    /// Bytes every member read off the wire while measuring.
+    wire_bytes_in_window: Cell<u64>,
     disconnected: Cell<u64>,
     hist: RefCell<Latencies>,
     /// Per sender, its messages on their way.
@@ -138,7 +146,11 @@ pub async fn run(target: &Target, params: &Params) -> Report {
         outstanding: (0..senders).map(|_| Outstanding::default()).collect(),
         ..Shared::default()
     });
-    let pad = Rc::new(padding(params.payload));
+    let pad = Rc::new(if params.text {
+        Padding::text(params.payload)
+    } else {
+        Padding::fixed(params.payload)
+    });
     let spawn = {
         let (shared, errors, pad) = (shared.clone(), errors.clone(), pad.clone());
         move |i, client| {
@@ -188,6 +200,12 @@ pub async fn run(target: &Target, params: &Params) -> Report {
     report.set("lost", (sent * members).saturating_sub(received) as f64);
     report.set("disconnected", shared.disconnected.get() as f64);
     report.set("deliveries_per_s", delivered as f64 / stats.elapsed.as_secs_f64());
+    if delivered > 0 {
+        report.set(
+            "wire_bytes_per_delivery",
+            shared.wire_bytes_in_window.get() as f64 / delivered as f64,
+        );
+    }
     report.latencies("latency", &shared.hist.borrow().0, &[("p50", 0.5), ("p99", 0.99)]);
     report.window(&stats, delivered, "delivery");
     if !drained {
@@ -199,13 +217,52 @@ pub async fn run(target: &Target, params: &Params) -> Report {
     report
 }
 
+/// What pads each message: one run of a letter, or a stretch of a long chat-like text
+/// that differs from message to message (so a compressor that keeps its context
+/// between messages finds the vocabulary again, not the same message).
+struct Padding {
+    source: String,
+    len: usize,
+}
+
+impl Padding {
+    fn fixed(len: usize) -> Padding {
+        Padding {
+            source: padding(len),
+            len,
+        }
+    }
+
+    fn text(len: usize) -> Padding {
+        // Far longer than deflate's 32 KiB window.
+        Padding {
+            source: text_padding(len.max(1) * 512),
+            len,
+        }
+    }
+
+    /// The padding of `sender`'s message `seq`.
+    fn of(&self, sender: usize, seq: u64) -> &str {
+        let span = self.source.len() - self.len;
+        if span == 0 {
+            return &self.source;
+        }
+        let at = (seq
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(sender as u64 * 40_503)
+            % span as u64) as usize;
+        // ASCII text: every offset is a character boundary.
+        &self.source[at..at + self.len]
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Role {
     Receiver,
     Sender { id: usize, window: usize },
 }
 
-async fn member(mut client: Client, role: Role, shared: Rc<Shared>, errors: Rc<Errors>, pad: Rc<String>) {
+async fn member(mut client: Client, role: Role, shared: Rc<Shared>, errors: Rc<Errors>, pad: Rc<Padding>) {
     let frame = format!("420[\"join\",{{\"room\":\"{ROOM}\"}}]").into_bytes();
     let joined = async {
         client.send(&frame).await?;
@@ -233,9 +290,9 @@ async fn deliveries(
     client: &mut Client,
     role: Role,
     shared: &Shared,
-    pad: &str,
+    pad: &Padding,
 ) -> Result<(), crate::client::ClientError> {
-    let mut frame = Vec::with_capacity(pad.len() + 96);
+    let mut frame = Vec::with_capacity(pad.len + 96);
     let mine = match role {
         Role::Sender { id, window } => shared.outstanding.get(id).map(|o| (id, window, o)),
         Role::Receiver => None,
@@ -244,6 +301,7 @@ async fn deliveries(
         shared.start.notified().await;
     }
     let members = shared.joined.get();
+    let mut wire = client.wire_bytes();
     loop {
         let incoming = match mine {
             Some((id, window, outstanding)) => {
@@ -252,8 +310,9 @@ async fn deliveries(
                     frame.clear();
                     let _ = write!(
                         frame,
-                        "42[\"bcast\",{{\"room\":\"{ROOM}\",\"payload\":{{\"s\":{id},\"q\":{seq},\"t\":{},\"p\":\"{pad}\"}}}}]",
-                        now_ns()
+                        "42[\"bcast\",{{\"room\":\"{ROOM}\",\"payload\":{{\"s\":{id},\"q\":{seq},\"t\":{},\"p\":\"{}\"}}}}]",
+                        now_ns(),
+                        pad.of(id, seq)
                     );
                     client.send(&frame).await?;
                     shared.sent.set(shared.sent.get() + 1);
@@ -267,6 +326,13 @@ async fn deliveries(
             }
             None => client.recv().await?,
         };
+        let read = client.wire_bytes();
+        if shared.measuring.get() {
+            shared
+                .wire_bytes_in_window
+                .set(shared.wire_bytes_in_window.get() + (read - wire));
+        }
+        wire = read;
         let Incoming::Event(text) = incoming else {
             continue;
         };

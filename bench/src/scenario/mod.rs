@@ -37,6 +37,8 @@ pub struct Target {
     /// Its processes (the nodes, and a cluster's Redis), for CPU readings, summed; the
     /// first is the one whose memory is read. None: those metrics are left out.
     pub pids: Vec<u32>,
+    /// Whether clients offer permessage-deflate (and insist on it).
+    pub deflate: bool,
 }
 
 impl Target {
@@ -234,7 +236,7 @@ pub(crate) async fn connect_many(
                 let t0 = Instant::now();
                 let addr = target.addr(i);
                 let source = client::loopback_source(addr, i);
-                match Client::connect(addr, source, &target.path).await {
+                match Client::connect(addr, source, &target.path, target.deflate).await {
                     Ok(client) => {
                         hist.borrow_mut().record(t0.elapsed().as_nanos() as u64);
                         spawn(i, client);
@@ -268,4 +270,30 @@ pub(crate) async fn wait_until(limit: Duration, done: impl Fn() -> bool) -> bool
 /// `{"p":"xxx…"}`-style padding of about `bytes` bytes.
 pub(crate) fn padding(bytes: usize) -> String {
     "x".repeat(bytes)
+}
+
+/// About `bytes` bytes of chat-like text, as a JSON string's content: words drawn from
+/// a small vocabulary by a fixed pseudo-random sequence, with numbers, so it compresses
+/// as real messages do, not as a run of one letter.
+pub(crate) fn text_padding(bytes: usize) -> String {
+    const WORDS: [&str; 32] = [
+        "the", "room", "message", "alice", "bob", "order", "shipped", "today", "price", "update", "ready",
+        "meeting", "at", "noon", "please", "review", "status", "of", "ticket", "done", "thanks", "see",
+        "you", "later", "new", "version", "deploy", "build", "passed", "failed", "user", "online",
+    ];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut out = String::with_capacity(bytes + 16);
+    while out.len() < bytes {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if x.is_multiple_of(7) {
+            out.push_str(&(x % 100_000).to_string());
+        } else {
+            out.push_str(WORDS[(x % 32) as usize]);
+        }
+        out.push(' ');
+    }
+    out.truncate(bytes);
+    out
 }

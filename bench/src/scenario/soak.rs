@@ -165,7 +165,7 @@ async fn churn(target: &Target, slot: usize, room: &str, counts: &Counts, errors
         let addr = target.addr(slot);
         // A new source address each time: churn leaves TIME_WAIT sockets behind.
         let source = loopback_source(addr, slot.wrapping_mul(31).wrapping_add(generation));
-        let mut client = match Client::connect(addr, source, &target.path).await {
+        let mut client = match Client::connect(addr, source, &target.path, target.deflate).await {
             Ok(client) => client,
             Err(err) => {
                 errors.push("connect", &err);

@@ -66,6 +66,13 @@ pub fn headline(report: &Report) -> String {
             num(m("flooded_per_s")),
             m("flooder_connected")
         ),
+        "fanout-2k" | "fanout-2k-deflate" => format!(
+            "{} deliveries/s, {} wire B/delivery, {} server CPU µs/delivery, lost {}",
+            num(m("deliveries_per_s")),
+            num(m("wire_bytes_per_delivery")),
+            num(m("server_cpu_us_per_delivery")),
+            num(m("lost"))
+        ),
         "fanout" | "cluster" => format!(
             "{} deliveries/s, p50 {} µs, lost {}",
             num(m("deliveries_per_s")),
@@ -189,6 +196,15 @@ fn columns(scenario: &str) -> Vec<Column> {
             col("lost", "lost"),
             col("disconnected", "disconnected"),
             col("server CPU µs/delivery", "server_cpu_us_per_delivery"),
+            col("server CPU %", "server_cpu_pct"),
+            col("load gen CPU %", "loadgen_cpu_pct"),
+        ],
+        "fanout-2k" | "fanout-2k-deflate" => vec![
+            rate("deliveries/s", "deliveries_per_s"),
+            col("wire bytes/delivery", "wire_bytes_per_delivery"),
+            col("server CPU µs/delivery", "server_cpu_us_per_delivery"),
+            col("p50 µs", "latency_p50_us"),
+            col("lost", "lost"),
             col("server CPU %", "server_cpu_pct"),
             col("load gen CPU %", "loadgen_cpu_pct"),
         ],
@@ -357,6 +373,14 @@ Fan-out server CPU per delivery: portico {} µs, socketioxide {} µs: portico ne
             out,
             "\n## {scenario}\n\n`portico-bench run --addr … --pid … {load}`\n"
         );
+        if ["fanout-2k", "fanout-2k-deflate"].contains(&scenario.as_str()) {
+            out.push_str(
+                "Portico and Node only (socketioxide has no permessage-deflate). With `-deflate` the clients \
+                 offer permessage-deflate and Portico runs `bench/portico-deflate.toml`, Node \
+                 `perMessageDeflate: {threshold: 1024}`; wire bytes are what the members read off their \
+                 sockets, per delivery.\n\n",
+            );
+        }
         if ["unflooded", "flood"].contains(&scenario.as_str()) {
             out.push_str(
                 "Portico runs this with `bench/portico-flood.toml` (the default limits; the flooder is never \
