@@ -2,12 +2,15 @@
 // client whose connection dies in the middle of a stream of room messages reconnects
 // as the same socket (same id, `recovered`, its rooms) and receives every message
 // exactly once, in order; past the window, or with an offset the server never gave,
-// it is a new session.
+// it is a new session. On a namespace that needs a token, `skip_middlewares` decides
+// whether the reconnect's token is read again; a refused reconnect leaves the session
+// waiting, and another user's token never resumes it.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
 import { metric } from "./lib/metrics.mjs";
+import { sign, now } from "./lib/jwt.mjs";
 
 const MESSAGES = 1000;
 
@@ -265,3 +268,108 @@ describe("without [socketio.recovery]", () => {
     }
   });
 });
+
+for (const skip of [true, false]) {
+  describe(`connection state recovery on an authenticated namespace (skip_middlewares = ${skip})`, () => {
+    const SECRET = "recovery-secret";
+    let server;
+    before(async () => {
+      server = await startServer(`
+[auth]
+secret = "${SECRET}"
+[socketio.recovery]
+max_disconnection_ms = 10000
+skip_middlewares = ${skip}
+[namespaces."/secure"]
+handler = "echo"
+auth = "required"
+`);
+    });
+    after(() => server.stop());
+
+    const token = (sub) => sign({ sub, exp: now() + 600 }, SECRET);
+
+    /** A client of /secure as user `sub`, in room `room`, whose transport has just dropped. */
+    async function dropped(sub, room) {
+      const s = io(`${server.url}/secure`, {
+        forceNew: true,
+        transports: ["websocket"],
+        reconnection: false,
+        auth: { token: token(sub) },
+      });
+      await once(s, "connect");
+      await s.emitWithAck("join", room);
+      const got = [];
+      s.on("m", (n) => got.push(n));
+      await s.emitWithAck("relay", { event: "m", args: [0], to: room });
+      await until(() => got.length === 1, "the first message");
+      const id = s.id;
+      s.io.engine.transport.ws._socket.destroy();
+      await once(s, "disconnect");
+      return { s, got, id };
+    }
+
+    /** Sends `n` more messages to `room` from another user's socket. */
+    async function sendMissed(room, n) {
+      const other = io(`${server.url}/secure`, {
+        forceNew: true,
+        transports: ["websocket"],
+        reconnection: false,
+        auth: { token: token(999) },
+      });
+      try {
+        await once(other, "connect");
+        for (let i = 1; i <= n; i++) await other.emitWithAck("relay", { event: "m", args: [i], to: room });
+      } finally {
+        other.close();
+      }
+    }
+
+    it(
+      skip
+        ? "a bad token on reconnect is not asked about: the socket is recovered as its user"
+        : "a bad token on reconnect is refused, and the session waits for a good one",
+      async () => {
+        const room = `auth-${skip}`;
+        const { s, got, id } = await dropped(7, room);
+        try {
+          await sendMissed(room, 3);
+          s.auth = { token: "not-a-token" };
+          s.connect();
+          if (skip) {
+            await once(s, "connect");
+          } else {
+            const err = await once(s, "connect_error");
+            assert.match(err.message, /token/i);
+            s.auth = { token: token(7) };
+            s.connect();
+            await once(s, "connect");
+          }
+          assert.equal(s.recovered, true);
+          assert.equal(s.id, id);
+          await until(() => got.length === 4, `4 messages (got ${got})`);
+          assert.deepEqual(got, [0, 1, 2, 3]);
+        } finally {
+          s.close();
+        }
+      },
+    );
+
+    // With skip_middlewares the token is not read at all: the session's user comes back.
+    if (!skip) it("another user's token never resumes the session", async () => {
+      const room = "auth-other-user";
+      const { s, id } = await dropped(8, room);
+      try {
+        s.auth = { token: token(9) };
+        s.connect();
+        await once(s, "connect");
+        assert.ok(!s.recovered);
+        assert.notEqual(s.id, id);
+        const { rooms } = await s.emitWithAck("rooms");
+        assert.deepEqual(rooms, [s.id, "user:9"].sort());
+      } finally {
+        s.close();
+      }
+    });
+  });
+}
