@@ -4,9 +4,14 @@
 // exactly once, in order; past the window, or with an offset the server never gave,
 // it is a new session. On a namespace that needs a token, `skip_middlewares` decides
 // whether the reconnect's token is read again; a refused reconnect leaves the session
-// waiting, and another user's token never resumes it.
+// waiting, and another user's token never resumes it. A plugin sees one socket: one
+// on-connect, and its on-disconnect only once the socket is gone for good.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
 import { metric } from "./lib/metrics.mjs";
@@ -373,3 +378,113 @@ auth = "required"
     });
   });
 }
+
+describe("connection state recovery off for one namespace", () => {
+  let server;
+  before(async () => {
+    server = await startServer(`
+[socketio.recovery]
+[namespaces."/"]
+[namespaces."/plain"]
+recovery = false
+`);
+  });
+  after(() => server.stop());
+
+  it("its sockets come back as new ones while the others recover", async () => {
+    const kept = reconnecting(server, { transports: ["websocket"] });
+    const plain = io(`${server.url}/plain`, {
+      forceNew: true,
+      transports: ["websocket"],
+      reconnectionDelay: 200,
+      reconnectionDelayMax: 200,
+      randomizationFactor: 0,
+    });
+    try {
+      await Promise.all([once(kept, "connect"), once(plain, "connect")]);
+      const ids = [kept.id, plain.id];
+      for (const s of [kept, plain]) {
+        const got = [];
+        s.on("m", (n) => got.push(n));
+        await s.emitWithAck("relay", { event: "m", args: [1], to: s.id });
+        await until(() => got.length === 1, "a message, so the client has an offset if it gets any");
+      }
+      const back = Promise.all([once(kept, "connect"), once(plain, "connect")]);
+      kept.emit("drop-transport");
+      plain.emit("drop-transport");
+      await back;
+      assert.equal(kept.recovered, true);
+      assert.equal(kept.id, ids[0]);
+      assert.ok(!plain.recovered);
+      assert.notEqual(plain.id, ids[1]);
+    } finally {
+      kept.close();
+      plain.close();
+    }
+  });
+});
+
+describe("connection state recovery, as a plugin sees it", () => {
+  const PLUGINS = process.env.PORTICO_PLUGINS_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), "../target/plugins");
+  let root, server;
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), "portico-e2e-recovery-"));
+    mkdirSync(join(root, "plugins"));
+    copyFileSync(join(PLUGINS, "misbehaving.wasm"), join(root, "plugins", "misbehaving.wasm"));
+    server = await startServer(`
+[plugins]
+dir = ${JSON.stringify(join(root, "plugins"))}
+[plugins.settings.misbehaving.config]
+lifecycle_room = "observers"
+[socketio.recovery]
+max_disconnection_ms = 10000
+[namespaces."/m"]
+plugins = ["misbehaving"]
+`);
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("one on-connect, no on-disconnect for a drop it recovers from, one when it leaves for good", async () => {
+    const observer = io(`${server.url}/m`, { forceNew: true, transports: ["websocket"], reconnection: false });
+    const s = io(`${server.url}/m`, {
+      forceNew: true,
+      transports: ["websocket"],
+      autoConnect: false,
+      reconnectionDelay: 200,
+      reconnectionDelayMax: 200,
+      randomizationFactor: 0,
+    });
+    try {
+      await once(observer, "connect");
+      assert.equal(await observer.timeout(2000).emitWithAck("slow-join", { room: "observers", ms: 0 }), "joined");
+      const seen = [];
+      observer.on("lifecycle", (e) => seen.push(e));
+      s.connect();
+      await once(s, "connect");
+      const id = s.id;
+      const ofSubject = () => seen.filter((e) => e.id === id);
+      await until(() => ofSubject().length === 1, "its on-connect");
+      assert.deepEqual(ofSubject(), [{ event: "connect", id, reason: null }]);
+      s.io.engine.transport.ws._socket.destroy();
+      await once(s, "disconnect");
+      await once(s, "connect");
+      assert.equal(s.recovered, true);
+      assert.equal(s.id, id);
+      // Each answer comes after anything its plugin call emitted before it.
+      assert.equal(await s.timeout(2000).emitWithAck("anything"), "ok");
+      assert.equal(await observer.timeout(2000).emitWithAck("anything"), "ok");
+      assert.deepEqual(ofSubject(), [{ event: "connect", id, reason: null }], "no second connect, no disconnect");
+      s.disconnect();
+      await until(() => ofSubject().length === 2, "its on-disconnect");
+      assert.deepEqual(ofSubject()[1], { event: "disconnect", id, reason: "client namespace disconnect" });
+      await sleep(100);
+      assert.equal(ofSubject().length, 2, "heard once");
+    } finally {
+      observer.close();
+      s.close();
+    }
+  });
+});

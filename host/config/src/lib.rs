@@ -292,9 +292,17 @@ pub struct NamespaceConfig {
     /// `userId` and `username` are the token's `sub` and `username` claims. Defaults to
     /// `false`.
     pub presence: bool,
+    /// `false` keeps connection state recovery off here while `[socketio.recovery]`
+    /// turns it on for the other namespaces. Unset (the default): on with the section.
+    pub recovery: Option<bool>,
 }
 
 impl NamespaceConfig {
+    /// Whether it recovers connection state, given the `[socketio.recovery]` section.
+    pub fn recovers<'c>(&self, section: Option<&'c RecoveryConfig>) -> Option<&'c RecoveryConfig> {
+        section.filter(|_| self.recovery != Some(false))
+    }
+
     /// Whether plugins serve this namespace (rather than a built-in handler).
     pub fn uses_plugins(&self) -> bool {
         !self.plugins.is_empty()

@@ -8,7 +8,8 @@
 //! (`pid`) and its rooms. A CONNECT whose `auth` carries `{pid, offset}` claims it
 //! ([`Journal::claim`]) and is sent, in order, every kept packet after `offset` that its
 //! rooms would have received ([`Journal::resume`]), as Node's in-memory adapter does
-//! (`persistSession` / `restoreSession`). A session nobody claims in time
+//! (`persistSession` / `restoreSession`); one with `{pid}` alone (a client that had
+//! received nothing yet) every one since the socket was admitted. A session nobody claims in time
 //! ([`Journal::expire`]) or that the `max_sessions` cap pushes out is gone for good:
 //! only then does its handler hear that the socket left.
 //!
@@ -79,6 +80,9 @@ pub struct Session {
     pub rooms: Vec<Room>,
     /// Why it left: what its handler hears if it never comes back.
     pub reason: DisconnectReason,
+    /// The sequence number of the first packet sent after it was admitted: where a
+    /// replay starts for a client that received none (it has no offset to give).
+    pub since: u64,
 }
 
 /// A session taken out of the journal by a reconnecting client, with where its replay
@@ -86,8 +90,8 @@ pub struct Session {
 #[derive(Debug)]
 pub struct Claim {
     session: Session,
-    /// The sequence number of the last packet the client saw.
-    seen: u64,
+    /// The sequence number of the first packet to replay.
+    from: u64,
 }
 
 impl Claim {
@@ -242,23 +246,39 @@ impl Journal {
         Kept { left, ended, evicted }
     }
 
-    /// Takes the session `pid` out, if it is kept, has not expired, and `offset` is a
-    /// packet still kept (else its client gets a new session, as Node's
-    /// `restoreSession` decides; the session waits for its expiry).
-    pub fn claim(&self, pid: &str, offset: &str) -> Option<Claim> {
-        let seen = self.parse(offset)?;
+    /// Takes the session `pid` out, if it is kept, has not expired, and every packet
+    /// after `offset` is still kept (else its client gets a new session, as Node's
+    /// `restoreSession` decides; the session waits for its expiry). A client that
+    /// received nothing has no `offset`: its replay starts from its admission (Node
+    /// gives it a new session; socket.io-client then sends its `pid` alone).
+    pub fn claim(&self, pid: &str, offset: Option<&str>) -> Option<Claim> {
+        let seen = match offset {
+            Some(offset) => Some(self.parse(offset)?),
+            None => None,
+        };
         let mut state = self.lock();
         state.trim(&self.settings);
         let waiting = state.sessions.get(pid)?;
-        if waiting.left.elapsed() > self.settings.max_disconnection || !state.holds(seen) {
+        let from = match seen {
+            Some(seen) if state.holds(seen) => seen + 1,
+            Some(_) => return None,
+            None => waiting.session.since,
+        };
+        if waiting.left.elapsed() > self.settings.max_disconnection || !state.keeps_from(from) {
             return None;
         }
         let waiting = state.sessions.remove(pid)?;
         waiting.ended.cancel();
         Some(Claim {
             session: waiting.session,
-            seen,
+            from,
         })
+    }
+
+    /// The sequence number the next packet will get: a socket admitted now missed
+    /// nothing before it.
+    pub fn next_seq(&self) -> u64 {
+        self.lock().next
     }
 
     /// Takes the session `pid` that left at `left` out, if it is still there: its
@@ -277,12 +297,12 @@ impl Journal {
     /// is not run) when some of those packets were dropped since the claim.
     pub fn resume(&self, claim: &Claim, admit: impl FnOnce(Vec<Outbound>) -> bool) -> Option<bool> {
         let mut state = self.lock();
-        if !state.holds(claim.seen) {
+        if !state.keeps_from(claim.from) {
             return None;
         }
         let rooms: HashSet<&str> = claim.session.rooms.iter().map(|r| &**r).collect();
         let missed = state
-            .after(claim.seen)
+            .from(claim.from)
             .filter(|logged| reaches(&logged.targets, &rooms))
             .map(|logged| logged.item.clone())
             .collect();
@@ -321,10 +341,16 @@ impl State {
         (first..self.next).contains(&seq)
     }
 
-    /// The packets after `seq`, which [`State::holds`].
-    fn after(&self, seq: u64) -> impl Iterator<Item = &Logged> {
+    /// Whether every packet from `seq` on is still kept (none yet counts).
+    fn keeps_from(&self, seq: u64) -> bool {
         let first = self.next - self.packets.len() as u64;
-        self.packets.iter().skip((seq + 1 - first) as usize)
+        (first..=self.next).contains(&seq)
+    }
+
+    /// The packets from `seq` on, which [`State::keeps_from`].
+    fn from(&self, seq: u64) -> impl Iterator<Item = &Logged> {
+        let first = self.next - self.packets.len() as u64;
+        self.packets.iter().skip((seq - first) as usize)
     }
 
     /// Drops packets older than the window, then the oldest past `max_bytes`.

@@ -128,6 +128,9 @@ struct Recovery {
     journal: Arc<Journal>,
     /// Whether it resumed an earlier socket's session.
     recovered: bool,
+    /// The first packet it may have missed had it dropped at once (the journal's next
+    /// sequence number when its session began).
+    since: u64,
 }
 
 impl std::fmt::Debug for Socket {
@@ -274,14 +277,20 @@ impl Socket {
         self.0.recovery.get().is_some_and(|r| r.recovered)
     }
 
-    /// Makes it recoverable under `pid`, its events kept in `journal` (once; before
-    /// admission).
-    pub(super) fn recover_with(&self, pid: Arc<str>, journal: Arc<Journal>, recovered: bool) {
+    /// Makes it recoverable under `pid`, its events kept in `journal`, its session
+    /// begun at packet `since` (once; before admission).
+    pub(super) fn recover_with(&self, pid: Arc<str>, journal: Arc<Journal>, recovered: bool, since: u64) {
         let _ = self.0.recovery.set(Recovery {
             pid,
             journal,
             recovered,
+            since,
         });
+    }
+
+    /// Where its session began in its journal (0 when it is not recoverable).
+    pub(super) fn recovery_since(&self) -> u64 {
+        self.0.recovery.get().map_or(0, |r| r.since)
     }
 
     /// Queues the packets it missed, in order, a batch per queue item so a long

@@ -123,10 +123,8 @@ impl Gateway {
                 _ => builtin::handler(ns.handler),
             };
             let options = namespace_options(ns, config, &verifier);
-            let journal = config
-                .socketio
-                .recovery
-                .as_ref()
+            let journal = ns
+                .recovers(config.socketio.recovery.as_ref())
                 .map(|recovery| Arc::new(Journal::new(RecoverySettings::from_config(recovery))));
             let (adapter, presence) = adapters(cluster.as_ref(), name, ns.presence, journal);
             Namespace::with_adapter(name, handler, options, adapter, presence)

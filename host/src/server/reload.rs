@@ -161,6 +161,9 @@ fn needs_restart(running: &Config, new: &Config, has_plugins: bool) -> Vec<Strin
             Some(old) if !ns.uses_plugins() && old.handler != ns.handler => {
                 keys.push(format!("namespaces.\"{name}\".handler"));
             }
+            Some(old) if old.recovery != ns.recovery => {
+                keys.push(format!("namespaces.\"{name}\".recovery"));
+            }
             Some(_) => {}
         }
     }
@@ -197,6 +200,11 @@ fn effective(running: &Config, mut new: Config, has_plugins: bool) -> Config {
                     }
                 }
                 _ => old.clone(),
+            };
+            // Its adapter was made with or without a journal.
+            let ns = crate::config::NamespaceConfig {
+                recovery: old.recovery,
+                ..ns
             };
             (name.clone(), ns)
         })

@@ -261,10 +261,14 @@ impl SocketIo {
 
 /// The session a reconnecting client asks to resume: its CONNECT `auth` carries the
 /// `pid` it was given and the `offset` of the last packet it saw, both strings (as
-/// socket.io-client sends them), and the namespace still has it.
+/// socket.io-client sends them; no `offset` when it received nothing), and the
+/// namespace still has it.
 fn claim(ns: &Arc<Namespace>, auth: &Value) -> Option<Claim> {
     let pid = auth.get("pid")?.as_str()?;
-    let offset = auth.get("offset")?.as_str()?;
+    let offset = match auth.get("offset") {
+        None | Some(Value::Null) => None,
+        Some(offset) => Some(offset.as_str()?),
+    };
     ns.claim(pid, offset)
 }
 

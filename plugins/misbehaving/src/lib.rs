@@ -18,6 +18,10 @@
 //!
 //! As server events (another node's `serverSideEmit`), `trap` panics and `emit-then-trap`
 //! emits, then panics; anything else is not answered.
+//!
+//! With `lifecycle_room` in its config, it tells that room of every socket's life:
+//! `lifecycle {event: "connect", id}` from `on_connect` and `lifecycle {event:
+//! "disconnect", id, reason}` from `on_disconnect`, so a test sees what the plugin saw.
 
 use portico_sdk::{Ctx, Error, Handler, Payload, Reply, ServerCtx, Value, json, plugin};
 
@@ -41,11 +45,40 @@ struct Grow {
     mb: usize,
 }
 
+/// Its config.
+#[derive(serde::Deserialize, Default)]
+struct Config {
+    /// Where `lifecycle` events go; none: not sent.
+    #[serde(default)]
+    lifecycle_room: Option<String>,
+}
+
+/// Tells the lifecycle room, if configured, of `event` on the caller's socket.
+fn lifecycle(ctx: &mut Ctx, event: &str, reason: Option<&str>) -> Result<(), Error> {
+    let config: Config = ctx.config().unwrap_or_default();
+    let Some(room) = config.lifecycle_room else {
+        return Ok(());
+    };
+    let id = ctx.socket().id().to_owned();
+    ctx.to_room(&room).emit(
+        "lifecycle",
+        &json!({ "event": event, "id": id, "reason": reason }),
+    )
+}
+
 /// The misbehaving plugin.
 pub struct Misbehaving;
 
 #[plugin]
 impl Handler for Misbehaving {
+    fn on_connect(ctx: &mut Ctx) -> Result<(), Error> {
+        lifecycle(ctx, "connect", None)
+    }
+
+    fn on_disconnect(ctx: &mut Ctx, reason: &str) {
+        let _ = lifecycle(ctx, "disconnect", Some(reason));
+    }
+
     fn on_event(ctx: &mut Ctx, event: &str) -> Result<Reply, Error> {
         match event {
             "loop" => {

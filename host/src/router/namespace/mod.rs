@@ -288,11 +288,16 @@ impl Namespace {
             if let Some(observer) = self.observer() {
                 socket.observe(observer.clone());
             }
+            // A resuming socket has its session's pid already (and is admitted under
+            // the journal's lock: asking it for anything now would deadlock).
             if socket.framing() == Framing::SocketIo
+                && socket.pid().is_none()
                 && let Some(journal) = self.adapter.journal()
             {
-                // A resuming socket has its session's pid already.
-                socket.recover_with(crate::id::random_id().into(), journal.clone(), false);
+                // Read before it is registered: a packet sent in between is replayed
+                // if it drops before it receives one, never lost.
+                let since = journal.next_seq();
+                socket.recover_with(crate::id::random_id().into(), journal.clone(), false, since);
             }
             if !socket.mark_admitted() {
                 return false;

@@ -15,11 +15,12 @@ use crate::router::recovery::{Claim, Journal, Session};
 
 impl Namespace {
     /// Claims the session `pid` for a reconnecting client whose last packet was
-    /// `offset`: `None` (a new session) unless recovery is on, the session is kept and
-    /// not expired, and the packets after `offset` are all still kept. A socket still
+    /// `offset` (none: it received nothing): `None` (a new session) unless recovery is
+    /// on, the session is kept and not expired, and the packets it missed are all
+    /// still kept. A socket still
     /// connected under `pid` is one whose client came back before its old connection
     /// was seen to die: that connection is closed and its session claimed.
-    pub fn claim(self: &Arc<Self>, pid: &str, offset: &str) -> Option<Claim> {
+    pub fn claim(self: &Arc<Self>, pid: &str, offset: Option<&str>) -> Option<Claim> {
         let journal = self.adapter.journal()?;
         if let Some(old) = journal.live(pid).and_then(|sid| self.adapter.socket(&sid)) {
             tracing::debug!(
@@ -67,7 +68,12 @@ impl Namespace {
             return self.refuse(socket, refusal.into());
         }
         let resumed = journal.resume(&claim, |missed| {
-            socket.recover_with(claim.session().pid.clone(), journal.clone(), true);
+            socket.recover_with(
+                claim.session().pid.clone(),
+                journal.clone(),
+                true,
+                claim.session().since,
+            );
             socket.send_missed(missed);
             if !self.admit(socket) {
                 return false;
@@ -118,6 +124,7 @@ impl Namespace {
             pid: pid.clone(),
             rooms,
             reason,
+            since: socket.recovery_since(),
         };
         self.keep_session(journal, session);
         true

@@ -36,6 +36,7 @@ fn session(socket: &Socket, pid: &str, rooms: &[&str]) -> Session {
         pid: pid.into(),
         rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
         reason: DisconnectReason::TransportClose,
+        since: 0,
     }
 }
 
@@ -82,7 +83,7 @@ fn offsets_grow_and_a_claim_replays_what_its_rooms_missed_in_order() {
     record(&journal, Targets::default().except("red"), 5);
     record(&journal, Targets::default().to(s.id().clone()), 6);
     record(&journal, Targets::default().to("red").except(s.id().clone()), 7);
-    let claim = journal.claim("p", &first).expect("claimed");
+    let claim = journal.claim("p", Some(&first)).expect("claimed");
     let texts = missed(&journal, &claim).expect("all kept");
     let n = |t: &str| {
         t.rsplit_once(',')
@@ -95,7 +96,10 @@ fn offsets_grow_and_a_claim_replays_what_its_rooms_missed_in_order() {
         "after the offset, to its rooms, minus its exceptions: {texts:?}"
     );
     assert!(texts[0].ends_with(&format!(r#","{second}"]"#)), "{texts:?}");
-    assert!(journal.claim("p", &first).is_none(), "a session is claimed once");
+    assert!(
+        journal.claim("p", Some(&first)).is_none(),
+        "a session is claimed once"
+    );
 }
 
 #[test]
@@ -107,13 +111,53 @@ fn an_unknown_or_foreign_offset_claims_nothing_and_the_session_stays() {
     let foreign = record(&other, Targets::default(), 0);
     journal.persist(session(&s, "p", &[]));
     for offset in [foreign.as_str(), "", "x", "abc-def", &format!("{mine}9")] {
-        assert!(journal.claim("p", offset).is_none(), "{offset:?}");
+        assert!(journal.claim("p", Some(offset)).is_none(), "{offset:?}");
     }
-    assert!(journal.claim("nobody", &mine).is_none());
+    assert!(journal.claim("nobody", Some(&mine)).is_none());
     assert!(
-        journal.claim("p", &mine).is_some(),
+        journal.claim("p", Some(&mine)).is_some(),
         "still kept for a good offset"
     );
+}
+
+#[test]
+fn a_client_that_received_nothing_replays_from_its_admission() {
+    let journal = Journal::new(RecoverySettings {
+        max_bytes: 2_000,
+        ..settings()
+    });
+    let (s, _rx) = socket();
+    record(&journal, Targets::default(), 0);
+    let since = journal.next_seq();
+    journal.persist(Session {
+        since,
+        ..session(&s, "p", &[])
+    });
+    record(&journal, Targets::default(), 1);
+    record(&journal, Targets::default(), 2);
+    let claim = journal.claim("p", None).expect("claimed without an offset");
+    let texts = missed(&journal, &claim).expect("all kept");
+    assert_eq!(
+        texts.iter().map(|t| shape(t)).collect::<Vec<_>>(),
+        ["n 1", "n 2"],
+        "not packet 0"
+    );
+    // Nothing sent since: an empty replay, still a recovery.
+    journal.persist(Session {
+        since: journal.next_seq(),
+        ..session(&s, "q", &[])
+    });
+    let claim = journal.claim("q", None).expect("claimed");
+    assert_eq!(missed(&journal, &claim), Some(vec![]));
+    // Once packets after its admission are trimmed away, a new session.
+    journal.persist(Session {
+        since: journal.next_seq(),
+        ..session(&s, "r", &[])
+    });
+    for n in 3..200 {
+        record(&journal, Targets::default(), n);
+    }
+    assert!(journal.claim("r", None).is_none());
 }
 
 #[test]
@@ -124,7 +168,7 @@ fn an_epoch_with_a_dash_in_it_still_parses() {
     let offset = record(&journal, Targets::default(), 0);
     assert_eq!(offset, "a-b-c-d--0");
     journal.persist(session(&s, "p", &[]));
-    assert!(journal.claim("p", &offset).is_some());
+    assert!(journal.claim("p", Some(&offset)).is_some());
 }
 
 #[test]
@@ -144,7 +188,10 @@ fn packets_past_max_bytes_go_first_and_a_claim_behind_them_fails() {
         bytes <= 4_000 && packets < 200,
         "{packets} packets, {bytes} bytes"
     );
-    assert!(journal.claim("p", &old).is_none(), "its replay would have a hole");
+    assert!(
+        journal.claim("p", Some(&old)).is_none(),
+        "its replay would have a hole"
+    );
 }
 
 #[test]
@@ -158,7 +205,7 @@ fn a_session_past_its_window_is_not_claimed_and_expires_once() {
     std::thread::sleep(Duration::from_millis(40));
     let kept = journal.persist(session(&s, "late", &[]));
     let offset = record(&journal, Targets::default(), 0);
-    assert!(journal.claim("early", &offset).is_none(), "past its window");
+    assert!(journal.claim("early", Some(&offset)).is_none(), "past its window");
     assert!(
         journal
             .expire("late", kept.left + Duration::from_millis(1))
@@ -187,7 +234,7 @@ fn the_session_cap_pushes_the_oldest_out_and_ends_its_wait() {
     // Claims and re-persists leave stale order entries; they never grow without bound.
     let offset = record(&journal, Targets::default(), 0);
     for _ in 0..1_000 {
-        let claim = journal.claim("b", &offset).expect("b is kept");
+        let claim = journal.claim("b", Some(&offset)).expect("b is kept");
         journal.persist(claim.into_session());
     }
     assert!(journal.lock().order.len() < 200, "{}", journal.lock().order.len());
@@ -330,7 +377,7 @@ async fn a_socket_resumes_with_its_id_rooms_and_every_packet_it_missed() {
         "not yet gone for good"
     );
 
-    let claim = ns.claim(&pid, &offset).expect("claimed");
+    let claim = ns.claim(&pid, Some(&offset)).expect("claimed");
     let (outbox, mut rx) = Outbox::new(64);
     let new = Socket::with_id(
         claim.session().socket.id().clone(),
@@ -389,7 +436,9 @@ async fn a_client_back_before_its_old_connection_closed_takes_its_session_over()
     old.emit("m", Payload::json(vec![json!(0)])).expect("queued");
     let offset = last_offset(&drain(&mut rx));
     // Its connection looks alive to the server: no remove yet.
-    let claim = ns.claim(&pid, &offset).expect("claimed from the live socket");
+    let claim = ns
+        .claim(&pid, Some(&offset))
+        .expect("claimed from the live socket");
     assert!(!old.connected(), "the old socket is gone");
     assert!(ns.socket(old.id()).is_none());
     assert_eq!(claim.session().socket.id(), old.id());
