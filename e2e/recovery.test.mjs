@@ -376,6 +376,48 @@ auth = "required"
         s.close();
       }
     });
+
+    // Before it may claim, the client is authenticated: a pid that leaked to another
+    // user neither resumes the session nor closes the connection that still holds it.
+    if (!skip) it("a leaked pid with another user's token leaves the live socket alone", async () => {
+      const room = "auth-leaked-pid";
+      const victim = io(`${server.url}/secure`, {
+        forceNew: true,
+        transports: ["websocket"],
+        reconnection: false,
+        auth: { token: token(11) },
+      });
+      let thief;
+      try {
+        await once(victim, "connect");
+        await victim.emitWithAck("join", room);
+        const got = [];
+        victim.on("m", (n) => got.push(n));
+        await victim.emitWithAck("relay", { event: "m", args: [0], to: room });
+        await until(() => got.length === 1, "the first message");
+        assert.ok(victim._pid && victim._lastOffset, "the victim has a session to steal");
+        let dropped = false;
+        victim.on("disconnect", () => (dropped = true));
+        thief = io(`${server.url}/secure`, {
+          forceNew: true,
+          transports: ["websocket"],
+          reconnection: false,
+          auth: { token: token(12), pid: victim._pid, offset: victim._lastOffset },
+        });
+        await once(thief, "connect");
+        assert.ok(!thief.recovered);
+        assert.notEqual(thief.id, victim.id);
+        const { rooms } = await thief.emitWithAck("rooms");
+        assert.deepEqual(rooms, [thief.id, "user:12"].sort());
+        await sendMissed(room, 1);
+        await until(() => got.length === 2, `the victim is still served (got ${got})`);
+        assert.equal(dropped, false);
+        assert.equal(victim.connected, true);
+      } finally {
+        victim.close();
+        thief?.close();
+      }
+    });
   });
 }
 

@@ -246,12 +246,18 @@ impl Journal {
         Kept { left, ended, evicted }
     }
 
-    /// Takes the session `pid` out, if it is kept, has not expired, and every packet
-    /// after `offset` is still kept (else its client gets a new session, as Node's
-    /// `restoreSession` decides; the session waits for its expiry). A client that
-    /// received nothing has no `offset`: its replay starts from its admission (Node
-    /// gives it a new session; socket.io-client then sends its `pid` alone).
-    pub fn claim(&self, pid: &str, offset: Option<&str>) -> Option<Claim> {
+    /// Takes the session `pid` out, if it is kept, has not expired, every packet
+    /// after `offset` is still kept, and `owns` its socket says the asking client may
+    /// have it (else its client gets a new session, as Node's `restoreSession`
+    /// decides; the session waits for its expiry). A client that received nothing has
+    /// no `offset`: its replay starts from its admission (Node gives it a new session;
+    /// socket.io-client then sends its `pid` alone).
+    pub fn claim(
+        &self,
+        pid: &str,
+        offset: Option<&str>,
+        owns: impl FnOnce(&Socket) -> bool,
+    ) -> Option<Claim> {
         let seen = match offset {
             Some(offset) => Some(self.parse(offset)?),
             None => None,
@@ -264,7 +270,10 @@ impl Journal {
             Some(_) => return None,
             None => waiting.session.since,
         };
-        if waiting.left.elapsed() > self.settings.max_disconnection || !state.keeps_from(from) {
+        if waiting.left.elapsed() > self.settings.max_disconnection
+            || !state.keeps_from(from)
+            || !owns(&waiting.session.socket)
+        {
             return None;
         }
         let waiting = state.sessions.remove(pid)?;

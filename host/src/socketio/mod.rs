@@ -182,30 +182,30 @@ impl SocketIo {
             return;
         };
         let auth = auth.unwrap_or_else(|| json!({}));
-        let claim = claim(ns, &auth);
-        let user = match claim.as_ref().filter(|_| ns.resume_skips_middlewares()) {
-            // Its session's user, not asked for again (`skipMiddlewares`).
-            Some(claim) => claim.session().socket.handshake().user.clone(),
-            None => match ns.authenticate(&auth, &client.request) {
-                Ok(user) => user,
-                Err(failure) => {
-                    // No socket is created and nothing reaches the handler.
-                    if let Some(claim) = claim {
-                        ns.release(claim);
-                    }
-                    client.refused.fetch_add(1, Ordering::Relaxed);
-                    client.refuse(nsp, json!({ "message": failure.to_string() }));
-                    return;
-                }
-            },
+        // Unless a resuming socket skips middlewares, the client proves who it is
+        // before it may claim a session: a pid alone never takes one over.
+        let verified = if ns.resume_skips_middlewares() {
+            None
+        } else {
+            match ns.authenticate(&auth, &client.request) {
+                Ok(user) => Some(user),
+                Err(failure) => return client.refuse_auth(nsp, &failure),
+            }
         };
         // A session resumes only as the user who left it.
-        let claim = match claim {
-            Some(claim) if subject(&claim.session().socket.handshake().user) != subject(&user) => {
-                ns.release(claim);
-                None
-            }
-            claim => claim,
+        let claim = claim(ns, &auth, |socket| {
+            verified
+                .as_ref()
+                .is_none_or(|user| subject(&socket.handshake().user) == subject(user))
+        });
+        let user = match (verified, &claim) {
+            (Some(user), _) => user,
+            // Its session's user, not asked for again (`skipMiddlewares`).
+            (None, Some(claim)) => claim.session().socket.handshake().user.clone(),
+            (None, None) => match ns.authenticate(&auth, &client.request) {
+                Ok(user) => user,
+                Err(failure) => return client.refuse_auth(nsp, &failure),
+            },
         };
         let handshake = Handshake {
             auth,
@@ -263,13 +263,13 @@ impl SocketIo {
 /// `pid` it was given and the `offset` of the last packet it saw, both strings (as
 /// socket.io-client sends them; no `offset` when it received nothing), and the
 /// namespace still has it.
-fn claim(ns: &Arc<Namespace>, auth: &Value) -> Option<Claim> {
+fn claim(ns: &Arc<Namespace>, auth: &Value, owns: impl Fn(&Socket) -> bool) -> Option<Claim> {
     let pid = auth.get("pid")?.as_str()?;
     let offset = match auth.get("offset") {
         None | Some(Value::Null) => None,
         Some(offset) => Some(offset.as_str()?),
     };
-    ns.claim(pid, offset)
+    ns.claim(pid, offset, owns)
 }
 
 /// A verified user's `sub`.
@@ -278,6 +278,13 @@ fn subject(user: &Option<Value>) -> Option<String> {
 }
 
 impl Client {
+    /// Refuses a CONNECT to `nsp` whose credentials failed: no socket is created and
+    /// nothing reaches the handler.
+    fn refuse_auth(&self, nsp: String, failure: &impl std::fmt::Display) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        self.refuse(nsp, json!({ "message": failure.to_string() }));
+    }
+
     /// Answers a CONNECT to `nsp` with CONNECT_ERROR `error`.
     fn refuse(&self, nsp: String, error: Value) {
         let error = PacketKind::ConnectError(error);

@@ -16,13 +16,20 @@ use crate::router::recovery::{Claim, Journal, Session};
 impl Namespace {
     /// Claims the session `pid` for a reconnecting client whose last packet was
     /// `offset` (none: it received nothing): `None` (a new session) unless recovery is
-    /// on, the session is kept and not expired, and the packets it missed are all
-    /// still kept. A socket still
-    /// connected under `pid` is one whose client came back before its old connection
-    /// was seen to die: that connection is closed and its session claimed.
-    pub fn claim(self: &Arc<Self>, pid: &str, offset: Option<&str>) -> Option<Claim> {
+    /// on, the session is kept and not expired, the packets it missed are all still
+    /// kept, and `owns` its socket (the asking client is its user). A socket still
+    /// connected under `pid`, and owned, is one whose client came back before its old
+    /// connection was seen to die: that connection is closed and its session claimed.
+    /// A client that does not own it touches nothing.
+    pub fn claim(
+        self: &Arc<Self>,
+        pid: &str,
+        offset: Option<&str>,
+        owns: impl Fn(&Socket) -> bool,
+    ) -> Option<Claim> {
         let journal = self.adapter.journal()?;
-        if let Some(old) = journal.live(pid).and_then(|sid| self.adapter.socket(&sid)) {
+        let live = journal.live(pid).and_then(|sid| self.adapter.socket(&sid));
+        if let Some(old) = live.filter(|old| owns(old)) {
             tracing::debug!(
                 sid = &**old.id(),
                 nsp = self.name,
@@ -31,7 +38,7 @@ impl Namespace {
             old.close_connection(DisconnectReason::TransportClose);
             self.remove(&old, DisconnectReason::TransportClose);
         }
-        let claim = journal.claim(pid, offset);
+        let claim = journal.claim(pid, offset, owns);
         crate::metrics::recovery_claimed(&self.name, claim.is_some());
         claim
     }

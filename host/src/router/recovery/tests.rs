@@ -83,7 +83,7 @@ fn offsets_grow_and_a_claim_replays_what_its_rooms_missed_in_order() {
     record(&journal, Targets::default().except("red"), 5);
     record(&journal, Targets::default().to(s.id().clone()), 6);
     record(&journal, Targets::default().to("red").except(s.id().clone()), 7);
-    let claim = journal.claim("p", Some(&first)).expect("claimed");
+    let claim = journal.claim("p", Some(&first), |_| true).expect("claimed");
     let texts = missed(&journal, &claim).expect("all kept");
     let n = |t: &str| {
         t.rsplit_once(',')
@@ -97,7 +97,7 @@ fn offsets_grow_and_a_claim_replays_what_its_rooms_missed_in_order() {
     );
     assert!(texts[0].ends_with(&format!(r#","{second}"]"#)), "{texts:?}");
     assert!(
-        journal.claim("p", Some(&first)).is_none(),
+        journal.claim("p", Some(&first), |_| true).is_none(),
         "a session is claimed once"
     );
 }
@@ -111,11 +111,11 @@ fn an_unknown_or_foreign_offset_claims_nothing_and_the_session_stays() {
     let foreign = record(&other, Targets::default(), 0);
     journal.persist(session(&s, "p", &[]));
     for offset in [foreign.as_str(), "", "x", "abc-def", &format!("{mine}9")] {
-        assert!(journal.claim("p", Some(offset)).is_none(), "{offset:?}");
+        assert!(journal.claim("p", Some(offset), |_| true).is_none(), "{offset:?}");
     }
-    assert!(journal.claim("nobody", Some(&mine)).is_none());
+    assert!(journal.claim("nobody", Some(&mine), |_| true).is_none());
     assert!(
-        journal.claim("p", Some(&mine)).is_some(),
+        journal.claim("p", Some(&mine), |_| true).is_some(),
         "still kept for a good offset"
     );
 }
@@ -135,7 +135,9 @@ fn a_client_that_received_nothing_replays_from_its_admission() {
     });
     record(&journal, Targets::default(), 1);
     record(&journal, Targets::default(), 2);
-    let claim = journal.claim("p", None).expect("claimed without an offset");
+    let claim = journal
+        .claim("p", None, |_| true)
+        .expect("claimed without an offset");
     let texts = missed(&journal, &claim).expect("all kept");
     assert_eq!(
         texts.iter().map(|t| shape(t)).collect::<Vec<_>>(),
@@ -147,7 +149,7 @@ fn a_client_that_received_nothing_replays_from_its_admission() {
         since: journal.next_seq(),
         ..session(&s, "q", &[])
     });
-    let claim = journal.claim("q", None).expect("claimed");
+    let claim = journal.claim("q", None, |_| true).expect("claimed");
     assert_eq!(missed(&journal, &claim), Some(vec![]));
     // Once packets after its admission are trimmed away, a new session.
     journal.persist(Session {
@@ -157,7 +159,7 @@ fn a_client_that_received_nothing_replays_from_its_admission() {
     for n in 3..200 {
         record(&journal, Targets::default(), n);
     }
-    assert!(journal.claim("r", None).is_none());
+    assert!(journal.claim("r", None, |_| true).is_none());
 }
 
 #[test]
@@ -168,7 +170,7 @@ fn an_epoch_with_a_dash_in_it_still_parses() {
     let offset = record(&journal, Targets::default(), 0);
     assert_eq!(offset, "a-b-c-d--0");
     journal.persist(session(&s, "p", &[]));
-    assert!(journal.claim("p", Some(&offset)).is_some());
+    assert!(journal.claim("p", Some(&offset), |_| true).is_some());
 }
 
 #[test]
@@ -189,7 +191,7 @@ fn packets_past_max_bytes_go_first_and_a_claim_behind_them_fails() {
         "{packets} packets, {bytes} bytes"
     );
     assert!(
-        journal.claim("p", Some(&old)).is_none(),
+        journal.claim("p", Some(&old), |_| true).is_none(),
         "its replay would have a hole"
     );
 }
@@ -205,7 +207,10 @@ fn a_session_past_its_window_is_not_claimed_and_expires_once() {
     std::thread::sleep(Duration::from_millis(40));
     let kept = journal.persist(session(&s, "late", &[]));
     let offset = record(&journal, Targets::default(), 0);
-    assert!(journal.claim("early", Some(&offset)).is_none(), "past its window");
+    assert!(
+        journal.claim("early", Some(&offset), |_| true).is_none(),
+        "past its window"
+    );
     assert!(
         journal
             .expire("late", kept.left + Duration::from_millis(1))
@@ -234,7 +239,7 @@ fn the_session_cap_pushes_the_oldest_out_and_ends_its_wait() {
     // Claims and re-persists leave stale order entries; they never grow without bound.
     let offset = record(&journal, Targets::default(), 0);
     for _ in 0..1_000 {
-        let claim = journal.claim("b", Some(&offset)).expect("b is kept");
+        let claim = journal.claim("b", Some(&offset), |_| true).expect("b is kept");
         journal.persist(claim.into_session());
     }
     assert!(journal.lock().order.len() < 200, "{}", journal.lock().order.len());
@@ -377,7 +382,7 @@ async fn a_socket_resumes_with_its_id_rooms_and_every_packet_it_missed() {
         "not yet gone for good"
     );
 
-    let claim = ns.claim(&pid, Some(&offset)).expect("claimed");
+    let claim = ns.claim(&pid, Some(&offset), |_| true).expect("claimed");
     let (outbox, mut rx) = Outbox::new(64);
     let new = Socket::with_id(
         claim.session().socket.id().clone(),
@@ -437,7 +442,7 @@ async fn a_client_back_before_its_old_connection_closed_takes_its_session_over()
     let offset = last_offset(&drain(&mut rx));
     // Its connection looks alive to the server: no remove yet.
     let claim = ns
-        .claim(&pid, Some(&offset))
+        .claim(&pid, Some(&offset), |_| true)
         .expect("claimed from the live socket");
     assert!(!old.connected(), "the old socket is gone");
     assert!(ns.socket(old.id()).is_none());
@@ -447,6 +452,39 @@ async fn a_client_back_before_its_old_connection_closed_takes_its_session_over()
         0,
         "the same socket lives on"
     );
+}
+
+#[test]
+fn a_claim_by_someone_else_leaves_the_session_kept() {
+    let journal = Journal::new(settings());
+    let (s, _rx) = socket();
+    let offset = record(&journal, Targets::default(), 0);
+    journal.persist(session(&s, "p", &[s.id()]));
+    assert!(journal.claim("p", Some(&offset), |_| false).is_none());
+    assert!(
+        journal.claim("p", Some(&offset), |_| true).is_some(),
+        "still there for its owner"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_own_a_live_session_cannot_close_it() {
+    let handler = Arc::new(Counting::default());
+    let ns = recovering(handler.clone(), settings());
+    let (old, mut rx) = socket();
+    assert_eq!(ns.connect(&old).await, Connected::Accepted);
+    let pid = old.pid().expect("recoverable").clone();
+    old.emit("m", Payload::json(vec![json!(0)])).expect("queued");
+    let offset = last_offset(&drain(&mut rx));
+    let owner = old.id().clone();
+    assert!(
+        ns.claim(&pid, Some(&offset), |s| s.id() != &owner).is_none(),
+        "a leaked pid claims nothing"
+    );
+    assert!(old.connected(), "and closes nothing");
+    assert!(ns.socket(old.id()).is_some());
+    old.emit("m", Payload::json(vec![json!(1)])).expect("queued");
+    assert_eq!(drain(&mut rx).len(), 1, "still served");
 }
 
 #[tokio::test(start_paused = true)]
