@@ -14,8 +14,11 @@ import { sign, now } from "./lib/jwt.mjs";
 const SECRET = "cluster-e2e-secret";
 const API_KEY = "cluster-e2e-operator-key-0123456789";
 
-describe("Portico next to a Node socket.io node, on one Redis", () => {
+// Both wires: `redis` next to `@socket.io/redis-adapter` (and the emitter, which only
+// speaks pub/sub), `redis-streams` next to `@socket.io/redis-streams-adapter` 0.3.
+for (const wire of ["redis", "redis-streams"]) describe(`Portico next to a Node socket.io node, on one Redis (adapter = "${wire}")`, () => {
   let redis, portico, node, emitterClient, emitter;
+  const pubsubOnly = wire === "redis" ? test : test.skip;
   const clients = new Clients();
 
   before(async () => {
@@ -23,7 +26,7 @@ describe("Portico next to a Node socket.io node, on one Redis", () => {
     portico = await startServer(
       `
 [cluster]
-adapter = "redis"
+adapter = "${wire}"
 redis_url = "${redis.url}"
 [auth]
 secret = "\${JWT_SECRET}"
@@ -37,7 +40,7 @@ auth = "required"
 `,
       { env: { JWT_SECRET: SECRET } },
     );
-    node = await startNodePeer(redis.url, { namespaces: ["/", "/secure"] });
+    node = await startNodePeer(redis.url, { namespaces: ["/", "/secure"], wire });
     await waitReady(portico.url);
     emitterClient = createClient({ url: redis.url });
     await emitterClient.connect();
@@ -202,7 +205,7 @@ auth = "required"
     assert.deepEqual(pl.events("tick"), Array.from({ length: 50 }, (_, i) => i));
   });
 
-  test("a @socket.io/redis-emitter serverSideEmit reaches Portico's handler and Node's listeners", async () => {
+  pubsubOnly("a @socket.io/redis-emitter serverSideEmit reaches Portico's handler and Node's listeners", async () => {
     const p = await clients.connect(portico.url);
     const heardByNode = new Promise((r) => node.io.of("/").once("reload", (...args) => r(args)));
     const atPortico = once(p, "reload");
@@ -211,7 +214,7 @@ auth = "required"
     assert.deepEqual(await heardByNode, [{ plugin: "chat" }]);
   });
 
-  test("a @socket.io/redis-emitter script reaches the clients of both nodes", async () => {
+  pubsubOnly("a @socket.io/redis-emitter script reaches the clients of both nodes", async () => {
     const { p, n, outsider, logs } = await trio("e1");
     const [pl, nl, ol] = logs;
     const got = [once(p, "pushed"), once(n, "pushed")];

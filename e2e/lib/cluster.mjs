@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { sleep } from "./server.mjs";
 
@@ -107,11 +108,19 @@ function serveEcho(nsp) {
   });
 }
 
+/** Clients of the Redis at `client` blocked in (or last running) an XREAD. */
+async function streamReaders(client) {
+  const list = await client.sendCommand(["CLIENT", "LIST"]);
+  return list.split("\n").filter((line) => / cmd=xread /.test(line)).length;
+}
+
 /**
- * A Node socket.io 4 server with `@socket.io/redis-adapter` on `redisUrl`, serving the
- * echo room commands on `namespaces`: `{io, url, close()}`.
+ * A Node socket.io 4 server on `redisUrl`, serving the echo room commands on
+ * `namespaces`: `{io, url, close()}`. `wire` picks its adapter: `redis`
+ * (`@socket.io/redis-adapter`) or `redis-streams` (`@socket.io/redis-streams-adapter`,
+ * with connection state recovery on when `recovery` is set).
  */
-export async function startNodePeer(redisUrl, { namespaces = ["/"] } = {}) {
+export async function startNodePeer(redisUrl, { namespaces = ["/"], wire = "redis", recovery } = {}) {
   const pub = createClient({ url: redisUrl });
   const sub = pub.duplicate();
   // A test that kills Redis sees errors here; they are the client's to retry.
@@ -119,19 +128,33 @@ export async function startNodePeer(redisUrl, { namespaces = ["/"] } = {}) {
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
   const numSub = async (channel) => Object.values(await pub.pubSubNumSub(channel))[0] ?? 0;
+  const requests = (name) => (wire === "redis" ? `socket.io-request#${name}#` : `socket.io#${name}#`);
   // Nodes already subscribed (a Portico node, say): this one's subscription is one more.
   const before = Object.fromEntries(
-    await Promise.all(namespaces.map(async (name) => [name, await numSub(`socket.io-request#${name}#`)])),
+    await Promise.all(namespaces.map(async (name) => [name, await numSub(requests(name))])),
   );
+  const readersBefore = await streamReaders(pub);
   const http = createHttpServer();
-  const io = new Server(http, { adapter: createAdapter(pub, sub) });
+  const options =
+    wire === "redis"
+      ? { adapter: createAdapter(pub, sub) }
+      : {
+          adapter: createStreamsAdapter(pub),
+          ...(recovery ? { connectionStateRecovery: recovery } : {}),
+        };
+  const io = new Server(http, options);
   for (const name of namespaces) serveEcho(io.of(name));
   await new Promise((r) => http.listen(0, "127.0.0.1", r));
   const { port } = http.address();
   // The adapter subscribes asynchronously: wait until Redis counts this node too (its
   // PSUBSCRIBE went first on the same connection, so it is in place as well).
   for (const name of namespaces) {
-    await eventually(async () => (await numSub(`socket.io-request#${name}#`)) > before[name], 5000, `the Node adapter on ${name}`);
+    await eventually(async () => (await numSub(requests(name))) > before[name], 5000, `the Node adapter on ${name}`);
+  }
+  // The streams adapter reads from "$" once its reader is connected: entries added
+  // before its first XREAD would never reach it.
+  if (wire !== "redis") {
+    await eventually(async () => (await streamReaders(pub)) > readersBefore, 5000, "the Node stream reader");
   }
   return {
     io,

@@ -14,11 +14,11 @@ pub const REDIS_URL_ENV: &str = "PORTICO_REDIS_URL";
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// `local` (one node, nothing to install) or `redis`. Defaults to `local`, or to
-    /// `redis` when `PORTICO_REDIS_URL` is set.
+    /// `local` (one node, nothing to install), `redis` or `redis-streams`. Defaults
+    /// to `local`, or to `redis` when `PORTICO_REDIS_URL` is set.
     pub adapter: AdapterKind,
     /// The Redis server, `redis://[user:password@]host[:port][/db]`. Required with
-    /// `adapter = "redis"`.
+    /// either Redis adapter.
     pub redis_url: Option<String>,
     /// The channel prefix, Node's `key` option. Defaults to `socket.io`, as Node's
     /// `@socket.io/redis-adapter` and `@socket.io/redis-emitter` have it.
@@ -32,6 +32,12 @@ pub struct ClusterConfig {
     /// Largest message read from Redis, in bytes; a larger one is logged and dropped.
     /// Defaults to 4 000 000.
     pub max_message_bytes: usize,
+    /// With `redis-streams`: the stream every node appends to and reads, Node's
+    /// `streamName`. Defaults to `socket.io`.
+    pub stream_name: String,
+    /// With `redis-streams`: about how many entries the stream keeps (`MAXLEN ~`),
+    /// Node's `maxLen`. Defaults to 10 000.
+    pub stream_max_len: usize,
 }
 
 /// Which adapter a node uses.
@@ -43,6 +49,11 @@ pub enum AdapterKind {
     Local,
     /// Redis pub/sub, wire-compatible with Node's `@socket.io/redis-adapter`.
     Redis,
+    /// One Redis stream, wire-compatible with Node's
+    /// `@socket.io/redis-streams-adapter`: every node reads every broadcast in one
+    /// order, and a disconnected client's session can resume on any node.
+    #[serde(rename = "redis-streams")]
+    RedisStreams,
 }
 
 impl Default for ClusterConfig {
@@ -54,15 +65,20 @@ impl Default for ClusterConfig {
             requests_timeout_ms: 5000,
             publish_queue: 10_000,
             max_message_bytes: 4_000_000,
+            stream_name: portico_protocol::cluster::streams::STREAM.to_owned(),
+            stream_max_len: portico_protocol::cluster::streams::MAX_LEN,
         }
     }
 }
 
 impl ClusterConfig {
-    /// `PORTICO_REDIS_URL`, when set and not empty, selects Redis at that URL.
+    /// `PORTICO_REDIS_URL`, when set and not empty, selects Redis at that URL (the
+    /// file's Redis adapter, or `redis` when it has none).
     pub(super) fn apply_env(&mut self, url: Option<String>) {
         if let Some(url) = url.filter(|u| !u.is_empty()) {
-            self.adapter = AdapterKind::Redis;
+            if self.adapter == AdapterKind::Local {
+                self.adapter = AdapterKind::Redis;
+            }
             self.redis_url = Some(url);
         }
     }
@@ -76,7 +92,7 @@ impl ClusterConfig {
     pub fn redis(&self) -> Option<&str> {
         match self.adapter {
             AdapterKind::Local => None,
-            AdapterKind::Redis => self.redis_url.as_deref(),
+            AdapterKind::Redis | AdapterKind::RedisStreams => self.redis_url.as_deref(),
         }
     }
 
@@ -85,15 +101,18 @@ impl ClusterConfig {
             key: format!("cluster.{key}"),
             reason,
         };
-        if self.adapter == AdapterKind::Redis {
-            let Some(url) = self.redis_url.as_deref().filter(|u| !u.is_empty()) else {
-                return Err(invalid(
-                    "redis_url",
-                    format!("required with adapter = \"redis\" (or set {REDIS_URL_ENV})"),
-                ));
-            };
+        if self.adapter != AdapterKind::Local && self.redis_url.as_deref().is_none_or(str::is_empty) {
             // Whether it parses as a Redis URL is the host's to check (it has the client).
-            let _ = url;
+            return Err(invalid(
+                "redis_url",
+                format!("required with a Redis adapter (or set {REDIS_URL_ENV})"),
+            ));
+        }
+        if self.stream_name.is_empty() {
+            return Err(invalid("stream_name", "must be non-empty".into()));
+        }
+        if self.stream_max_len == 0 {
+            return Err(invalid("stream_max_len", "must be at least 1".into()));
         }
         if self.key.is_empty() || self.key.contains('#') {
             return Err(invalid("key", "must be non-empty and contain no `#`".into()));

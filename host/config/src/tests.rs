@@ -268,6 +268,16 @@ fn the_cluster_is_local_unless_redis_is_named_in_the_file_or_the_environment() {
     config.cluster.apply_env(Some(String::new()));
     assert_eq!(config.cluster.redis(), None, "an empty variable is unset");
 
+    // The streams adapter keeps its kind when the variable gives the URL.
+    let mut config =
+        parse("[cluster]\nadapter = \"redis-streams\"\nredis_url = \"redis://a\"").expect("valid");
+    assert_eq!(config.cluster.adapter, AdapterKind::RedisStreams);
+    assert_eq!(config.cluster.stream_name, "socket.io");
+    assert_eq!(config.cluster.stream_max_len, 10_000);
+    config.cluster.apply_env(Some("redis://b".to_owned()));
+    assert_eq!(config.cluster.adapter, AdapterKind::RedisStreams);
+    assert_eq!(config.cluster.redis(), Some("redis://b"));
+
     for (text, key) in [
         ("[cluster]\nadapter = \"redis\"", "cluster.redis_url"),
         ("[cluster]\nkey = \"a#b\"", "cluster.key"),
@@ -276,6 +286,9 @@ fn the_cluster_is_local_unless_redis_is_named_in_the_file_or_the_environment() {
             "cluster.requests_timeout_ms",
         ),
         ("[cluster]\npublish_queue = 0", "cluster.publish_queue"),
+        ("[cluster]\nadapter = \"redis-streams\"", "cluster.redis_url"),
+        ("[cluster]\nstream_name = \"\"", "cluster.stream_name"),
+        ("[cluster]\nstream_max_len = 0", "cluster.stream_max_len"),
     ] {
         match parse(text) {
             Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),

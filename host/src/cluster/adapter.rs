@@ -5,10 +5,13 @@
 //! - This module: the handle, the [`Adapter`] impl, what arrives on which channel.
 //! - `requests`: what other nodes ask of this one (joins, fetches, broadcasts with
 //!   acks) and what it asks of them (`fetchSockets`, the server count).
+//! - `streams`: the same in `@socket.io/redis-streams-adapter`'s format, where what
+//!   every node must apply in order is an entry of the stream.
 //! - `presence`: [`ClusterPresence`], fed by and feeding the presence channel.
 
 mod presence;
 mod requests;
+mod streams;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
@@ -21,6 +24,7 @@ pub use presence::ClusterPresence;
 use super::Cluster;
 use super::presence::PresenceView;
 use crate::metrics::CLUSTER_RECEIVED;
+use crate::protocol::cluster::streams::StreamChannels;
 use crate::protocol::cluster::{Channels, RemoteSocket, Request, decode_broadcast, encode_broadcast};
 use crate::router::adapter::{Adapter, AdapterError, LocalAdapter};
 use crate::router::broadcast::OutgoingEvent;
@@ -33,11 +37,21 @@ use crate::router::{Namespace, Room, Socket, SocketId, Targets};
 #[derive(Clone)]
 pub struct RedisAdapter(Arc<Link>);
 
+/// How a namespace's messages travel.
+enum Wire {
+    /// `@socket.io/redis-adapter`: a channel per room for broadcasts, one for
+    /// requests and one for responses.
+    PubSub(Channels),
+    /// `@socket.io/redis-streams-adapter`: the stream for what every node applies in
+    /// order, a public channel for requests and a private one per node for answers.
+    Streams(StreamChannels),
+}
+
 /// What the handle shares with the subscriber, which holds it weakly.
 pub(super) struct Link {
     cluster: Cluster,
     nsp: String,
-    channels: Channels,
+    wire: Wire,
     local: LocalAdapter,
     /// Requests this node waits on, by request id.
     pending: Mutex<HashMap<String, Pending>>,
@@ -71,13 +85,17 @@ impl RedisAdapter {
         announce_offline: bool,
         journal: Option<Arc<Journal>>,
     ) -> RedisAdapter {
-        let channels = Channels::new(cluster.key(), nsp);
+        let wire = if cluster.streams() {
+            Wire::Streams(StreamChannels::new(cluster.key(), nsp, cluster.uid()))
+        } else {
+            Wire::PubSub(Channels::new(cluster.key(), nsp))
+        };
         let presence_channel = format!("{}-portico-presence#{nsp}#", cluster.key());
         let view = Mutex::new(PresenceView::new(cluster.uid()));
         RedisAdapter(Arc::new(Link {
             cluster,
             nsp: nsp.to_owned(),
-            channels,
+            wire,
             local: LocalAdapter::with_journal(journal),
             pending: Mutex::new(HashMap::new()),
             presence_channel,
@@ -100,18 +118,33 @@ impl RedisAdapter {
 }
 
 impl Link {
-    /// The channels it subscribes to (besides the broadcast pattern).
-    pub(super) fn channels(&self) -> &Channels {
-        &self.channels
+    /// Its namespace.
+    pub(in crate::cluster) fn nsp(&self) -> &str {
+        &self.nsp
     }
 
-    /// Its presence channel.
-    pub(super) fn presence_channel(&self) -> &str {
-        &self.presence_channel
+    /// What it subscribes to: a pattern (the broadcast channels of the pub/sub wire)
+    /// and channels.
+    pub(in crate::cluster) fn subscriptions(&self) -> (Option<String>, Vec<&str>) {
+        match &self.wire {
+            Wire::PubSub(channels) => (
+                Some(channels.pattern()),
+                vec![&channels.request, &channels.response, &self.presence_channel],
+            ),
+            Wire::Streams(channels) => (
+                None,
+                vec![&channels.public, &channels.private, &self.presence_channel],
+            ),
+        }
     }
 
-    /// Delivers to this node's sockets and publishes for the others'.
-    fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize {
+    /// Delivers to this node's sockets and publishes for the others' (on the streams
+    /// wire: appends, and delivers here when it is read back).
+    fn broadcast(self: &Arc<Self>, targets: &Targets, event: &OutgoingEvent) -> usize {
+        let Wire::PubSub(channels) = &self.wire else {
+            self.append_broadcast(targets, event);
+            return 0;
+        };
         let here = self.local.broadcast(targets, event);
         let bytes = encode_broadcast(
             self.cluster.uid(),
@@ -120,20 +153,33 @@ impl Link {
             event.payload(),
             targets,
         );
-        self.cluster.publish(self.channels.for_targets(targets), bytes);
+        self.cluster.publish(channels.for_targets(targets), bytes);
         here
     }
 
     /// Takes a message if it came on one of this namespace's channels.
     pub(super) fn receive(self: &Arc<Self>, channel: &str, payload: &[u8], from_pattern: bool) -> bool {
+        let channels = match &self.wire {
+            Wire::Streams(channels) => {
+                if channel == channels.public || channel == channels.private {
+                    self.on_published(channel, payload);
+                } else if channel == self.presence_channel {
+                    self.on_presence(channel, payload);
+                } else {
+                    return false;
+                }
+                return true;
+            }
+            Wire::PubSub(channels) => channels,
+        };
         if from_pattern {
-            let Some(room) = self.channels.room_of(channel) else {
+            let Some(room) = channels.room_of(channel) else {
                 return false;
             };
             self.on_broadcast(channel, room, payload);
-        } else if channel == self.channels.request {
+        } else if channel == channels.request {
             self.on_request(channel, payload);
-        } else if channel == self.channels.response {
+        } else if channel == channels.response {
             self.on_response(channel, payload);
         } else if channel == self.presence_channel {
             self.on_presence(channel, payload);
@@ -203,7 +249,7 @@ impl Adapter for RedisAdapter {
 
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {
         self.0.local.add_sockets(targets, rooms);
-        self.0.request(&Request::Join {
+        self.0.share(&Request::Join {
             targets: targets.clone(),
             rooms: rooms.to_vec(),
         });
@@ -211,7 +257,7 @@ impl Adapter for RedisAdapter {
 
     fn del_sockets(&self, targets: &Targets, rooms: &[Room]) {
         self.0.local.del_sockets(targets, rooms);
-        self.0.request(&Request::Leave {
+        self.0.share(&Request::Leave {
             targets: targets.clone(),
             rooms: rooms.to_vec(),
         });
@@ -219,7 +265,7 @@ impl Adapter for RedisAdapter {
 
     fn disconnect_sockets(&self, targets: &Targets, close: bool) -> usize {
         let here = self.0.local.disconnect_sockets(targets, close);
-        self.0.request(&Request::Disconnect {
+        self.0.share(&Request::Disconnect {
             targets: targets.clone(),
             close,
         });

@@ -12,40 +12,40 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Cluster, Publish};
-use crate::metrics::{CLUSTER_DROPPED, CLUSTER_PUBLISHED};
+use crate::metrics::CLUSTER_PUBLISHED;
 
 /// Messages sent in one pipeline, one round trip.
 const BATCH: usize = 256;
 /// How long connecting may take before it counts as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a command may wait for Redis's answer.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Reconnect delays: 100 ms doubling to 2 s, so a Redis that comes back is used
 /// again within about two seconds.
-struct Backoff(Duration);
+pub(super) struct Backoff(Duration);
 
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(100);
     const MAX: Duration = Duration::from_secs(2);
 
-    fn new() -> Backoff {
+    pub(super) fn new() -> Backoff {
         Backoff(Backoff::FIRST)
     }
 
-    fn next(&mut self) -> Duration {
+    pub(super) fn next(&mut self) -> Duration {
         let delay = self.0;
         self.0 = (self.0 * 2).min(Backoff::MAX);
         delay
     }
 
-    fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.0 = Backoff::FIRST;
     }
 }
 
 /// Sleeps `delay`; false when shutdown came first.
-async fn pause(delay: Duration, shutdown: &CancellationToken) -> bool {
+pub(super) async fn pause(delay: Duration, shutdown: &CancellationToken) -> bool {
     tokio::select! {
         () = shutdown.cancelled() => false,
         () = tokio::time::sleep(delay) => true,
@@ -120,19 +120,41 @@ pub(super) async fn publisher(
         }
         let mut pipe = redis::pipe();
         for message in &batch {
-            pipe.publish(&message.channel, &message.payload).ignore();
+            match message {
+                Publish::Message { channel, payload } => {
+                    pipe.publish(channel, payload).ignore();
+                }
+                Publish::Append { fields, .. } => {
+                    // Appended only with a stream configured.
+                    if let Some(stream) = &shared.stream {
+                        pipe.cmd("XADD")
+                            .arg(&stream.name)
+                            .arg("MAXLEN")
+                            .arg("~")
+                            .arg(stream.max_len)
+                            .arg("*")
+                            .arg(fields.as_slice())
+                            .ignore();
+                    }
+                }
+            }
         }
         match pipe.query_async::<()>(&mut manager).await {
             Ok(()) => {
                 CLUSTER_PUBLISHED.increment(batch.len() as u64);
+                batch.clear();
                 if !up {
                     backoff.reset();
                     shared.health.set(&shared.health.publishing, true, None);
                 }
             }
             Err(e) => {
-                // The manager reconnects by itself; what was in flight is lost.
-                CLUSTER_DROPPED.increment(batch.len() as u64);
+                // The manager reconnects by itself; what was in flight is lost to the
+                // other nodes, and this node's entries are delivered here (one that
+                // Redis did append before failing is then read back a second time).
+                for message in batch.drain(..) {
+                    message.drop_counted();
+                }
                 shared.health.set(
                     &shared.health.publishing,
                     false,
@@ -141,17 +163,15 @@ pub(super) async fn publisher(
                 drop_queued(&mut inbox);
             }
         }
-        batch.clear();
     }
 }
 
-/// Drops (and counts) what waits in the queue: stale by the time Redis is back.
+/// Drops (and counts) what waits in the queue: stale by the time Redis is back. An
+/// entry for the stream is still delivered to this node's sockets.
 fn drop_queued(inbox: &mut mpsc::Receiver<Publish>) {
-    let mut dropped = 0;
-    while inbox.try_recv().is_ok() {
-        dropped += 1;
+    while let Ok(message) = inbox.try_recv() {
+        message.drop_counted();
     }
-    CLUSTER_DROPPED.increment(dropped);
 }
 
 /// Subscribes to every namespace's channels and hands what arrives to its adapter;
@@ -210,13 +230,15 @@ async fn subscribe(cluster: &Cluster) -> Result<redis::aio::PubSub, String> {
         .await
         .map_err(|e| format!("cannot connect to Redis: {e}"))?;
     for link in live_links(cluster) {
-        let channels = link.channels();
+        let (pattern, channels) = link.subscriptions();
+        if let Some(pattern) = pattern {
+            pubsub
+                .psubscribe(pattern)
+                .await
+                .map_err(|e| format!("cannot subscribe: {e}"))?;
+        }
         pubsub
-            .psubscribe(channels.pattern())
-            .await
-            .map_err(|e| format!("cannot subscribe: {e}"))?;
-        pubsub
-            .subscribe(&[&channels.request, &channels.response, link.presence_channel()])
+            .subscribe(&channels)
             .await
             .map_err(|e| format!("cannot subscribe: {e}"))?;
     }
@@ -242,7 +264,7 @@ fn route(cluster: &Cluster, message: &redis::Msg) {
     }
 }
 
-fn live_links(cluster: &Cluster) -> Vec<Arc<super::adapter::Link>> {
+pub(super) fn live_links(cluster: &Cluster) -> Vec<Arc<super::adapter::Link>> {
     cluster
         .0
         .adapters

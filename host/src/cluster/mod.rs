@@ -9,6 +9,10 @@
 //! - [`link`]: the tasks that talk to Redis, each reconnecting with backoff: one
 //!   publishes (a bounded queue, batched into pipelines), one subscribes, one
 //!   heartbeats presence.
+//! - [`reader`]: with `adapter = "redis-streams"`, the task that reads the stream
+//!   every node appends to (Node's `@socket.io/redis-streams-adapter`) and hands each
+//!   entry, in the stream's order, to its namespace: this node's own broadcasts too,
+//!   so every node delivers in one order and each entry's id is its recovery offset.
 //! - [`adapter`]: [`RedisAdapter`], a namespace's adapter: local delivery plus
 //!   publishing, and what other nodes ask of it; and its presence across the cluster.
 //! - [`presence`]: the presence view every node computes alike from Redis's one order,
@@ -21,6 +25,7 @@
 pub mod adapter;
 mod link;
 pub mod presence;
+mod reader;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -33,7 +38,7 @@ use tokio_util::task::TaskTracker;
 
 pub use adapter::{ClusterPresence, RedisAdapter};
 
-use crate::config::ClusterConfig;
+use crate::config::{AdapterKind, ClusterConfig};
 use crate::metrics::{CLUSTER_DROPPED, CLUSTER_MALFORMED};
 
 /// Why the cluster link could not be set up.
@@ -45,10 +50,40 @@ pub enum ClusterError {
 }
 
 /// One message for Redis.
-#[derive(Debug)]
-struct Publish {
-    channel: String,
-    payload: Vec<u8>,
+enum Publish {
+    /// `PUBLISH channel payload`.
+    Message { channel: String, payload: Vec<u8> },
+    /// `XADD stream MAXLEN ~ n * fields…`: read back by every node, this one
+    /// included, which delivers it then. When it cannot be appended (the queue is
+    /// full, or Redis failed it) `fallback` delivers it to this node's sockets.
+    Append {
+        fields: Vec<(&'static str, String)>,
+        fallback: Option<Fallback>,
+    },
+}
+
+/// Delivers an entry that never reached the stream to this node's sockets alone.
+type Fallback = Box<dyn FnOnce() + Send>;
+
+impl Publish {
+    /// Gives up on it: counted, and an entry's fallback run.
+    fn drop_counted(self) {
+        CLUSTER_DROPPED.increment(1);
+        if let Publish::Append {
+            fallback: Some(fallback),
+            ..
+        } = self
+        {
+            fallback();
+        }
+    }
+}
+
+/// The one stream of `adapter = "redis-streams"`.
+#[derive(Debug, Clone)]
+struct Stream {
+    name: String,
+    max_len: usize,
 }
 
 /// This node's link to Redis: a cheap handle.
@@ -61,6 +96,8 @@ struct Shared {
     key: String,
     requests_timeout: Duration,
     max_message_bytes: usize,
+    /// Set with `adapter = "redis-streams"`.
+    stream: Option<Stream>,
     client: redis::Client,
     /// The command connection, once the publisher has made it.
     commands: ArcSwapOption<redis::aio::ConnectionManager>,
@@ -86,6 +123,12 @@ impl std::fmt::Debug for Cluster {
 struct Health {
     subscribed: AtomicBool,
     publishing: AtomicBool,
+    /// With a stream: its reader is connected and reading.
+    reading: AtomicBool,
+    /// With a stream: its reader has known where it starts (until then broadcasts
+    /// are delivered here only: none could be read back). It reads on from there
+    /// after a lost connection, so this stays set.
+    started: AtomicBool,
     problem: Mutex<Option<String>>,
     /// Malformed messages seen: the first and then every power of two is logged.
     malformed: AtomicU64,
@@ -97,8 +140,15 @@ impl Health {
         if let Some(problem) = problem {
             *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem);
         }
-        let both = self.subscribed.load(Ordering::Acquire) && self.publishing.load(Ordering::Acquire);
-        crate::metrics::cluster_connected(both);
+        crate::metrics::cluster_connected(self.up());
+    }
+
+    /// Every half of the link up (the reader counts only with a stream, which
+    /// starts it up).
+    fn up(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire)
+            && self.publishing.load(Ordering::Acquire)
+            && self.reading.load(Ordering::Acquire)
     }
 }
 
@@ -107,17 +157,27 @@ impl Cluster {
     pub fn new(config: &ClusterConfig, url: &str) -> Result<Cluster, ClusterError> {
         let client = redis::Client::open(url)?;
         let (outbox, inbox) = mpsc::channel(config.publish_queue);
+        let stream = (config.adapter == AdapterKind::RedisStreams).then(|| Stream {
+            name: config.stream_name.clone(),
+            max_len: config.stream_max_len,
+        });
+        let health = Health {
+            // Without a stream there is no reader to wait for.
+            reading: AtomicBool::new(stream.is_none()),
+            ..Health::default()
+        };
         Ok(Cluster(Arc::new(Shared {
             uid: crate::id::random_id(),
             key: config.key.clone(),
             requests_timeout: config.requests_timeout(),
             max_message_bytes: config.max_message_bytes,
+            stream,
             client,
             commands: ArcSwapOption::empty(),
             outbox,
             inbox: Mutex::new(Some(inbox)),
             adapters: RwLock::new(Vec::new()),
-            health: Health::default(),
+            health,
             tasks: TaskTracker::new(),
         })))
     }
@@ -156,6 +216,9 @@ impl Cluster {
         self.0
             .tasks
             .spawn(link::heartbeat(self.clone(), shutdown.clone()));
+        if self.0.stream.is_some() {
+            self.0.tasks.spawn(reader::read(self.clone(), shutdown.clone()));
+        }
     }
 
     /// Waits for the link's tasks (after the shutdown token is cancelled).
@@ -174,10 +237,15 @@ impl Cluster {
         &self.0.key
     }
 
-    /// `Ok` while both halves of the link are up; else why not.
+    /// Whether namespaces share one stream (`adapter = "redis-streams"`).
+    pub fn streams(&self) -> bool {
+        self.0.stream.is_some()
+    }
+
+    /// `Ok` while every half of the link is up; else why not.
     pub fn ready(&self) -> Result<(), String> {
         let health = &self.0.health;
-        if health.subscribed.load(Ordering::Acquire) && health.publishing.load(Ordering::Acquire) {
+        if health.up() {
             return Ok(());
         }
         let problem = health.problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -187,8 +255,26 @@ impl Cluster {
     /// Queues a message for Redis; when the queue is full (Redis away or slow) it is
     /// dropped and counted instead.
     fn publish(&self, channel: String, payload: Vec<u8>) {
-        if self.0.outbox.try_send(Publish { channel, payload }).is_err() {
+        self.queue(Publish::Message { channel, payload });
+    }
+
+    /// Appends an entry to the stream, which every node (this one too) reads back and
+    /// delivers; until the reader reads, or when it cannot be appended, `fallback`
+    /// delivers it here only (and the other nodes miss it, counted as dropped).
+    fn append(&self, fields: Vec<(&'static str, String)>, fallback: Fallback) {
+        if !self.0.health.started.load(Ordering::Acquire) {
             CLUSTER_DROPPED.increment(1);
+            return fallback();
+        }
+        self.queue(Publish::Append {
+            fields,
+            fallback: Some(fallback),
+        });
+    }
+
+    fn queue(&self, publish: Publish) {
+        if let Err(full) = self.0.outbox.try_send(publish) {
+            full.into_inner().drop_counted();
         }
     }
 

@@ -67,4 +67,10 @@ impl NamespaceMetrics {
         self.broadcasts.increment(1);
         self.deliveries.increment(recipients as u64);
     }
+
+    /// A broadcast already counted reached `recipients` sockets of this node later
+    /// (read back from the stream).
+    pub fn delivered(&self, recipients: usize) {
+        self.deliveries.increment(recipients as u64);
+    }
 }

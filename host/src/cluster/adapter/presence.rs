@@ -104,7 +104,7 @@ impl Link {
         }
     }
 
-    pub(super) fn on_presence(&self, channel: &str, payload: &[u8]) {
+    pub(super) fn on_presence(self: &Arc<Self>, channel: &str, payload: &[u8]) {
         let message: PresenceMessage = match serde_json::from_slice(payload) {
             Ok(message) => message,
             Err(e) => return self.cluster.malformed(channel, &e),

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{Link, Pending};
+use super::{Link, Pending, Wire};
 use crate::metrics::{CLUSTER_DROPPED, CLUSTER_RECEIVED};
 use crate::protocol::cluster::{
     RemoteSocket, Request, RequestMessage, Response, ResponseBody, SocketOp, decode_request, decode_response,
@@ -32,6 +32,8 @@ impl Link {
         if uid.as_deref() == Some(self.cluster.uid()) {
             return;
         }
+        // Answers all go to one channel on this wire: the asker is not needed.
+        let asker = uid.as_deref().unwrap_or_default();
         CLUSTER_RECEIVED.increment(1);
         match request {
             Request::Join { targets, rooms } => self.local.add_sockets(&targets, &rooms),
@@ -52,15 +54,19 @@ impl Link {
                     SocketOp::Disconnect(false) => ns.disconnect(&socket),
                 }
                 if let Some(request_id) = request_id {
-                    self.respond(request_id, ResponseBody::Done);
+                    self.respond(asker, request_id, ResponseBody::Done);
                 }
             }
             Request::Fetch { request_id, targets } => {
-                self.respond(request_id, ResponseBody::Sockets(self.local.describe(&targets)));
+                self.respond(
+                    asker,
+                    request_id,
+                    ResponseBody::Sockets(self.local.describe(&targets)),
+                );
             }
             Request::AllRooms { request_id } => {
                 let rooms = self.local.room_names();
-                self.respond(request_id, ResponseBody::Rooms(rooms));
+                self.respond(asker, request_id, ResponseBody::Rooms(rooms));
             }
             Request::Sockets { request_id, rooms } => {
                 let targets = Targets {
@@ -73,16 +79,18 @@ impl Link {
                     .iter()
                     .map(|s| s.id().to_string())
                     .collect();
-                self.respond(request_id, ResponseBody::SocketIds(ids));
+                self.respond(asker, request_id, ResponseBody::SocketIds(ids));
             }
-            Request::ServerSideEmit { request_id, data } => self.server_event(channel, request_id, data),
+            Request::ServerSideEmit { request_id, data } => {
+                self.server_event(channel, asker, request_id, data)
+            }
             Request::BroadcastWithAck {
                 request_id,
                 event,
                 payload,
                 targets,
                 timeout_ms,
-            } => self.broadcast_with_ack(request_id, &event, payload, &targets, timeout_ms),
+            } => self.broadcast_with_ack(asker, request_id, &event, payload, &targets, timeout_ms),
         }
     }
 
@@ -90,7 +98,13 @@ impl Link {
     /// (after any that came before it), and its answer goes back when the sender
     /// asked for acknowledgements. No answer, no response: as a Node server with no
     /// listener, the sender then counts this node as missing.
-    fn server_event(self: &Arc<Self>, channel: &str, request_id: Option<String>, mut data: Vec<Value>) {
+    pub(super) fn server_event(
+        self: &Arc<Self>,
+        channel: &str,
+        asker: &str,
+        request_id: Option<String>,
+        mut data: Vec<Value>,
+    ) {
         let Some(Value::String(name)) = data.first().cloned() else {
             return self
                 .cluster
@@ -113,13 +127,14 @@ impl Link {
         );
         let link = self.clone();
         let task_ns = ns.clone();
+        let asker = asker.to_owned();
         ns.spawn(async move {
             // Ends (Ok or Err) once the one before is done, whichever way it ended.
             let _ = before.await;
             let event = ServerEvent { name, args: data };
             let answer = task_ns.server_event(event).await;
             if let (Some(request_id), Some(answer)) = (request_id, answer) {
-                link.respond(request_id, ResponseBody::ServerSideEmitAck(answer));
+                link.respond(&asker, request_id, ResponseBody::ServerSideEmitAck(answer));
             }
             link.server_events_pending.fetch_sub(1, Ordering::AcqRel);
             drop(done);
@@ -131,6 +146,7 @@ impl Link {
     /// event but have no acknowledgements, so they are not counted.
     pub(super) fn broadcast_with_ack(
         self: &Arc<Self>,
+        asker: &str,
         request_id: String,
         event: &str,
         payload: crate::protocol::socketio::Payload,
@@ -141,7 +157,11 @@ impl Link {
         let (acking, native): (Vec<Socket>, Vec<Socket>) = sockets
             .into_iter()
             .partition(|s| s.framing() == Framing::SocketIo);
-        self.respond(request_id.clone(), ResponseBody::ClientCount(acking.len() as u64));
+        self.respond(
+            asker,
+            request_id.clone(),
+            ResponseBody::ClientCount(acking.len() as u64),
+        );
         let outgoing = OutgoingEvent::new(&self.nsp, event, payload.clone());
         for socket in &native {
             let _ = socket.emit(outgoing.name(), outgoing.payload().clone());
@@ -150,10 +170,11 @@ impl Link {
         for socket in acking {
             let link = self.clone();
             let (event, payload, request_id) = (event.to_owned(), payload.clone(), request_id.clone());
+            let asker = asker.to_owned();
             self.cluster.spawn(async move {
                 if let Ok(answer) = socket.emit_with_ack(&event, payload, timeout).await {
                     let first = answer.args.first().map_or(serde_json::Value::Null, |a| a.value());
-                    link.respond(request_id, ResponseBody::BroadcastAck(first));
+                    link.respond(&asker, request_id, ResponseBody::BroadcastAck(first));
                 }
             });
         }
@@ -164,9 +185,13 @@ impl Link {
             Ok(response) => response,
             Err(e) => return self.cluster.malformed(channel, &e),
         };
-        let ResponseBody::Sockets(sockets) = body else {
-            return;
-        };
+        if let ResponseBody::Sockets(sockets) = body {
+            self.fetched(request_id, sockets);
+        }
+    }
+
+    /// One node's answer to this node's `fetchSockets` `request_id`.
+    pub(super) fn fetched(&self, request_id: String, sockets: Vec<RemoteSocket>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let Some(request) = pending.get_mut(&request_id) else {
             return;
@@ -181,25 +206,41 @@ impl Link {
         }
     }
 
-    pub(super) fn respond(&self, request_id: String, body: ResponseBody) {
-        let response = encode_response(&Response { request_id, body });
-        self.cluster.publish(self.channels.response.clone(), response);
+    /// Answers node `asker`'s request.
+    pub(super) fn respond(&self, asker: &str, request_id: String, body: ResponseBody) {
+        match &self.wire {
+            Wire::PubSub(channels) => {
+                let response = encode_response(&Response { request_id, body });
+                self.cluster.publish(channels.response.clone(), response);
+            }
+            Wire::Streams(channels) => self.answer(channels, asker, request_id, body),
+        }
     }
 
-    pub(super) fn request(&self, request: &Request) {
-        let bytes = encode_request(self.cluster.uid(), request, &self.nsp);
-        self.cluster.publish(self.channels.request.clone(), bytes);
+    /// Tells every other node to do what this one did (or, for a fetch, asks them).
+    pub(super) fn share(&self, request: &Request) {
+        match &self.wire {
+            Wire::PubSub(channels) => {
+                let bytes = encode_request(self.cluster.uid(), request, &self.nsp);
+                self.cluster.publish(channels.request.clone(), bytes);
+            }
+            Wire::Streams(channels) => self.share_on_stream(channels, request),
+        }
     }
 
-    /// `PUBSUB NUMSUB` of the request channel: every node subscribes to it once.
+    /// `PUBSUB NUMSUB` of the channel every node subscribes to once for requests.
     pub(super) async fn server_count(&self) -> Result<usize, AdapterError> {
+        let channel = match &self.wire {
+            Wire::PubSub(channels) => &channels.request,
+            Wire::Streams(channels) => &channels.public,
+        };
         let mut commands = self
             .cluster
             .commands()
             .ok_or_else(|| AdapterError::Unavailable("not connected to Redis".to_owned()))?;
         let (_, count): (String, usize) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
-            .arg(&self.channels.request)
+            .arg(channel)
             .query_async(&mut commands)
             .await
             .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
@@ -224,7 +265,7 @@ impl Link {
                 done: Some(done),
             },
         );
-        self.request(&Request::Fetch {
+        self.share(&Request::Fetch {
             request_id: request_id.clone(),
             targets: targets.clone(),
         });

@@ -1,0 +1,173 @@
+//! The streams wire (`@socket.io/redis-streams-adapter` 0.3): broadcasts without
+//! acks, `socketsJoin`, `socketsLeave` and `disconnectSockets` are entries of the one
+//! stream, which every node reads in the same order; requests go to the namespace's
+//! public channel and answers to the asker's private one.
+//!
+//! A broadcast is delivered to this node's sockets when the reader reads it back, as
+//! every other node delivers it: one order everywhere. Joins, leaves and disconnects
+//! apply here at once (as Node's `ClusterAdapter` does) and are skipped on read-back.
+
+use std::sync::Arc;
+
+use super::Link;
+use crate::metrics::CLUSTER_RECEIVED;
+use crate::protocol::cluster::streams::{
+    Envelope, Flags, Message, StreamChannels, decode_published, encode_entry, encode_published,
+};
+use crate::protocol::cluster::{Request, ResponseBody};
+use crate::router::Targets;
+use crate::router::adapter::Adapter as _;
+use crate::router::broadcast::OutgoingEvent;
+
+impl Link {
+    /// Appends `event` for `targets` to the stream; when it cannot be (Redis away,
+    /// the queue full, the reader not started yet) it is delivered here only.
+    pub(super) fn append_broadcast(self: &Arc<Self>, targets: &Targets, event: &OutgoingEvent) {
+        let message = Message::Broadcast {
+            request_id: None,
+            event: event.name().to_owned(),
+            payload: event.payload().clone(),
+            targets: targets.clone(),
+            flags: Flags::default(),
+        };
+        let fields = encode_entry(self.cluster.uid(), &self.nsp, &message);
+        let link = self.clone();
+        let (targets, name, payload) = (targets.clone(), event.name().to_owned(), event.payload().clone());
+        self.cluster.append(
+            fields,
+            Box::new(move || {
+                let event = OutgoingEvent::new(&link.nsp, &name, payload);
+                let recipients = link.local.broadcast(&targets, &event);
+                if let Some(ns) = link.local.namespace() {
+                    ns.metrics().delivered(recipients);
+                }
+            }),
+        );
+    }
+
+    /// An entry of the stream, with its id, for this namespace.
+    pub(in crate::cluster) fn on_entry(self: &Arc<Self>, _id: &str, envelope: Envelope) {
+        let own = envelope.uid == self.cluster.uid();
+        if !own {
+            CLUSTER_RECEIVED.increment(1);
+        }
+        match envelope.message {
+            Message::Broadcast {
+                request_id: None,
+                event,
+                payload,
+                targets,
+                flags: _,
+            } => {
+                let event = OutgoingEvent::new(&self.nsp, &event, payload);
+                let recipients = self.local.broadcast(&targets, &event);
+                if let Some(ns) = self.local.namespace() {
+                    // This node's own was counted as a broadcast when it was sent.
+                    match own {
+                        true => ns.metrics().delivered(recipients),
+                        false => ns.metrics().broadcast(recipients),
+                    }
+                }
+            }
+            // This node applied its own when it sent them.
+            _ if own => {}
+            Message::SocketsJoin { targets, rooms } => self.local.add_sockets(&targets, &rooms),
+            Message::SocketsLeave { targets, rooms } => self.local.del_sockets(&targets, &rooms),
+            Message::DisconnectSockets { targets, close } => {
+                self.local.disconnect_sockets(&targets, close);
+            }
+            // Requests and answers travel on pub/sub; other types are not ours.
+            _ => {}
+        }
+    }
+
+    /// A request on the public channel, or an answer on this node's private one.
+    pub(super) fn on_published(self: &Arc<Self>, channel: &str, payload: &[u8]) {
+        let Envelope { uid, nsp, message } = match decode_published(payload) {
+            Ok(envelope) => envelope,
+            Err(e) => return self.cluster.malformed(channel, &e),
+        };
+        // Its own requests come back on the public channel: already applied.
+        if uid == self.cluster.uid() || nsp != self.nsp {
+            return;
+        }
+        CLUSTER_RECEIVED.increment(1);
+        match message {
+            Message::FetchSockets { request_id, targets } => {
+                let sockets = self.local.describe(&targets);
+                self.respond(&uid, request_id, ResponseBody::Sockets(sockets));
+            }
+            Message::ServerSideEmit { request_id, data } => {
+                self.server_event(channel, &uid, request_id, data)
+            }
+            Message::Broadcast {
+                request_id: Some(request_id),
+                event,
+                payload,
+                targets,
+                flags,
+            } => self.broadcast_with_ack(&uid, request_id, &event, payload, &targets, flags.timeout_ms),
+            Message::FetchSocketsResponse { request_id, sockets } => self.fetched(request_id, sockets),
+            // This node asks nothing that these answer; a broadcast without acks
+            // belongs on the stream.
+            _ => {}
+        }
+    }
+
+    /// Publishes the answer to `asker`'s request `request_id` on its private channel.
+    pub(super) fn answer(
+        &self,
+        channels: &StreamChannels,
+        asker: &str,
+        request_id: String,
+        body: ResponseBody,
+    ) {
+        let message = match body {
+            ResponseBody::Sockets(sockets) => Message::FetchSocketsResponse { request_id, sockets },
+            ResponseBody::ServerSideEmitAck(packet) => Message::ServerSideEmitResponse { request_id, packet },
+            ResponseBody::ClientCount(client_count) => Message::BroadcastClientCount {
+                request_id,
+                client_count,
+            },
+            ResponseBody::BroadcastAck(packet) => Message::BroadcastAck { request_id, packet },
+            // Requests of the pub/sub wire only.
+            ResponseBody::SocketIds(_) | ResponseBody::Rooms(_) | ResponseBody::Done => return,
+        };
+        let bytes = encode_published(self.cluster.uid(), &self.nsp, &message);
+        self.cluster.publish(channels.private_of(asker), bytes);
+    }
+
+    /// What this node did, for the others: joins, leaves and disconnects as entries
+    /// of the stream (in order with the broadcasts), a fetch as a request.
+    pub(super) fn share_on_stream(&self, channels: &StreamChannels, request: &Request) {
+        let message = match request {
+            Request::Join { targets, rooms } => Message::SocketsJoin {
+                targets: targets.clone(),
+                rooms: rooms.clone(),
+            },
+            Request::Leave { targets, rooms } => Message::SocketsLeave {
+                targets: targets.clone(),
+                rooms: rooms.clone(),
+            },
+            Request::Disconnect { targets, close } => Message::DisconnectSockets {
+                targets: targets.clone(),
+                close: *close,
+            },
+            Request::Fetch { request_id, targets } => {
+                let message = Message::FetchSockets {
+                    request_id: request_id.clone(),
+                    targets: targets.clone(),
+                };
+                let bytes = encode_published(self.cluster.uid(), &self.nsp, &message);
+                return self.cluster.publish(channels.public.clone(), bytes);
+            }
+            other => {
+                debug_assert!(false, "not sent on the streams wire: {other:?}");
+                return;
+            }
+        };
+        // Already applied here: nothing to fall back to.
+        let fields = encode_entry(self.cluster.uid(), &self.nsp, &message);
+        self.cluster.append(fields, Box::new(|| {}));
+    }
+}
