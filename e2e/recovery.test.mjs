@@ -14,80 +14,15 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { startServer, once, sleep } from "./lib/server.mjs";
+import {
+  MESSAGES,
+  assertEveryMessageOnceInOrder,
+  reconnecting,
+  streamThroughACut,
+  until,
+} from "./lib/recovery.mjs";
 import { metric } from "./lib/metrics.mjs";
 import { sign, now } from "./lib/jwt.mjs";
-
-const MESSAGES = 1000;
-
-/** A client that reconnects quickly, as one behind a flaky network would. */
-const reconnecting = (server, opts = {}) =>
-  io(server.url, {
-    forceNew: true,
-    reconnectionDelay: 200,
-    reconnectionDelayMax: 200,
-    randomizationFactor: 0,
-    ...opts,
-  });
-
-/** Resolves once `predicate()` holds, polling every 5 ms, or rejects after `ms`. */
-async function until(predicate, what, ms = 15_000) {
-  const deadline = performance.now() + ms;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/**
- * Streams `MESSAGES` room messages from `sender` to `room` while `receiver` is in it,
- * and runs `cut(receiver)` once it has received a third of them; the sender goes on
- * once the receiver has seen its connection drop, so some messages are sent while it
- * is away. Resolves with what the receiver got (the first argument of each `m`), the
- * offsets (last arguments) it was given, every `connect` it saw (`{id, recovered}`),
- * and how many messages it received as it came back (before its `connect` event:
- * socket.io-client hands the replayed ones over first).
- */
-async function streamThroughACut(sender, receiver, room, cut) {
-  const got = [];
-  const offsets = [];
-  const connects = [];
-  let atDisconnect = 0;
-  let replayed = 0;
-  receiver.on("m", (n, offset) => {
-    got.push(n);
-    offsets.push(offset);
-  });
-  receiver.on("disconnect", () => (atDisconnect = got.length));
-  receiver.on("connect", () => {
-    connects.push({ id: receiver.id, recovered: receiver.recovered });
-    replayed = got.length - atDisconnect;
-  });
-  let cutDone = false;
-  for (let n = 0; n < MESSAGES; n++) {
-    // Acked in batches: the sender never outruns its own queue.
-    const sent = sender.emitWithAck("relay", { event: "m", args: [n], to: room });
-    if (n % 50 === 49) await sent;
-    if (!cutDone && got.length >= MESSAGES / 3) {
-      cutDone = true;
-      const dropped = once(receiver, "disconnect");
-      cut(receiver);
-      await dropped;
-      // Reconnecting takes its `reconnectionDelay`; this one is sent long before.
-      await sender.emitWithAck("relay", { event: "m", args: [++n], to: room });
-    }
-  }
-  await until(() => got.length >= MESSAGES, `${MESSAGES} messages (got ${got.length})`);
-  // Anything duplicated would arrive right behind the last one.
-  await sleep(100);
-  return { got, offsets, connects, cutDone, replayed };
-}
-
-/** Asserts `got` is 0..MESSAGES-1, each once, in order. */
-function assertEveryMessageOnceInOrder(got) {
-  assert.equal(got.length, MESSAGES, `received ${got.length}`);
-  const wrong = got.findIndex((n, i) => n !== i);
-  assert.equal(wrong, -1, `message ${wrong} is ${got[wrong]}`);
-}
 
 // The sender relays faster than the default event budget allows.
 const CONFIG = `

@@ -92,7 +92,8 @@ impl RedisAdapter {
         };
         let presence_channel = format!("{}-portico-presence#{nsp}#", cluster.key());
         let view = Mutex::new(PresenceView::new(cluster.uid()));
-        RedisAdapter(Arc::new(Link {
+        let shared_journal = journal.clone().filter(|_| matches!(wire, Wire::Streams(_)));
+        let link = Arc::new(Link {
             cluster,
             nsp: nsp.to_owned(),
             wire,
@@ -104,7 +105,13 @@ impl RedisAdapter {
             announce_offline,
             server_events: Mutex::new(oneshot::channel().1),
             server_events_pending: Arc::new(AtomicUsize::new(0)),
-        }))
+        });
+        // On the streams wire the journal's offsets are entry ids and its sessions
+        // live in Redis, for any node to resume.
+        if let Some(journal) = shared_journal {
+            journal.share(Arc::new(streams::StreamJournal(Arc::downgrade(&link))));
+        }
+        RedisAdapter(link)
     }
 
     pub(super) fn link(&self) -> Weak<Link> {

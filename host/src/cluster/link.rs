@@ -101,8 +101,18 @@ pub(super) async fn publisher(
             tokio::time::sleep(backoff.next()).await;
         };
         tokio::select! {
-            () = shutdown.cancelled() => return,
-            n = inbox.recv_many(&mut batch, BATCH) => if n == 0 { return },
+            biased;
+            n = inbox.recv_many(&mut batch, BATCH), if !shutdown.is_cancelled() => if n == 0 { return },
+            () = shutdown.cancelled() => {
+                // What is queued goes out first (within the shutdown's grace).
+                inbox.close();
+                while let Ok(message) = inbox.try_recv() {
+                    batch.push(message);
+                }
+                if batch.is_empty() {
+                    return;
+                }
+            }
             () = probe => {
                 match redis::cmd("PING").query_async::<()>(&mut manager).await {
                     Ok(()) => {
@@ -123,6 +133,17 @@ pub(super) async fn publisher(
             match message {
                 Publish::Message { channel, payload } => {
                     pipe.publish(channel, payload).ignore();
+                }
+                Publish::Set { key, value, ttl_ms } => {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(*ttl_ms)
+                        .ignore();
+                }
+                Publish::Del { key } => {
+                    pipe.del(key).ignore();
                 }
                 Publish::Append { fields, .. } => {
                     // Appended only with a stream configured.

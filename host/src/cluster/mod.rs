@@ -60,6 +60,10 @@ enum Publish {
         fields: Vec<(&'static str, String)>,
         fallback: Option<Fallback>,
     },
+    /// `SET key value PX ttl_ms`: a disconnected socket's session.
+    Set { key: String, value: String, ttl_ms: u64 },
+    /// `DEL key`: a session claimed.
+    Del { key: String },
 }
 
 /// Delivers an entry that never reached the stream to this node's sockets alone.
@@ -270,6 +274,16 @@ impl Cluster {
             fields,
             fallback: Some(fallback),
         });
+    }
+
+    /// Stores `value` at `key` for `ttl_ms`, in order with what is published.
+    fn set(&self, key: String, value: String, ttl_ms: u64) {
+        self.queue(Publish::Set { key, value, ttl_ms });
+    }
+
+    /// Deletes `key`, in order with what is published.
+    fn del(&self, key: String) {
+        self.queue(Publish::Del { key });
     }
 
     fn queue(&self, publish: Publish) {

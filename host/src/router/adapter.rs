@@ -270,17 +270,7 @@ impl Adapter for LocalAdapter {
     }
 
     fn broadcast(&self, targets: &Targets, event: &OutgoingEvent) -> usize {
-        let deliver = || {
-            let sockets = self.local_sockets(targets);
-            for socket in &sockets {
-                socket.deliver(event);
-            }
-            sockets.len()
-        };
-        match &self.journal {
-            Some(journal) => journal.record(targets, event, deliver),
-            None => deliver(),
-        }
+        self.broadcast_at(None, targets, event)
     }
 
     fn add_sockets(&self, targets: &Targets, rooms: &[Room]) {
@@ -338,6 +328,23 @@ impl Adapter for LocalAdapter {
 }
 
 impl LocalAdapter {
+    /// [`Adapter::broadcast`] of an entry read back from a shared stream with id
+    /// `entry` (its recovery offset); `None` for anything else.
+    pub fn broadcast_at(&self, entry: Option<&str>, targets: &Targets, event: &OutgoingEvent) -> usize {
+        let deliver = || {
+            let sockets = self.local_sockets(targets);
+            for socket in &sockets {
+                socket.deliver(event);
+            }
+            sockets.len()
+        };
+        match (&self.journal, entry) {
+            (Some(journal), Some(entry)) => journal.record_at(entry, targets, event, deliver),
+            (Some(journal), None) => journal.record(targets, event, deliver),
+            (None, _) => deliver(),
+        }
+    }
+
     /// The namespace it serves, while it exists (`None` before [`Adapter::attach`]).
     pub fn namespace(&self) -> Option<Arc<Namespace>> {
         self.ns.get().and_then(Weak::upgrade)

@@ -16,9 +16,19 @@
 //! Deliveries run under the journal's lock, in offset order, and a resuming socket is
 //! admitted under it too: a packet reaches it once, as missed or as live, never twice
 //! and never not at all.
+//!
+//! On a stream shared by several nodes ([`SharedJournal`], `adapter =
+//! "redis-streams"`) the offsets are the stream's entry ids, given when each node
+//! reads an entry back ([`Journal::record_at`]); what is sent to one socket goes
+//! through the stream too, so any node can replay it; and sessions are stored where
+//! every node can claim them, so a client recovers on whichever node it reaches.
+
+mod shared;
+
+pub use shared::{SharedJournal, StoredSession};
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -85,24 +95,89 @@ pub struct Session {
     pub since: u64,
 }
 
-/// A session taken out of the journal by a reconnecting client, with where its replay
-/// starts.
+/// A session taken by a reconnecting client, with where its replay starts.
 #[derive(Debug)]
 pub struct Claim {
-    session: Session,
+    claimed: Claimed,
     /// The sequence number of the first packet to replay.
     from: u64,
 }
 
+/// Whose session a claim took.
+#[derive(Debug)]
+pub enum Claimed {
+    /// One this node kept: its socket left from here.
+    Here(Session),
+    /// One another node (or a Node server) stored on the shared stream's Redis.
+    Elsewhere(StoredSession),
+}
+
 impl Claim {
-    /// The session claimed.
-    pub fn session(&self) -> &Session {
-        &self.session
+    /// A claim of a session another node stored, replayed from `from`.
+    pub(crate) fn elsewhere(stored: StoredSession, from: u64) -> Claim {
+        Claim {
+            claimed: Claimed::Elsewhere(stored),
+            from,
+        }
     }
 
-    /// The session, for putting back or letting go.
-    pub fn into_session(self) -> Session {
-        self.session
+    /// Its socket's id, which the client keeps.
+    pub fn sid(&self) -> &SocketId {
+        match &self.claimed {
+            Claimed::Here(session) => session.socket.id(),
+            Claimed::Elsewhere(stored) => &stored.sid,
+        }
+    }
+
+    /// Its socket's verified user.
+    pub fn user(&self) -> Option<&serde_json::Value> {
+        match &self.claimed {
+            Claimed::Here(session) => session.socket.handshake().user.as_ref(),
+            Claimed::Elsewhere(stored) => stored.user.as_ref(),
+        }
+    }
+
+    /// Its private id.
+    pub fn pid(&self) -> &Arc<str> {
+        match &self.claimed {
+            Claimed::Here(session) => &session.pid,
+            Claimed::Elsewhere(stored) => &stored.pid,
+        }
+    }
+
+    /// Every room its socket was in.
+    pub fn rooms(&self) -> &[Room] {
+        match &self.claimed {
+            Claimed::Here(session) => &session.rooms,
+            Claimed::Elsewhere(stored) => &stored.rooms,
+        }
+    }
+
+    /// Where the resumed socket's session begins, for a later claim without offset.
+    pub fn since(&self) -> u64 {
+        match &self.claimed {
+            Claimed::Here(session) => session.since,
+            Claimed::Elsewhere(_) => self.from,
+        }
+    }
+
+    /// What was claimed.
+    pub fn claimed(&self) -> &Claimed {
+        &self.claimed
+    }
+
+    /// What was claimed, for putting back or letting go.
+    pub fn into_claimed(self) -> Claimed {
+        self.claimed
+    }
+
+    /// The claim with its socket's rooms replaced by `rooms`.
+    pub(crate) fn with_rooms(mut self, rooms: Vec<Room>) -> Claim {
+        match &mut self.claimed {
+            Claimed::Here(session) => session.rooms = rooms,
+            Claimed::Elsewhere(stored) => stored.rooms = rooms,
+        }
+        self
     }
 }
 
@@ -125,6 +200,9 @@ pub struct Journal {
     /// Starts every offset: offsets of an earlier process (or another node) are
     /// never mistaken for this journal's.
     epoch: String,
+    /// Set when its namespace shares a stream with other nodes: offsets are then the
+    /// stream's entry ids.
+    shared: OnceLock<Arc<dyn SharedJournal>>,
     state: Mutex<State>,
 }
 
@@ -148,6 +226,8 @@ struct State {
 
 #[derive(Debug)]
 struct Logged {
+    /// Its entry id on a shared stream.
+    id: Option<EntryId>,
     at: Instant,
     targets: Targets,
     /// The encoded packet, offset included: what live recipients were sent.
@@ -169,8 +249,20 @@ impl Journal {
         Journal {
             settings,
             epoch: crate::id::random_id()[..8].to_owned(),
+            shared: OnceLock::new(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Makes it the journal of a stream shared with other nodes (once, before any
+    /// socket connects).
+    pub fn share(&self, shared: Arc<dyn SharedJournal>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// The shared stream, when there is one.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedJournal>> {
+        self.shared.get()
     }
 
     /// Whether a resuming socket skips authentication and connect guards.
@@ -194,15 +286,61 @@ impl Journal {
     /// `deliver` (which queues it) under the journal's lock: deliveries happen in
     /// offset order, and never while a socket resumes. `deliver` must not send
     /// through this journal again.
+    ///
+    /// On a shared stream an event gets no offset here and is not kept: only what the
+    /// stream gave an id is ([`Journal::record_at`]), as Node leaves local-only
+    /// broadcasts without one.
     pub fn record<R>(&self, targets: &Targets, event: &OutgoingEvent, deliver: impl FnOnce() -> R) -> R {
+        if self.shared.get().is_some() {
+            let _state = self.lock();
+            return deliver();
+        }
+        self.keep(None, None, targets, event, deliver)
+    }
+
+    /// [`Journal::record`] for an entry of the shared stream read back with id `id`,
+    /// which is its offset.
+    pub fn record_at<R>(
+        &self,
+        id: &str,
+        targets: &Targets,
+        event: &OutgoingEvent,
+        deliver: impl FnOnce() -> R,
+    ) -> R {
+        let Some(entry) = EntryId::parse(id) else {
+            let _state = self.lock();
+            return deliver();
+        };
+        self.keep(Some(entry), Some(id), targets, event, deliver)
+    }
+
+    /// Stamps `event` with `offset` (none: this journal's next own offset), keeps it
+    /// and delivers it, under the lock.
+    fn keep<R>(
+        &self,
+        id: Option<EntryId>,
+        offset: Option<&str>,
+        targets: &Targets,
+        event: &OutgoingEvent,
+        deliver: impl FnOnce() -> R,
+    ) -> R {
         let mut state = self.lock();
-        let seq = state.next;
+        // Entry ids only grow; one that does not (a stream recreated behind the
+        // reader) starts the journal over rather than break its order.
+        if let (Some(id), Some(last)) = (id, state.packets.back().and_then(|l| l.id))
+            && id <= last
+        {
+            state.bytes = 0;
+            state.packets.clear();
+        }
+        let offset = offset.map_or_else(|| format!("{}-{}", self.epoch, state.next).into(), Arc::from);
         state.next += 1;
-        event.stamp(format!("{}-{seq}", self.epoch).into());
+        event.stamp(offset);
         let item = event.item(Framing::SocketIo);
         let bytes = item_bytes(&item) + targets_bytes(targets) + std::mem::size_of::<Logged>();
         state.bytes += bytes;
         state.packets.push_back(Logged {
+            id,
             at: Instant::now(),
             targets: targets.clone(),
             item,
@@ -256,7 +394,7 @@ impl Journal {
         &self,
         pid: &str,
         offset: Option<&str>,
-        owns: impl FnOnce(&Socket) -> bool,
+        owns: impl FnOnce(Option<&serde_json::Value>) -> bool,
     ) -> Option<Claim> {
         let seen = match offset {
             Some(offset) => Some(self.parse(offset)?),
@@ -272,16 +410,24 @@ impl Journal {
         };
         if waiting.left.elapsed() > self.settings.max_disconnection
             || !state.keeps_from(from)
-            || !owns(&waiting.session.socket)
+            || !owns(waiting.session.socket.handshake().user.as_ref())
         {
             return None;
         }
         let waiting = state.sessions.remove(pid)?;
         waiting.ended.cancel();
         Some(Claim {
-            session: waiting.session,
+            claimed: Claimed::Here(waiting.session),
             from,
         })
+    }
+
+    /// Where a replay after `offset` starts, when every packet after it is still kept
+    /// here: for a session another node stored.
+    pub fn replay_from(&self, offset: &str) -> Option<u64> {
+        let seen = self.parse(offset)?;
+        let state = self.lock();
+        state.holds(seen).then_some(seen + 1)
     }
 
     /// The sequence number the next packet will get: a socket admitted now missed
@@ -309,7 +455,7 @@ impl Journal {
         if !state.keeps_from(claim.from) {
             return None;
         }
-        let rooms: HashSet<&str> = claim.session.rooms.iter().map(|r| &**r).collect();
+        let rooms: HashSet<&str> = claim.rooms().iter().map(|r| &**r).collect();
         let missed = state
             .from(claim.from)
             .filter(|logged| reaches(&logged.targets, &rooms))
@@ -317,10 +463,7 @@ impl Journal {
             .collect();
         let admitted = admit(missed);
         if admitted {
-            let session = &claim.session;
-            state
-                .live
-                .insert(session.pid.clone(), session.socket.id().clone());
+            state.live.insert(claim.pid().clone(), claim.sid().clone());
         }
         Some(admitted)
     }
@@ -331,8 +474,15 @@ impl Journal {
         (state.packets.len(), state.bytes, state.sessions.len())
     }
 
-    /// The sequence number of one of this journal's offsets.
+    /// The sequence number of one of this journal's offsets (on a shared stream: of
+    /// the kept packet with that entry id).
     fn parse(&self, offset: &str) -> Option<u64> {
+        if self.shared.get().is_some() {
+            let id = EntryId::parse(offset)?;
+            let state = self.lock();
+            let index = state.packets.binary_search_by_key(&Some(id), |l| l.id).ok()?;
+            return Some(state.next - state.packets.len() as u64 + index as u64);
+        }
         // The epoch is base64url, which may hold a `-` itself; the number never does.
         let (epoch, seq) = offset.rsplit_once('-')?;
         (epoch == self.epoch).then(|| seq.parse().ok()).flatten()
@@ -399,6 +549,17 @@ impl State {
                 .retain(|(pid, left)| sessions.get(pid).is_some_and(|waiting| waiting.left == *left));
         }
         evicted
+    }
+}
+
+/// A stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EntryId(u64, u64);
+
+impl EntryId {
+    fn parse(id: &str) -> Option<EntryId> {
+        let (ms, seq) = id.split_once('-')?;
+        Some(EntryId(ms.parse().ok()?, seq.parse().ok()?))
     }
 }
 

@@ -246,7 +246,8 @@ impl Socket {
     }
 
     /// Sends an event to this socket only (kept for replay, as sent to its own room,
-    /// when its namespace recovers connection state).
+    /// when its namespace recovers connection state; on a shared stream, appended to
+    /// it and delivered when read back).
     pub fn emit(&self, name: &str, payload: Payload) -> Result<(), SendError> {
         let event = OutgoingEvent::new(&self.0.nsp, name, payload);
         if let Some(metrics) = self.0.metrics.get() {
@@ -259,6 +260,12 @@ impl Socket {
         match self.0.recovery.get() {
             Some(recovery) => {
                 let own = Targets::default().to(self.0.id.clone());
+                // On a shared stream it goes through the stream, as Node sends it, so
+                // any node can replay it; it is delivered when read back.
+                if let Some(shared) = recovery.journal.shared() {
+                    shared.append(&own, &event);
+                    return Ok(());
+                }
                 recovery.journal.record(&own, &event, send)
             }
             None => send(),

@@ -54,6 +54,9 @@ pub struct Gateway {
     namespaces: Namespaces,
     /// The link to the other nodes, with the Redis adapter.
     cluster: Option<Cluster>,
+    /// Stops the cluster link: only once the connections are drained, so what they
+    /// send and leave behind while closing (sessions to resume elsewhere) reaches Redis.
+    cluster_stop: CancellationToken,
     registry: Option<Arc<Registry>>,
     /// The Admin UI's server side, when `[admin_ui]` is set.
     admin: Option<Arc<AdminUi>>,
@@ -160,6 +163,7 @@ impl Gateway {
             native,
             namespaces,
             cluster,
+            cluster_stop: CancellationToken::new(),
             registry,
             pipelines: Arc::new(pipelines),
             admin,
@@ -174,7 +178,7 @@ impl Gateway {
     /// Connects to the cluster, loads the plugins and starts watching their folder.
     pub async fn start(&self, config: &Config, shutdown: &CancellationToken) -> Result<(), ServeError> {
         if let Some(cluster) = &self.cluster {
-            cluster.start(shutdown);
+            cluster.start(&self.cluster_stop);
             tracing::info!(
                 uid = cluster.uid(),
                 key = cluster.key(),
@@ -227,11 +231,14 @@ impl Gateway {
             for ns in self.namespaces.iter() {
                 ns.wait_tasks().await;
             }
+            // The link last: it publishes what is queued, then stops.
+            self.cluster_stop.cancel();
             if let Some(cluster) = &self.cluster {
                 cluster.wait_tasks().await;
             }
         })
         .await;
+        self.cluster_stop.cancel();
     }
 
     /// Whether shutdown has begun.

@@ -193,15 +193,16 @@ impl SocketIo {
             }
         };
         // A session resumes only as the user who left it.
-        let claim = claim(ns, &auth, |socket| {
+        let claim = claim(ns, &auth, |owner| {
             verified
                 .as_ref()
-                .is_none_or(|user| subject(&socket.handshake().user) == subject(user))
-        });
+                .is_none_or(|user| subject(&owner.cloned()) == subject(user))
+        })
+        .await;
         let user = match (verified, &claim) {
             (Some(user), _) => user,
             // Its session's user, not asked for again (`skipMiddlewares`).
-            (None, Some(claim)) => claim.session().socket.handshake().user.clone(),
+            (None, Some(claim)) => claim.user().cloned(),
             (None, None) => match ns.authenticate(&auth, &client.request) {
                 Ok(user) => user,
                 Err(failure) => return client.refuse_auth(nsp, &failure),
@@ -214,13 +215,9 @@ impl SocketIo {
         };
         let conn: Arc<dyn Connection> = Arc::new(client.session.clone());
         let socket = match &claim {
-            Some(claim) => Socket::with_id(
-                claim.session().socket.id().clone(),
-                ns.name(),
-                conn,
-                Framing::SocketIo,
-                handshake,
-            ),
+            Some(claim) => {
+                Socket::with_id(claim.sid().clone(), ns.name(), conn, Framing::SocketIo, handshake)
+            }
             None => Socket::new(ns.name(), conn, Framing::SocketIo, handshake),
         };
         {
@@ -263,13 +260,13 @@ impl SocketIo {
 /// `pid` it was given and the `offset` of the last packet it saw, both strings (as
 /// socket.io-client sends them; no `offset` when it received nothing), and the
 /// namespace still has it.
-fn claim(ns: &Arc<Namespace>, auth: &Value, owns: impl Fn(&Socket) -> bool) -> Option<Claim> {
+async fn claim(ns: &Arc<Namespace>, auth: &Value, owns: impl Fn(Option<&Value>) -> bool) -> Option<Claim> {
     let pid = auth.get("pid")?.as_str()?;
     let offset = match auth.get("offset") {
         None | Some(Value::Null) => None,
         Some(offset) => Some(offset.as_str()?),
     };
-    ns.claim(pid, offset, owns)
+    ns.claim(pid, offset, owns).await
 }
 
 /// A verified user's `sub`.

@@ -7,17 +7,23 @@
 //! every other node delivers it: one order everywhere. Joins, leaves and disconnects
 //! apply here at once (as Node's `ClusterAdapter` does) and are skipped on read-back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::json;
 
 use super::Link;
 use crate::metrics::CLUSTER_RECEIVED;
 use crate::protocol::cluster::streams::{
-    Envelope, Flags, Message, StreamChannels, decode_published, encode_entry, encode_published,
+    Envelope, Flags, Message, SessionRecord, StreamChannels, decode_published, decode_session, encode_entry,
+    encode_published, encode_session, session_key,
 };
 use crate::protocol::cluster::{Request, ResponseBody};
 use crate::router::Targets;
 use crate::router::adapter::Adapter as _;
 use crate::router::broadcast::OutgoingEvent;
+use crate::router::handler::BoxFuture;
+use crate::router::recovery::{SharedJournal, StoredSession};
 
 impl Link {
     /// Appends `event` for `targets` to the stream; when it cannot be (Redis away,
@@ -46,7 +52,7 @@ impl Link {
     }
 
     /// An entry of the stream, with its id, for this namespace.
-    pub(in crate::cluster) fn on_entry(self: &Arc<Self>, _id: &str, envelope: Envelope) {
+    pub(in crate::cluster) fn on_entry(self: &Arc<Self>, id: &str, envelope: Envelope) {
         let own = envelope.uid == self.cluster.uid();
         if !own {
             CLUSTER_RECEIVED.increment(1);
@@ -57,10 +63,12 @@ impl Link {
                 event,
                 payload,
                 targets,
-                flags: _,
+                flags,
             } => {
                 let event = OutgoingEvent::new(&self.nsp, &event, payload);
-                let recipients = self.local.broadcast(&targets, &event);
+                // Its id is its recovery offset (a volatile one gets none, as in Node).
+                let offset = (!flags.volatile).then_some(id);
+                let recipients = self.local.broadcast_at(offset, &targets, &event);
                 if let Some(ns) = self.local.namespace() {
                     // This node's own was counted as a broadcast when it was sent.
                     match own {
@@ -169,5 +177,78 @@ impl Link {
         // Already applied here: nothing to fall back to.
         let fields = encode_entry(self.cluster.uid(), &self.nsp, &message);
         self.cluster.append(fields, Box::new(|| {}));
+    }
+}
+
+/// The shared half of a namespace's recovery journal on the streams wire: entries
+/// appended to the stream, sessions at `sio:session:<pid>` as Node stores them. It
+/// holds its link weakly (the link owns the journal).
+#[derive(Debug)]
+pub(super) struct StreamJournal(pub(super) Weak<Link>);
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("nsp", &self.nsp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedJournal for StreamJournal {
+    fn append(&self, targets: &Targets, event: &OutgoingEvent) {
+        if let Some(link) = self.0.upgrade() {
+            link.append_broadcast(targets, event);
+        }
+    }
+
+    fn store(&self, session: &StoredSession, ttl: Duration) {
+        let Some(link) = self.0.upgrade() else {
+            return;
+        };
+        let record = SessionRecord {
+            sid: session.sid.to_string(),
+            pid: session.pid.to_string(),
+            rooms: session.rooms.clone(),
+            data: match &session.user {
+                Some(user) => json!({ "user": user }),
+                None => json!({}),
+            },
+        };
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        link.cluster.set(record.key(), encode_session(&record), ttl_ms);
+    }
+
+    fn forget(&self, pid: &str) {
+        if let Some(link) = self.0.upgrade() {
+            link.cluster.del(session_key(pid));
+        }
+    }
+
+    fn take<'a>(&'a self, pid: &'a str) -> BoxFuture<'a, Option<StoredSession>> {
+        Box::pin(async move {
+            let link = self.0.upgrade()?;
+            let mut commands = link.cluster.commands()?;
+            let key = session_key(pid);
+            let stored: Option<Vec<u8>> = redis::cmd("GETDEL")
+                .arg(&key)
+                .query_async(&mut commands)
+                .await
+                .map_err(|e| tracing::warn!(key, "cluster: cannot take a session: {e}"))
+                .ok()?;
+            let record = match decode_session(&stored?) {
+                Ok(record) => record,
+                Err(e) => {
+                    link.cluster.malformed(&key, &e);
+                    return None;
+                }
+            };
+            // A session is stored under its own pid.
+            (record.pid == pid).then(|| StoredSession {
+                sid: record.sid.into(),
+                pid: record.pid.into(),
+                rooms: record.rooms,
+                user: record.data.get("user").cloned(),
+            })
+        })
     }
 }

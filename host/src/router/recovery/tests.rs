@@ -240,7 +240,10 @@ fn the_session_cap_pushes_the_oldest_out_and_ends_its_wait() {
     let offset = record(&journal, Targets::default(), 0);
     for _ in 0..1_000 {
         let claim = journal.claim("b", Some(&offset), |_| true).expect("b is kept");
-        journal.persist(claim.into_session());
+        let Claimed::Here(session) = claim.into_claimed() else {
+            panic!("kept here")
+        };
+        journal.persist(session);
     }
     assert!(journal.lock().order.len() < 200, "{}", journal.lock().order.len());
 }
@@ -382,10 +385,10 @@ async fn a_socket_resumes_with_its_id_rooms_and_every_packet_it_missed() {
         "not yet gone for good"
     );
 
-    let claim = ns.claim(&pid, Some(&offset), |_| true).expect("claimed");
+    let claim = ns.claim(&pid, Some(&offset), |_| true).await.expect("claimed");
     let (outbox, mut rx) = Outbox::new(64);
     let new = Socket::with_id(
-        claim.session().socket.id().clone(),
+        claim.sid().clone(),
         "/",
         Arc::new(outbox),
         Framing::SocketIo,
@@ -443,10 +446,11 @@ async fn a_client_back_before_its_old_connection_closed_takes_its_session_over()
     // Its connection looks alive to the server: no remove yet.
     let claim = ns
         .claim(&pid, Some(&offset), |_| true)
+        .await
         .expect("claimed from the live socket");
     assert!(!old.connected(), "the old socket is gone");
     assert!(ns.socket(old.id()).is_none());
-    assert_eq!(claim.session().socket.id(), old.id());
+    assert_eq!(claim.sid(), old.id());
     assert_eq!(
         handler.disconnects.load(Ordering::SeqCst),
         0,
@@ -476,9 +480,11 @@ async fn a_client_that_does_not_own_a_live_session_cannot_close_it() {
     let pid = old.pid().expect("recoverable").clone();
     old.emit("m", Payload::json(vec![json!(0)])).expect("queued");
     let offset = last_offset(&drain(&mut rx));
-    let owner = old.id().clone();
+    // Its user is none: a client that must be someone owns nothing of it.
     assert!(
-        ns.claim(&pid, Some(&offset), |s| s.id() != &owner).is_none(),
+        ns.claim(&pid, Some(&offset), |user| user.is_some())
+            .await
+            .is_none(),
         "a leaked pid claims nothing"
     );
     assert!(old.connected(), "and closes nothing");
@@ -541,4 +547,199 @@ async fn a_slow_consumer_or_a_native_socket_leaves_nothing_to_resume() {
         "both heard at once"
     );
     assert_eq!(ns.adapter().journal().expect("journal").len().2, 0);
+}
+
+/// A shared stream that records what is appended, stored and forgotten.
+#[derive(Debug, Default)]
+struct Stream {
+    appended: std::sync::Mutex<Vec<(Targets, String)>>,
+    stored: std::sync::Mutex<Vec<StoredSession>>,
+}
+
+impl SharedJournal for Stream {
+    fn append(&self, targets: &Targets, event: &OutgoingEvent) {
+        let mut appended = self.appended.lock().expect("not poisoned");
+        appended.push((targets.clone(), event.name().to_owned()));
+    }
+
+    fn store(&self, session: &StoredSession, _ttl: Duration) {
+        self.stored.lock().expect("not poisoned").push(session.clone());
+    }
+
+    fn forget(&self, _pid: &str) {}
+
+    fn take<'a>(&'a self, pid: &'a str) -> BoxFuture<'a, Option<StoredSession>> {
+        let mut stored = self.stored.lock().expect("not poisoned");
+        let found = stored
+            .iter()
+            .position(|s| &*s.pid == pid)
+            .map(|i| stored.remove(i));
+        Box::pin(std::future::ready(found))
+    }
+}
+
+fn shared_journal() -> (Arc<Journal>, Arc<Stream>) {
+    let journal = Arc::new(Journal::new(settings()));
+    let stream = Arc::new(Stream::default());
+    journal.share(stream.clone());
+    (journal, stream)
+}
+
+/// Records the entry `id` as read back from the stream, event `n` to `targets`.
+fn record_at(journal: &Journal, id: &str, targets: Targets, n: u64) {
+    let event = OutgoingEvent::new("/", "n", Payload::json(vec![json!(n)]));
+    journal.record_at(id, &targets, &event, || ());
+    assert_eq!(event.offset(), Some(id), "its entry id is its offset");
+}
+
+#[test]
+fn on_a_shared_stream_entry_ids_are_the_offsets_and_local_sends_are_not_kept() {
+    let (journal, _stream) = shared_journal();
+    let (s, _rx) = socket();
+    record_at(&journal, "1700000000000-0", Targets::default(), 0);
+    record_at(&journal, "1700000000000-1", Targets::default().to("red"), 1);
+    // A local-only send (a server event's emit): delivered, no offset, not kept.
+    let local = OutgoingEvent::new("/", "n", Payload::json(vec![json!(99)]));
+    assert_eq!(journal.record(&Targets::default(), &local, || 7), 7);
+    assert_eq!(local.offset(), None);
+    record_at(&journal, "1700000000005-0", Targets::default().to("blue"), 2);
+    record_at(&journal, "1700000000009-3", Targets::default(), 3);
+    assert_eq!(journal.len().0, 4);
+    journal.persist(session(&s, "p", &["red", s.id()]));
+    let claim = journal
+        .claim("p", Some("1700000000000-0"), |_| true)
+        .expect("claimed by entry id");
+    let texts = missed(&journal, &claim).expect("all kept");
+    assert_eq!(texts.len(), 2, "red's and everyone's, not blue's: {texts:?}");
+    assert!(
+        texts[0].starts_with(r#"42["n",1,"1700000000000-1"]"#),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].starts_with(r#"42["n",3,"1700000000009-3"]"#),
+        "{texts:?}"
+    );
+    // A session stored by another node replays from the same record of the stream.
+    assert_eq!(journal.replay_from("1700000000005-0"), Some(3));
+    assert_eq!(journal.replay_from("1700000000009-3"), Some(4), "nothing missed");
+    for unknown in ["1700000000001-0", "1699999999999-0", "x-1", "abc", "1-2-3"] {
+        assert_eq!(journal.replay_from(unknown), None, "{unknown}");
+    }
+}
+
+#[test]
+fn a_stream_that_goes_back_in_ids_starts_the_journal_over() {
+    let (journal, _stream) = shared_journal();
+    record_at(&journal, "5-0", Targets::default(), 0);
+    record_at(&journal, "6-0", Targets::default(), 1);
+    // Redis lost the stream and it was made anew with smaller ids.
+    record_at(&journal, "2-0", Targets::default(), 2);
+    assert_eq!(journal.len().0, 1);
+    assert_eq!(journal.replay_from("5-0"), None);
+    assert_eq!(journal.replay_from("2-0"), Some(journal.next_seq()));
+}
+
+#[tokio::test]
+async fn on_a_shared_stream_a_socket_emit_is_appended_and_a_session_claimed_from_the_store() {
+    let handler = Arc::new(Counting::default());
+    let (journal, stream) = shared_journal();
+    let ns = Namespace::with_adapter(
+        "/",
+        handler.clone(),
+        NamespaceOptions::default(),
+        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
+        Box::new(LocalPresence::default()),
+    );
+    let (old, mut rx) = socket();
+    assert_eq!(ns.connect(&old).await, Connected::Accepted);
+    let pid = old.pid().expect("recoverable").clone();
+    old.emit("direct", Payload::json(vec![json!(1)]))
+        .expect("appended");
+    assert_eq!(
+        drain(&mut rx).iter().map(|t| shape(t)).collect::<Vec<_>>(),
+        ["connect"],
+        "not delivered until read back"
+    );
+    assert_eq!(
+        stream.appended.lock().expect("not poisoned").as_slice(),
+        [(Targets::default().to(old.id().clone()), "direct".to_owned())]
+    );
+    // Read back: delivered with its entry id.
+    let event = OutgoingEvent::new("/", "direct", Payload::json(vec![json!(1)]));
+    journal.record_at("10-0", &Targets::default().to(old.id().clone()), &event, || {
+        old.deliver(&event);
+    });
+    assert_eq!(last_offset(&drain(&mut rx)), "10-0");
+    ns.remove(&old, DisconnectReason::TransportClose);
+    let stored = stream.stored.lock().expect("not poisoned").clone();
+    assert_eq!(stored.len(), 1, "stored for any node");
+    assert_eq!(stored[0].sid, *old.id());
+    assert_eq!(stored[0].pid, pid);
+    assert!(stored[0].rooms.contains(old.id()));
+
+    // Another user's claim puts the stored session back.
+    assert!(ns.claim(&pid, Some("10-0"), |_| false).await.is_none());
+    assert_eq!(stream.stored.lock().expect("not poisoned").len(), 1);
+    let claim = ns.claim(&pid, Some("10-0"), |_| true).await.expect("claimed");
+    assert!(
+        matches!(claim.claimed(), Claimed::Here(_)),
+        "its socket left from here"
+    );
+    assert!(stream.stored.lock().expect("not poisoned").is_empty(), "taken");
+    // A second claim finds nothing: the store is the one place it lives.
+    assert!(ns.claim(&pid, Some("10-0"), |_| true).await.is_none());
+}
+
+#[tokio::test]
+async fn a_session_stored_by_another_node_resumes_here_and_its_handler_hears_a_connect() {
+    let handler = Arc::new(Counting::default());
+    let (journal, stream) = shared_journal();
+    let ns = Namespace::with_adapter(
+        "/",
+        handler.clone(),
+        NamespaceOptions::default(),
+        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
+        Box::new(LocalPresence::default()),
+    );
+    record_at(&journal, "20-0", Targets::default().to("red"), 0);
+    record_at(&journal, "20-1", Targets::default().to("red"), 1);
+    record_at(&journal, "20-2", Targets::default().to("blue"), 2);
+    stream.store(
+        &StoredSession {
+            sid: "from-node-a".into(),
+            pid: "pid-a".into(),
+            rooms: vec!["from-node-a".into(), "red".into()],
+            user: None,
+        },
+        Duration::from_secs(60),
+    );
+    let claim = ns.claim("pid-a", Some("20-0"), |_| true).await.expect("claimed");
+    assert!(matches!(claim.claimed(), Claimed::Elsewhere(_)));
+    let (outbox, mut rx) = Outbox::new(64);
+    let socket = Socket::with_id(
+        claim.sid().clone(),
+        "/",
+        Arc::new(outbox),
+        Framing::SocketIo,
+        Handshake::default(),
+    );
+    assert_eq!(ns.resume(&socket, claim).await, Connected::Accepted);
+    assert!(socket.recovered());
+    assert_eq!(&**socket.id(), "from-node-a");
+    let replay = drain(&mut rx);
+    assert_eq!(
+        replay.iter().map(|t| shape(t)).collect::<Vec<_>>(),
+        ["n 1", "connect"],
+        "red's packet after the offset, then CONNECT: {replay:?}"
+    );
+    assert_eq!(
+        connect_reply(&replay[1]),
+        json!({"sid": "from-node-a", "pid": "pid-a"})
+    );
+    assert!(ns.rooms_of(&socket).contains(&Room::from("red")));
+    assert_eq!(
+        handler.connects.load(Ordering::SeqCst),
+        1,
+        "new to this node's handler"
+    );
 }
