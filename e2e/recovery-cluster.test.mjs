@@ -174,6 +174,38 @@ describe("connection state recovery across nodes (adapter = redis-streams)", () 
     assert.deepEqual(rooms, [room, first].sort(), "the rooms Node stored");
   });
 
+  it("a node started after the client's last packet reads what it missed from the stream", async () => {
+    const room = "late-node";
+    const sender = client(a, { transports: ["websocket"] });
+    const receiver = await joined(client(a, { transports: ["websocket"], reconnection: false }), room);
+    if (!sender.connected) await once(sender, "connect");
+    const got = [];
+    receiver.on("m", (n) => got.push(n));
+    for (let n = 0; n < 100; n++) await sender.emitWithAck("relay", { event: "m", args: [n], to: room });
+    await until(() => got.length === 100, "the first 100");
+    const first = receiver.id;
+    receiver.io.engine.transport.ws._socket.destroy();
+    await once(receiver, "disconnect");
+    for (let n = 100; n < 300; n++) await sender.emitWithAck("relay", { event: "m", args: [n], to: room });
+    // This node starts reading the stream after all of them.
+    const late = await startServer(toml(redis.url));
+    try {
+      await waitReady(late.url);
+      const live = once(receiver, "connect");
+      receiver.io.uri = late.url;
+      receiver.connect();
+      await live;
+      assert.equal(receiver.id, first);
+      assert.equal(receiver.recovered, true);
+      await sender.emitWithAck("relay", { event: "m", args: [300], to: room });
+      await until(() => got.length === 301, `301 messages (got ${got.length})`);
+      assert.deepEqual(got, [...Array(301).keys()], "the stream's part, then live");
+    } finally {
+      receiver.close();
+      await late.stop();
+    }
+  });
+
   it("a node that stops (a rolling restart) leaves its sessions for the others", async () => {
     const c = await startServer(toml(redis.url));
     await waitReady(c.url);

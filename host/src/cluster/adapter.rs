@@ -130,6 +130,13 @@ impl Link {
         &self.nsp
     }
 
+    /// Notes where this node starts reading the stream, for its recovery journal.
+    pub(in crate::cluster) fn reads_after(&self, id: &str) {
+        if let Some(journal) = self.local.journal() {
+            journal.reads_after(id);
+        }
+    }
+
     /// What it subscribes to: a pattern (the broadcast channels of the pub/sub wire)
     /// and channels.
     pub(in crate::cluster) fn subscriptions(&self) -> (Option<String>, Vec<&str>) {

@@ -79,7 +79,12 @@ async fn read_on(
         match newest {
             Ok(value) => {
                 let newest = entries(&value).ok().and_then(|e| e.into_iter().next());
-                *last = Some(newest.map_or_else(|| "0-0".to_owned(), |(id, _)| id));
+                let start = newest.map_or_else(|| "0-0".to_owned(), |(id, _)| id);
+                // Every namespace's journal records every entry after this one.
+                for link in live_links(cluster) {
+                    link.reads_after(&start);
+                }
+                *last = Some(start);
             }
             Err(e) => return format!("cannot read the Redis stream: {e}"),
         }
@@ -157,8 +162,8 @@ fn streams_entries(reply: &Value) -> Result<Vec<Entry>, &'static str> {
     }
 }
 
-/// `[[id, [field, value, …]], …]`.
-fn entries(value: &Value) -> Result<Vec<Entry>, &'static str> {
+/// `[[id, [field, value, …]], …]`: an `XRANGE` reply, or one stream's in `XREAD`'s.
+pub(super) fn entries(value: &Value) -> Result<Vec<Entry>, &'static str> {
     const SHAPE: &str = "a stream entry is [id, [field, value, …]]";
     let Value::Array(items) = value else {
         return Err(SHAPE);

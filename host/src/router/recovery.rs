@@ -99,8 +99,20 @@ pub struct Session {
 #[derive(Debug)]
 pub struct Claim {
     claimed: Claimed,
-    /// The sequence number of the first packet to replay.
+    /// Packets to replay first, read from the shared stream: from before what this
+    /// journal records.
+    earlier: Vec<(Targets, Outbound)>,
+    /// The sequence number of the first packet to replay from the journal.
     from: u64,
+}
+
+/// Where a replay needs the shared stream (see [`Journal::gap`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The sequence number of the journal's first packet to replay after the stream's.
+    pub from: u64,
+    /// The last stream entry to read, as `XRANGE`'s end (`(id` when exclusive).
+    pub until: String,
 }
 
 /// Whose session a claim took.
@@ -113,10 +125,12 @@ pub enum Claimed {
 }
 
 impl Claim {
-    /// A claim of a session another node stored, replayed from `from`.
-    pub(crate) fn elsewhere(stored: StoredSession, from: u64) -> Claim {
+    /// A claim of a session another node stored, replayed from `earlier` (read from
+    /// the stream) and then the journal's packets from `from`.
+    pub(crate) fn elsewhere(stored: StoredSession, earlier: Vec<(Targets, Outbound)>, from: u64) -> Claim {
         Claim {
             claimed: Claimed::Elsewhere(stored),
+            earlier,
             from,
         }
     }
@@ -203,6 +217,9 @@ pub struct Journal {
     /// Set when its namespace shares a stream with other nodes: offsets are then the
     /// stream's entry ids.
     shared: OnceLock<Arc<dyn SharedJournal>>,
+    /// On a shared stream: the entry after which this node reads it, so every later
+    /// entry of the namespace is recorded here.
+    horizon: OnceLock<EntryId>,
     state: Mutex<State>,
 }
 
@@ -222,6 +239,8 @@ struct State {
     /// The sockets still connected, by pid: a client may come back before this server
     /// has seen its old connection die.
     live: HashMap<Arc<str>, SocketId>,
+    /// On a shared stream: the id of the last entry recorded (kept or trimmed since).
+    last_id: Option<EntryId>,
 }
 
 #[derive(Debug)]
@@ -250,6 +269,7 @@ impl Journal {
             settings,
             epoch: crate::id::random_id()[..8].to_owned(),
             shared: OnceLock::new(),
+            horizon: OnceLock::new(),
             state: Mutex::new(State::default()),
         }
     }
@@ -263,6 +283,14 @@ impl Journal {
     /// The shared stream, when there is one.
     pub fn shared(&self) -> Option<&Arc<dyn SharedJournal>> {
         self.shared.get()
+    }
+
+    /// Notes that this node reads the shared stream after entry `id` (once: it reads
+    /// on from where it was after a lost connection).
+    pub fn reads_after(&self, id: &str) {
+        if let Some(id) = EntryId::parse(id) {
+            let _ = self.horizon.set(id);
+        }
     }
 
     /// Whether a resuming socket skips authentication and connect guards.
@@ -332,6 +360,9 @@ impl Journal {
         {
             state.bytes = 0;
             state.packets.clear();
+        }
+        if id.is_some() {
+            state.last_id = id;
         }
         let offset = offset.map_or_else(|| format!("{}-{}", self.epoch, state.next).into(), Arc::from);
         state.next += 1;
@@ -418,6 +449,7 @@ impl Journal {
         waiting.ended.cancel();
         Some(Claim {
             claimed: Claimed::Here(waiting.session),
+            earlier: Vec::new(),
             from,
         })
     }
@@ -428,6 +460,28 @@ impl Journal {
         let seen = self.parse(offset)?;
         let state = self.lock();
         state.holds(seen).then_some(seen + 1)
+    }
+
+    /// What a replay after `offset` needs from the shared stream itself, when this
+    /// journal does not record that far back (it was trimmed, or this node started
+    /// reading later): the entries up to [`Gap::until`], then this journal's from
+    /// [`Gap::from`]. `None` when `offset` is no entry id, or is one this journal should
+    /// hold but does not (not one of the namespace's).
+    pub fn gap(&self, offset: &str) -> Option<Gap> {
+        let seen = EntryId::parse(offset)?;
+        let state = self.lock();
+        if let Some(front) = state.packets.front() {
+            let first = front.id?;
+            return (seen < first).then(|| Gap {
+                from: state.next - state.packets.len() as u64,
+                until: format!("({}-{}", first.0, first.1),
+            });
+        }
+        let last = state.last_id.or_else(|| self.horizon.get().copied())?;
+        (seen <= last).then(|| Gap {
+            from: state.next,
+            until: format!("{}-{}", last.0, last.1),
+        })
     }
 
     /// The sequence number the next packet will get: a socket admitted now missed
@@ -456,10 +510,14 @@ impl Journal {
             return None;
         }
         let rooms: HashSet<&str> = claim.rooms().iter().map(|r| &**r).collect();
-        let missed = state
+        let earlier = claim.earlier.iter().map(|(targets, item)| (targets, item));
+        let kept = state
             .from(claim.from)
-            .filter(|logged| reaches(&logged.targets, &rooms))
-            .map(|logged| logged.item.clone())
+            .map(|logged| (&logged.targets, &logged.item));
+        let missed = earlier
+            .chain(kept)
+            .filter(|(targets, _)| reaches(targets, &rooms))
+            .map(|(_, item)| item.clone())
             .collect();
         let admitted = admit(missed);
         if admitted {

@@ -15,8 +15,8 @@ use serde_json::json;
 use super::Link;
 use crate::metrics::CLUSTER_RECEIVED;
 use crate::protocol::cluster::streams::{
-    Envelope, Flags, Message, SessionRecord, StreamChannels, decode_published, decode_session, encode_entry,
-    encode_published, encode_session, session_key,
+    Envelope, Flags, Message, SessionRecord, StreamChannels, decode_entry, decode_published, decode_session,
+    encode_entry, encode_published, encode_session, session_key,
 };
 use crate::protocol::cluster::{Request, ResponseBody};
 use crate::router::Targets;
@@ -222,6 +222,66 @@ impl SharedJournal for StreamJournal {
         if let Some(link) = self.0.upgrade() {
             link.cluster.del(session_key(pid));
         }
+    }
+
+    fn range<'a>(
+        &'a self,
+        after: &'a str,
+        until: &'a str,
+    ) -> BoxFuture<'a, Option<Vec<(Targets, OutgoingEvent)>>> {
+        Box::pin(async move {
+            let link = self.0.upgrade()?;
+            let stream = link.cluster.0.stream.as_ref()?;
+            let mut commands = link.cluster.commands()?;
+            let xrange = |start: String, end: &str| {
+                let mut cmd = redis::cmd("XRANGE");
+                cmd.arg(&stream.name).arg(start).arg(end);
+                cmd
+            };
+            let read = |reply: redis::RedisResult<redis::Value>| match reply {
+                Ok(value) => super::super::reader::entries(&value)
+                    .map_err(|why| link.cluster.malformed(&stream.name, &why))
+                    .ok(),
+                Err(e) => {
+                    tracing::warn!(stream = stream.name, "cluster: cannot read the stream back: {e}");
+                    None
+                }
+            };
+            // As Node's restore: the offset itself must still be there, or what came
+            // right after it may be gone too.
+            let found = read(xrange(after.to_owned(), after).query_async(&mut commands).await)?;
+            if found.is_empty() {
+                return None;
+            }
+            let entries = read(
+                xrange(format!("({after}"), until)
+                    .query_async(&mut commands)
+                    .await,
+            )?;
+            let events = entries
+                .iter()
+                .filter_map(|(id, fields)| {
+                    let envelope = decode_entry(fields).ok().filter(|e| e.nsp == link.nsp)?;
+                    let Message::Broadcast {
+                        request_id: None,
+                        event,
+                        payload,
+                        targets,
+                        flags,
+                    } = envelope.message
+                    else {
+                        return None;
+                    };
+                    if flags.volatile {
+                        return None;
+                    }
+                    let event = OutgoingEvent::new(&link.nsp, &event, payload);
+                    event.stamp(id.as_str().into());
+                    Some((targets, event))
+                })
+                .collect();
+            Some(events)
+        })
     }
 
     fn take<'a>(&'a self, pid: &'a str) -> BoxFuture<'a, Option<StoredSession>> {

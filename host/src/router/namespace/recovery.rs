@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::{Connected, Namespace};
 use crate::reason::DisconnectReason;
-use crate::router::Socket;
 use crate::router::recovery::{Claim, Claimed, Journal, Session, SharedJournal, StoredSession, recoverable};
+use crate::router::{Framing, Socket};
 
 impl Namespace {
     /// Claims the session `pid` for a reconnecting client whose last packet was
@@ -250,7 +250,8 @@ impl Namespace {
 /// A claim on a shared stream: of the session stored there, which is taken so that no
 /// other node resumes it too. When its socket left from this node, the session kept
 /// here is claimed with it (its handler is to hear of it); otherwise this node
-/// replays from its own record of the stream, which must hold `offset`.
+/// replays from its own record of the stream, preceded by what it must read from the
+/// stream when `offset` is older than that record.
 async fn claim_shared(
     journal: &Journal,
     shared: &Arc<dyn SharedJournal>,
@@ -267,6 +268,18 @@ async fn claim_shared(
         // What was stored is the latest: the socket may have resumed elsewhere since.
         return Some(claim.with_rooms(stored.rooms));
     }
-    let from = journal.replay_from(offset?)?;
-    Some(Claim::elsewhere(stored, from))
+    let offset = offset?;
+    if let Some(from) = journal.replay_from(offset) {
+        return Some(Claim::elsewhere(stored, Vec::new(), from));
+    }
+    // Older than this node's record of the stream: the rest from the stream itself,
+    // as Node's adapter replays it.
+    let gap = journal.gap(offset)?;
+    let earlier = shared
+        .range(offset, &gap.until)
+        .await?
+        .into_iter()
+        .map(|(targets, event)| (targets, event.item(Framing::SocketIo)))
+        .collect();
+    Some(Claim::elsewhere(stored, earlier, gap.from))
 }

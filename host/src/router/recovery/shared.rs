@@ -22,6 +22,14 @@ pub trait SharedJournal: Send + Sync + std::fmt::Debug + 'static {
     fn forget(&self, pid: &str);
     /// Takes session `pid`, whichever node stored it, so that no other node can.
     fn take<'a>(&'a self, pid: &'a str) -> BoxFuture<'a, Option<StoredSession>>;
+    /// The namespace's events in the stream after entry `after` up to `until`
+    /// (`XRANGE`'s end), each stamped with its id; `None` when `after` itself is no
+    /// longer in the stream (its successors may be gone too), or Redis cannot say.
+    fn range<'a>(
+        &'a self,
+        after: &'a str,
+        until: &'a str,
+    ) -> BoxFuture<'a, Option<Vec<(Targets, OutgoingEvent)>>>;
 }
 
 /// A session as every node stores it (Node's `{sid, pid, rooms, data}`).

@@ -554,6 +554,8 @@ async fn a_slow_consumer_or_a_native_socket_leaves_nothing_to_resume() {
 struct Stream {
     appended: std::sync::Mutex<Vec<(Targets, String)>>,
     stored: std::sync::Mutex<Vec<StoredSession>>,
+    /// What the stream holds: entry ids (`<ms>-0`, by ms) and event `n` to `targets`.
+    entries: std::sync::Mutex<Vec<(u64, Targets, u64)>>,
 }
 
 impl SharedJournal for Stream {
@@ -567,6 +569,36 @@ impl SharedJournal for Stream {
     }
 
     fn forget(&self, _pid: &str) {}
+
+    fn range<'a>(
+        &'a self,
+        after: &'a str,
+        until: &'a str,
+    ) -> BoxFuture<'a, Option<Vec<(Targets, OutgoingEvent)>>> {
+        let ms = |id: &str| {
+            id.trim_start_matches('(')
+                .split_once('-')
+                .and_then(|(ms, _)| ms.parse::<u64>().ok())
+        };
+        let (after, last, exclusive) = (ms(after), ms(until), until.starts_with('('));
+        let entries = self.entries.lock().expect("not poisoned");
+        let found = after
+            .filter(|a| entries.iter().any(|(id, ..)| id == a))
+            .map(|after| {
+                entries
+                    .iter()
+                    .filter(|(id, ..)| {
+                        *id > after && last.is_some_and(|l| if exclusive { *id < l } else { *id <= l })
+                    })
+                    .map(|(id, targets, n)| {
+                        let event = OutgoingEvent::new("/", "n", Payload::json(vec![json!(n)]));
+                        event.stamp(format!("{id}-0").into());
+                        (targets.clone(), event)
+                    })
+                    .collect()
+            });
+        Box::pin(std::future::ready(found))
+    }
 
     fn take<'a>(&'a self, pid: &'a str) -> BoxFuture<'a, Option<StoredSession>> {
         let mut stored = self.stored.lock().expect("not poisoned");
@@ -742,4 +774,95 @@ async fn a_session_stored_by_another_node_resumes_here_and_its_handler_hears_a_c
         1,
         "new to this node's handler"
     );
+}
+
+#[test]
+fn what_a_journal_does_not_record_is_a_gap_to_read_from_the_stream() {
+    let (journal, _stream) = shared_journal();
+    assert_eq!(journal.gap("5-0"), None, "not reading yet: no horizon");
+    journal.reads_after("10-0");
+    assert_eq!(
+        journal.gap("7-0"),
+        Some(Gap {
+            from: 0,
+            until: "10-0".to_owned()
+        }),
+        "before this node read: up to where it started"
+    );
+    assert_eq!(
+        journal.gap("11-0"),
+        None,
+        "after it: one this journal should have"
+    );
+    record_at(&journal, "12-0", Targets::default(), 0);
+    record_at(&journal, "13-0", Targets::default(), 1);
+    assert_eq!(
+        journal.gap("7-0"),
+        Some(Gap {
+            from: 0,
+            until: "(12-0".to_owned()
+        }),
+        "up to its first kept entry, then the journal"
+    );
+    assert_eq!(journal.gap("12-0"), None, "kept: no gap");
+    assert_eq!(journal.gap("x"), None);
+}
+
+#[tokio::test]
+async fn a_session_older_than_this_nodes_record_replays_the_stream_first() {
+    let handler = Arc::new(Counting::default());
+    let (journal, stream) = shared_journal();
+    let ns = Namespace::with_adapter(
+        "/",
+        handler.clone(),
+        NamespaceOptions::default(),
+        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
+        Box::new(LocalPresence::default()),
+    );
+    // The stream before this node started reading it at 30-0, then what it read.
+    *stream.entries.lock().expect("not poisoned") = vec![
+        (28, Targets::default().to("red"), 0),
+        (29, Targets::default().to("red"), 1),
+        (30, Targets::default().to("blue"), 2),
+    ];
+    journal.reads_after("30-0");
+    record_at(&journal, "31-0", Targets::default().to("red"), 3);
+    stream.store(
+        &StoredSession {
+            sid: "old".into(),
+            pid: "pid-old".into(),
+            rooms: vec!["old".into(), "red".into()],
+            user: None,
+        },
+        Duration::from_secs(60),
+    );
+    let claim = ns
+        .claim("pid-old", Some("28-0"), |_| true)
+        .await
+        .expect("claimed");
+    let (outbox, mut rx) = Outbox::new(64);
+    let socket = Socket::with_id(
+        claim.sid().clone(),
+        "/",
+        Arc::new(outbox),
+        Framing::SocketIo,
+        Handshake::default(),
+    );
+    assert_eq!(ns.resume(&socket, claim).await, Connected::Accepted);
+    assert_eq!(
+        drain(&mut rx).iter().map(|t| shape(t)).collect::<Vec<_>>(),
+        ["n 1", "n 3", "connect"],
+        "29 from the stream, 31 from the journal, in order; blue's not"
+    );
+    // An offset the stream no longer has: a new session, as Node decides.
+    stream.store(
+        &StoredSession {
+            sid: "older".into(),
+            pid: "pid-older".into(),
+            rooms: vec!["older".into()],
+            user: None,
+        },
+        Duration::from_secs(60),
+    );
+    assert!(ns.claim("pid-older", Some("20-0"), |_| true).await.is_none());
 }
