@@ -13,7 +13,7 @@ import { startDeployment, newUser, Clients, record, ackWithin, keys, fence, API_
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-describe("seed /chat: ChatGateway of 000 on deploy/chat.toml", () => {
+describe(`seed /chat: ChatGateway of 000 on ${process.env.PORTICO_E2E_DEPLOY ?? "deploy/chat.toml"}`, () => {
   let server;
   const clients = new Clients();
   const chat = () => `${server.url}/chat`;

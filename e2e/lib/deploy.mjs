@@ -17,8 +17,12 @@ const builtPlugins = process.env.PORTICO_PLUGINS_DIR ?? join(root, "target/plugi
 export const SECRET = "seed-e2e-secret";
 export const API_KEY = "seed-e2e-operator-key-0123456789";
 
+/** The deployment file: deploy/chat.toml, or the one `PORTICO_E2E_DEPLOY` names
+ * (deploy/chat-ts.toml serves /chat with the TypeScript plugins). */
+const deployFile = process.env.PORTICO_E2E_DEPLOY ?? "deploy/chat.toml";
+
 /**
- * Starts deploy/chat.toml with a private copy of the built plugins. With
+ * Starts deploy/chat.toml (or `PORTICO_E2E_DEPLOY`) with a private copy of the built plugins. With
  * `PORTICO_E2E_NODES=2` it starts two nodes of it on one redis-server instead (the file
  * unchanged: `PORTICO_REDIS_URL` turns the Redis adapter on), and every read of `url`
  * names the other node, so a test's clients and HTTP calls alternate between them.
@@ -28,8 +32,9 @@ export async function startDeployment() {
   const start = async (env = {}) => {
     const plugins = mkdtempSync(join(tmpdir(), "portico-deploy-"));
     cpSync(builtPlugins, plugins, { recursive: true });
-    const server = await startServer(readFileSync(join(root, "deploy/chat.toml"), "utf8"), {
+    const server = await startServer(readFileSync(join(root, deployFile), "utf8"), {
       env: { PORTICO_PLUGINS_DIR: plugins, JWT_SECRET: SECRET, PORTICO_API_KEY: API_KEY, ...env },
+      startMs: 60_000,
     });
     const stop = server.stop;
     server.stop = async () => {

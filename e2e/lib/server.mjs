@@ -14,9 +14,10 @@ export const BIN = process.env.PORTICO_BIN ?? resolve(here, "../../target/releas
 /**
  * Starts portico with `toml` as its config (listen address forced to `listen`, by
  * default a free port), and `args` after the others. Resolves to { url, port, proc, stop(), output(),
- * configPath, rewrite(toml) } once it prints its address.
+ * configPath, rewrite(toml) } once it prints its address, within `startMs` (a JavaScript
+ * plugin's component compiles for seconds the first time the machine loads it).
  */
-export async function startServer(toml = "", { env = {}, args = [], listen = "127.0.0.1:0" } = {}) {
+export async function startServer(toml = "", { env = {}, args = [], listen = "127.0.0.1:0", startMs = 10_000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "portico-e2e-"));
   const configPath = join(dir, "portico.toml");
   writeFileSync(configPath, toml);
@@ -27,7 +28,7 @@ export async function startServer(toml = "", { env = {}, args = [], listen = "12
   let out = "";
   proc.stderr.on("data", (d) => (out += d));
   const port = await new Promise((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`portico did not start:\n${out}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`portico did not start in ${startMs} ms:\n${out}`)), startMs);
     let buf = "";
     proc.stdout.on("data", (d) => {
       buf += d;

@@ -3,11 +3,14 @@
 //! - `cargo xtask run [-- ARGS]`: build in release (gateway and example plugins) and
 //!   serve `deploy/chat.toml` on 127.0.0.1:3000: single node, in memory, no Redis.
 //! - `cargo xtask build`: the release binary, the Engine.IO conformance example, the
-//!   example plugins (wasm32-wasip2 components, copied to `target/plugins/`), and the
-//!   Admin UI's pages with their fonts (`target/admin-ui/`).
+//!   example plugins (wasm32-wasip2 components, and the TypeScript ones of `plugins-ts/`
+//!   built with `plugin-sdk-ts/`; all copied to `target/plugins/`), and the Admin UI's
+//!   pages with their fonts (`target/admin-ui/`).
 //! - `cargo xtask test [--skip-lint] [--skip-e2e] [--skip-fuzz] [--skip-bench]`:
-//!   formatting, clippy, unit and integration tests, then the e2e suite with the real
-//!   socket.io-client (npm install as needed) against the release binary, then a short
+//!   formatting, clippy, unit and integration tests (the TypeScript SDK's and plugins'
+//!   under Node too), then the e2e suite with the real socket.io-client (npm install as
+//!   needed) against the release binary (the seed's `/chat` suite a second time on
+//!   `deploy/chat-ts.toml`, the TypeScript chat plugin), then a short
 //!   run of every fuzz target (cargo-fuzz installed on nightly as needed), then the
 //!   benchmark matrix's `--quick` smoke (it checks that every server and scenario runs
 //!   and loses nothing, never how fast).
@@ -83,7 +86,50 @@ fn cargo() -> Command {
 fn build(root: &Path) -> anyhow::Result<()> {
     sh(cargo().args(["build", "--release", "-p", "portico", "--bins", "--examples"]))?;
     build_plugins(root)?;
+    build_ts_plugins(root)?;
     admin_ui::assemble(root)
+}
+
+/// The TypeScript plugins `build_ts_plugins` makes.
+const TS_PLUGINS: &[&str] = &["chat-ts", "dto-validator-ts"];
+
+/// Builds the TypeScript SDK and, with it, the example plugins of `plugins-ts/` (each
+/// a componentize-js component) into `target/plugins/`; then has the gateway compile
+/// each once (`portico plugins check` fills the plugin cache), so the first server to
+/// load them starts at once instead of compiling SpiderMonkey for seconds.
+fn build_ts_plugins(root: &Path) -> anyhow::Result<()> {
+    let sdk = root.join("plugin-sdk-ts");
+    npm_ci(&sdk, "@bytecodealliance/componentize-js")?;
+    sh(npm().args(["run", "build"]).current_dir(&sdk))?;
+    let examples = root.join("plugins-ts");
+    npm_ci(&examples, "@portico/plugin-sdk")?;
+    sh(npm().args(["run", "build"]).current_dir(&examples))?;
+    for name in TS_PLUGINS {
+        let status = Command::new(root.join("target/release/portico"))
+            .args(["plugins", "check"])
+            .arg(root.join("target/plugins").join(format!("{name}.wasm")))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("running portico plugins check")?;
+        if !status.success() {
+            bail!("target/plugins/{name}.wasm does not load");
+        }
+    }
+    Ok(())
+}
+
+/// The TypeScript SDK's tests and the example TypeScript plugins', under Node.
+fn test_ts(root: &Path) -> anyhow::Result<()> {
+    let sdk = root.join("plugin-sdk-ts");
+    npm_ci(&sdk, "@bytecodealliance/componentize-js")?;
+    sh(npm().args(["test"]).current_dir(&sdk))?;
+    let examples = root.join("plugins-ts");
+    npm_ci(&examples, "@portico/plugin-sdk")?;
+    sh(npm().args(["test"]).current_dir(&examples))
+}
+
+fn npm() -> Command {
+    Command::new("npm")
 }
 
 /// Builds every example plugin for `wasm32-wasip2` and copies the components to
@@ -160,6 +206,7 @@ fn test(root: &Path, flags: &[String]) -> anyhow::Result<()> {
     sh(cargo().args(["test", "--workspace"]))?;
     // Plugin logic is plain Rust: test it natively.
     sh(cargo().args(["test"]).current_dir(root.join("plugins")))?;
+    test_ts(root)?;
     if !skip("e2e") {
         build(root)?;
         e2e(root)?;
@@ -279,21 +326,28 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     ensure_redis()?;
     ensure_chromium()?;
     // The newest package of package.json: a folder installed before it was added gets it.
-    npm_ci(&dir, "playwright-core")?;
+    npm_ci(&dir, "@msgpack/msgpack")?;
     let mut tests: Vec<String> = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .filter(|name| name.ends_with(".test.mjs"))
         .collect();
     tests.sort();
-    sh(Command::new("node")
-        .args(["--test", "--test-concurrency=1", "--test-timeout=180000"])
-        .args(&tests)
-        .current_dir(&dir)
-        .env("PORTICO_BIN", root.join("target/release/portico"))
-        .env(
-            "ENGINEIO_ECHO_BIN",
-            root.join("target/release/examples/engineio_echo"),
-        ))
+    let node_test = || {
+        let mut cmd = Command::new("node");
+        cmd.args(["--test", "--test-concurrency=1", "--test-timeout=180000"])
+            .current_dir(&dir)
+            .env("PORTICO_BIN", root.join("target/release/portico"))
+            .env(
+                "ENGINEIO_ECHO_BIN",
+                root.join("target/release/examples/engineio_echo"),
+            );
+        cmd
+    };
+    sh(node_test().args(&tests))?;
+    // The same /chat suite on the TypeScript chat plugin and validator.
+    sh(node_test()
+        .arg("seed-chat.test.mjs")
+        .env("PORTICO_E2E_DEPLOY", "deploy/chat-ts.toml"))
 }
 
 /// Where a fuzz run starts from and what it keeps.
