@@ -91,7 +91,7 @@ fn build(root: &Path) -> anyhow::Result<()> {
 }
 
 /// The TypeScript plugins `build_ts_plugins` makes.
-const TS_PLUGINS: &[&str] = &["chat-ts", "dto-validator-ts"];
+const TS_PLUGINS: &[&str] = &["chat-ts", "dto-validator-ts", "bench-ts"];
 
 /// Builds the TypeScript SDK and, with it, the example plugins of `plugins-ts/` (each
 /// a componentize-js component) into `target/plugins/`; then has the gateway compile

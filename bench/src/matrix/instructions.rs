@@ -16,6 +16,10 @@ use anyhow::{Context, bail};
 
 use super::servers::{self, ServerSpec};
 
+/// How long the unmeasured first start under valgrind may take (it compiles every
+/// plugin, SpiderMonkey included).
+const WARM_START: Duration = Duration::from_secs(1800);
+
 /// The short and the long run, in seconds of measured load.
 const DURATIONS: [f64; 2] = [2.0, 6.0];
 
@@ -48,11 +52,13 @@ pub fn per_ack(spec: &ServerSpec, me: &Path, logs: &Path, core: Option<usize>) -
     // (valgrind's CPU features are not the machine's, so the compile cache written
     // outside it does not serve). Once first, unmeasured: with a cold cache the first
     // run would compile and the second not, and the difference would be meaningless.
+    // A JavaScript plugin embeds SpiderMonkey: compiling it under valgrind takes
+    // minutes, once (the runs after it find it in the cache).
     let warm = servers::start(
         &under_valgrind(&logs.join(format!("{}-instructions-warm.callgrind", spec.name))),
         core,
         &logs.join(format!("{}-instructions-warm.log", spec.name)),
-        Duration::from_secs(180),
+        WARM_START,
     )?;
     warm.interrupt(Duration::from_secs(60))?;
     let mut counts = Vec::new();

@@ -266,7 +266,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         portico: at_root(&args.portico, "target/release/portico"),
         plugins: servers::bench_plugin_dir(
             &at_root(&args.plugins, "target/plugins"),
-            &root.join("target/bench-plugins"),
+            &root.join("target/bench-plugins/rust"),
+            "bench.wasm",
+        )?,
+        plugins_ts: servers::bench_plugin_dir(
+            &at_root(&args.plugins, "target/plugins"),
+            &root.join("target/bench-plugins/ts"),
+            "bench-ts.wasm",
         )?,
         socketioxide: at_root(&args.socketioxide, "target/release/peer-socketioxide"),
         raw: at_root(&args.raw, "target/release/peer-raw"),

@@ -14,7 +14,8 @@ use anyhow::{Context, bail};
 /// standard output once it accepts connections on the port it was given (0 = any).
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
-    /// Its short name in tables (`portico`, `portico-wasm`, `socketioxide`, `raw`, `node`).
+    /// Its short name in tables (`portico`, `portico-wasm`, `portico-ts`, `socketioxide`,
+    /// `raw`, `node`).
     pub name: &'static str,
     /// What it is, for the report.
     pub about: &'static str,
@@ -48,8 +49,10 @@ pub struct Paths {
     pub root: PathBuf,
     /// The release `portico` binary.
     pub portico: PathBuf,
-    /// The built plugins (`bench.wasm` among them).
+    /// A folder with the Rust `bench.wasm` alone.
     pub plugins: PathBuf,
+    /// A folder with the TypeScript `bench-ts.wasm` alone.
+    pub plugins_ts: PathBuf,
     /// The release socketioxide peer.
     pub socketioxide: PathBuf,
     /// The release raw peer (hyper + fastwebsockets, just enough framing).
@@ -77,6 +80,16 @@ pub fn all(paths: &Paths) -> Vec<ServerSpec> {
             env: vec![
                 ("RUST_LOG".into(), "warn".into()),
                 ("PORTICO_PLUGINS_DIR".into(), paths.plugins.clone().into()),
+            ],
+        },
+        ServerSpec {
+            name: "portico-ts",
+            about: "Portico, events served by the `bench-ts` TypeScript plugin (bench/portico-ts.toml, plugins-ts/bench)",
+            program: paths.portico.clone(),
+            args: portico("portico-ts.toml"),
+            env: vec![
+                ("RUST_LOG".into(), "warn".into()),
+                ("PORTICO_PLUGINS_DIR".into(), paths.plugins_ts.clone().into()),
             ],
         },
         ServerSpec {
@@ -114,7 +127,7 @@ pub fn with_default_limits(spec: &ServerSpec, paths: &Paths) -> Option<ServerSpe
             args: portico_args(paths, "portico-flood.toml"),
             ..spec.clone()
         }),
-        "portico-wasm" => None,
+        "portico-wasm" | "portico-ts" => None,
         _ => Some(spec.clone()),
     }
 }
@@ -264,21 +277,21 @@ pub fn have_taskset() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A folder holding only `bench.wasm` from `built`: `portico-wasm` loads every
-/// component of its folder at start, and under valgrind (whose CPU features miss the
-/// compile cache) each one takes seconds to compile.
-pub fn bench_plugin_dir(built: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+/// A folder holding only the bench plugin `name` from `built`: a Portico server loads
+/// every component of its folder at start, and under valgrind (whose CPU features miss
+/// the compile cache) each one takes seconds to compile (minutes for a JavaScript one).
+pub fn bench_plugin_dir(built: &Path, dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm") && !path.ends_with("bench.wasm") {
+        if path.extension().is_some_and(|e| e == "wasm") && !path.ends_with(name) {
             std::fs::remove_file(&path)?;
         }
     }
-    std::fs::copy(built.join("bench.wasm"), dir.join("bench.wasm")).with_context(|| {
+    std::fs::copy(built.join(name), dir.join(name)).with_context(|| {
         format!(
             "{}: build the plugins first (cargo xtask build)",
-            built.join("bench.wasm").display()
+            built.join(name).display()
         )
     })?;
     Ok(dir.to_owned())
