@@ -1,9 +1,10 @@
 //! `instructions`: what the plugin costs per event, counted in instructions, which do
 //! not drift with the machine's load the way times do.
 //!
-//! `portico`, `portico-wasm` and `socketioxide` each run under `valgrind --tool=callgrind`
-//! twice, with the same echo load (10 clients) for a short and a long time. The difference in
-//! user-space instructions over the difference in acks is the instructions per ack:
+//! `portico`, `portico-wasm`, `portico-ts` and `socketioxide` each run under
+//! `valgrind --tool=callgrind` twice, with the same echo load (10 clients) for a short and a
+//! long time. The difference in user-space instructions over the difference in acks is the
+//! instructions per ack:
 //! counting starts once the server listens (its counts are zeroed then), and what
 //! the load's start and the shutdown cost cancels out. The kernel's share (the TCP stack) is not
 //! counted, and it is the same for both.

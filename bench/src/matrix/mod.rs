@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
     /// Scenarios to run (default: echo,latency,fanout,idle,instructions; --quick leaves
-    /// out instructions, which runs portico and portico-wasm under valgrind).
+    /// out instructions, which runs every server but Node under valgrind).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// The repository root.
