@@ -316,6 +316,31 @@ fn recovering(handler: Arc<Counting>, settings: RecoverySettings) -> Arc<Namespa
     )
 }
 
+/// A socket connected to `ns` that has received one event: its receiver, its pid and
+/// the offset it last saw.
+async fn connected_with_an_offset(ns: &Arc<Namespace>) -> (Socket, Receiver, Arc<str>, String) {
+    let (socket, mut rx) = socket();
+    assert_eq!(ns.connect(&socket).await, Connected::Accepted);
+    let pid = socket.pid().expect("recoverable").clone();
+    socket.emit("m", Payload::json(vec![json!(0)])).expect("queued");
+    let offset = last_offset(&drain(&mut rx));
+    (socket, rx, pid, offset)
+}
+
+/// The socket `claim` resumes as, accepted, and its receiver.
+async fn resumed(ns: &Arc<Namespace>, claim: Claim) -> (Socket, Receiver) {
+    let (outbox, rx) = Outbox::new(64);
+    let socket = Socket::with_id(
+        claim.sid().clone(),
+        "/",
+        Arc::new(outbox),
+        Framing::SocketIo,
+        Handshake::default(),
+    );
+    assert_eq!(ns.resume(&socket, claim).await, Connected::Accepted);
+    (socket, rx)
+}
+
 fn drain(rx: &mut Receiver) -> Vec<String> {
     let mut items = Vec::new();
     while let Some(item) = rx.try_recv() {
@@ -386,15 +411,7 @@ async fn a_socket_resumes_with_its_id_rooms_and_every_packet_it_missed() {
     );
 
     let claim = ns.claim(&pid, Some(&offset), |_| true).await.expect("claimed");
-    let (outbox, mut rx) = Outbox::new(64);
-    let new = Socket::with_id(
-        claim.sid().clone(),
-        "/",
-        Arc::new(outbox),
-        Framing::SocketIo,
-        Handshake::default(),
-    );
-    assert_eq!(ns.resume(&new, claim).await, Connected::Accepted);
+    let (new, mut rx) = resumed(&ns, claim).await;
     assert!(new.recovered());
     assert_eq!(new.pid(), Some(&pid));
     let replay = drain(&mut rx);
@@ -438,11 +455,7 @@ async fn a_socket_resumes_with_its_id_rooms_and_every_packet_it_missed() {
 async fn a_client_back_before_its_old_connection_closed_takes_its_session_over() {
     let handler = Arc::new(Counting::default());
     let ns = recovering(handler.clone(), settings());
-    let (old, mut rx) = socket();
-    assert_eq!(ns.connect(&old).await, Connected::Accepted);
-    let pid = old.pid().expect("recoverable").clone();
-    old.emit("m", Payload::json(vec![json!(0)])).expect("queued");
-    let offset = last_offset(&drain(&mut rx));
+    let (old, _rx, pid, offset) = connected_with_an_offset(&ns).await;
     // Its connection looks alive to the server: no remove yet.
     let claim = ns
         .claim(&pid, Some(&offset), |_| true)
@@ -475,11 +488,7 @@ fn a_claim_by_someone_else_leaves_the_session_kept() {
 async fn a_client_that_does_not_own_a_live_session_cannot_close_it() {
     let handler = Arc::new(Counting::default());
     let ns = recovering(handler.clone(), settings());
-    let (old, mut rx) = socket();
-    assert_eq!(ns.connect(&old).await, Connected::Accepted);
-    let pid = old.pid().expect("recoverable").clone();
-    old.emit("m", Payload::json(vec![json!(0)])).expect("queued");
-    let offset = last_offset(&drain(&mut rx));
+    let (old, mut rx, pid, offset) = connected_with_an_offset(&ns).await;
     // Its user is none: a client that must be someone owns nothing of it.
     assert!(
         ns.claim(&pid, Some(&offset), |user| user.is_some())
@@ -610,6 +619,29 @@ impl SharedJournal for Stream {
     }
 }
 
+/// A namespace whose journal is on a shared [`Stream`].
+fn on_shared_stream(handler: Arc<Counting>) -> (Arc<Namespace>, Arc<Journal>, Arc<Stream>) {
+    let (journal, stream) = shared_journal();
+    let ns = Namespace::with_adapter(
+        "/",
+        handler,
+        NamespaceOptions::default(),
+        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
+        Box::new(LocalPresence::default()),
+    );
+    (ns, journal, stream)
+}
+
+/// A session another node stored: socket `sid`, private id `pid`, in `rooms`.
+fn stored(sid: &str, pid: &str, rooms: &[&str]) -> StoredSession {
+    StoredSession {
+        sid: sid.into(),
+        pid: pid.into(),
+        rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+        user: None,
+    }
+}
+
 fn shared_journal() -> (Arc<Journal>, Arc<Stream>) {
     let journal = Arc::new(Journal::new(settings()));
     let stream = Arc::new(Stream::default());
@@ -674,14 +706,7 @@ fn a_stream_that_goes_back_in_ids_starts_the_journal_over() {
 #[tokio::test]
 async fn on_a_shared_stream_a_socket_emit_is_appended_and_a_session_claimed_from_the_store() {
     let handler = Arc::new(Counting::default());
-    let (journal, stream) = shared_journal();
-    let ns = Namespace::with_adapter(
-        "/",
-        handler.clone(),
-        NamespaceOptions::default(),
-        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
-        Box::new(LocalPresence::default()),
-    );
+    let (ns, journal, stream) = on_shared_stream(handler.clone());
     let (old, mut rx) = socket();
     assert_eq!(ns.connect(&old).await, Connected::Accepted);
     let pid = old.pid().expect("recoverable").clone();
@@ -725,37 +750,17 @@ async fn on_a_shared_stream_a_socket_emit_is_appended_and_a_session_claimed_from
 #[tokio::test]
 async fn a_session_stored_by_another_node_resumes_here_and_its_handler_hears_a_connect() {
     let handler = Arc::new(Counting::default());
-    let (journal, stream) = shared_journal();
-    let ns = Namespace::with_adapter(
-        "/",
-        handler.clone(),
-        NamespaceOptions::default(),
-        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
-        Box::new(LocalPresence::default()),
-    );
+    let (ns, journal, stream) = on_shared_stream(handler.clone());
     record_at(&journal, "20-0", Targets::default().to("red"), 0);
     record_at(&journal, "20-1", Targets::default().to("red"), 1);
     record_at(&journal, "20-2", Targets::default().to("blue"), 2);
     stream.store(
-        &StoredSession {
-            sid: "from-node-a".into(),
-            pid: "pid-a".into(),
-            rooms: vec!["from-node-a".into(), "red".into()],
-            user: None,
-        },
+        &stored("from-node-a", "pid-a", &["from-node-a", "red"]),
         Duration::from_secs(60),
     );
     let claim = ns.claim("pid-a", Some("20-0"), |_| true).await.expect("claimed");
     assert!(matches!(claim.claimed(), Claimed::Elsewhere(_)));
-    let (outbox, mut rx) = Outbox::new(64);
-    let socket = Socket::with_id(
-        claim.sid().clone(),
-        "/",
-        Arc::new(outbox),
-        Framing::SocketIo,
-        Handshake::default(),
-    );
-    assert_eq!(ns.resume(&socket, claim).await, Connected::Accepted);
+    let (socket, mut rx) = resumed(&ns, claim).await;
     assert!(socket.recovered());
     assert_eq!(&**socket.id(), "from-node-a");
     let replay = drain(&mut rx);
@@ -811,14 +816,7 @@ fn what_a_journal_does_not_record_is_a_gap_to_read_from_the_stream() {
 #[tokio::test]
 async fn a_session_older_than_this_nodes_record_replays_the_stream_first() {
     let handler = Arc::new(Counting::default());
-    let (journal, stream) = shared_journal();
-    let ns = Namespace::with_adapter(
-        "/",
-        handler.clone(),
-        NamespaceOptions::default(),
-        Box::new(LocalAdapter::with_journal(Some(journal.clone()))),
-        Box::new(LocalPresence::default()),
-    );
+    let (ns, journal, stream) = on_shared_stream(handler.clone());
     // The stream before this node started reading it at 30-0, then what it read.
     *stream.entries.lock().expect("not poisoned") = vec![
         (28, Targets::default().to("red"), 0),
@@ -828,41 +826,20 @@ async fn a_session_older_than_this_nodes_record_replays_the_stream_first() {
     journal.reads_after("30-0");
     record_at(&journal, "31-0", Targets::default().to("red"), 3);
     stream.store(
-        &StoredSession {
-            sid: "old".into(),
-            pid: "pid-old".into(),
-            rooms: vec!["old".into(), "red".into()],
-            user: None,
-        },
+        &stored("old", "pid-old", &["old", "red"]),
         Duration::from_secs(60),
     );
     let claim = ns
         .claim("pid-old", Some("28-0"), |_| true)
         .await
         .expect("claimed");
-    let (outbox, mut rx) = Outbox::new(64);
-    let socket = Socket::with_id(
-        claim.sid().clone(),
-        "/",
-        Arc::new(outbox),
-        Framing::SocketIo,
-        Handshake::default(),
-    );
-    assert_eq!(ns.resume(&socket, claim).await, Connected::Accepted);
+    let (_socket, mut rx) = resumed(&ns, claim).await;
     assert_eq!(
         drain(&mut rx).iter().map(|t| shape(t)).collect::<Vec<_>>(),
         ["n 1", "n 3", "connect"],
         "29 from the stream, 31 from the journal, in order; blue's not"
     );
     // An offset the stream no longer has: a new session, as Node decides.
-    stream.store(
-        &StoredSession {
-            sid: "older".into(),
-            pid: "pid-older".into(),
-            rooms: vec!["older".into()],
-            user: None,
-        },
-        Duration::from_secs(60),
-    );
+    stream.store(&stored("older", "pid-older", &["older"]), Duration::from_secs(60));
     assert!(ns.claim("pid-older", Some("20-0"), |_| true).await.is_none());
 }
