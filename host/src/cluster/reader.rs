@@ -139,10 +139,16 @@ fn deliver(cluster: &Cluster, stream: &str, id: &str, fields: &[(Vec<u8>, Vec<u8
         Ok(envelope) => envelope,
         Err(e) => return cluster.malformed(stream, &e),
     };
-    if let Some(link) = live_links(cluster)
-        .into_iter()
-        .find(|link| link.nsp() == envelope.nsp)
-    {
+    // Found under the lock, used after it: a delivery never holds it.
+    let link = cluster
+        .0
+        .adapters
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .find(|link| link.nsp() == envelope.nsp);
+    if let Some(link) = link {
         link.on_entry(id, envelope);
     }
 }

@@ -23,21 +23,24 @@
 //! through the stream too, so any node can replay it; and sessions are stored where
 //! every node can claim them, so a client recovers on whichever node it reaches.
 
+mod claim;
 mod shared;
+mod state;
 
+pub use claim::{Claim, Claimed, Gap, Kept, Session};
 pub use shared::{SharedJournal, StoredSession};
+use state::{EntryId, Logged, State, Waiting, item_bytes, reaches, targets_bytes};
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::SocketId;
 use super::broadcast::{OutgoingEvent, Targets};
-use super::socket::{Framing, Socket};
-use super::{Room, SocketId};
+use super::socket::Framing;
 use crate::outbound::Outbound;
-use crate::protocol::engineio::Frame;
 use crate::reason::DisconnectReason;
 
 /// How long and how much a [`Journal`] keeps.
@@ -79,134 +82,6 @@ pub fn recoverable(reason: DisconnectReason) -> bool {
     )
 }
 
-/// What a disconnected socket leaves behind for its client to claim.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// The socket that left: its id, which its client keeps, and its user.
-    pub socket: Socket,
-    /// Its private id, the claim's key (never sent to anyone else).
-    pub pid: Arc<str>,
-    /// Every room it was in, its own included.
-    pub rooms: Vec<Room>,
-    /// Why it left: what its handler hears if it never comes back.
-    pub reason: DisconnectReason,
-    /// The sequence number of the first packet sent after it was admitted: where a
-    /// replay starts for a client that received none (it has no offset to give).
-    pub since: u64,
-}
-
-/// A session taken by a reconnecting client, with where its replay starts.
-#[derive(Debug)]
-pub struct Claim {
-    claimed: Claimed,
-    /// Packets to replay first, read from the shared stream: from before what this
-    /// journal records.
-    earlier: Vec<(Targets, Outbound)>,
-    /// The sequence number of the first packet to replay from the journal.
-    from: u64,
-}
-
-/// Where a replay needs the shared stream (see [`Journal::gap`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gap {
-    /// The sequence number of the journal's first packet to replay after the stream's.
-    pub from: u64,
-    /// The last stream entry to read, as `XRANGE`'s end (`(id` when exclusive).
-    pub until: String,
-}
-
-/// Whose session a claim took.
-#[derive(Debug)]
-pub enum Claimed {
-    /// One this node kept: its socket left from here.
-    Here(Session),
-    /// One another node (or a Node server) stored on the shared stream's Redis.
-    Elsewhere(StoredSession),
-}
-
-impl Claim {
-    /// A claim of a session another node stored, replayed from `earlier` (read from
-    /// the stream) and then the journal's packets from `from`.
-    pub(crate) fn elsewhere(stored: StoredSession, earlier: Vec<(Targets, Outbound)>, from: u64) -> Claim {
-        Claim {
-            claimed: Claimed::Elsewhere(stored),
-            earlier,
-            from,
-        }
-    }
-
-    /// Its socket's id, which the client keeps.
-    pub fn sid(&self) -> &SocketId {
-        match &self.claimed {
-            Claimed::Here(session) => session.socket.id(),
-            Claimed::Elsewhere(stored) => &stored.sid,
-        }
-    }
-
-    /// Its socket's verified user.
-    pub fn user(&self) -> Option<&serde_json::Value> {
-        match &self.claimed {
-            Claimed::Here(session) => session.socket.handshake().user.as_ref(),
-            Claimed::Elsewhere(stored) => stored.user.as_ref(),
-        }
-    }
-
-    /// Its private id.
-    pub fn pid(&self) -> &Arc<str> {
-        match &self.claimed {
-            Claimed::Here(session) => &session.pid,
-            Claimed::Elsewhere(stored) => &stored.pid,
-        }
-    }
-
-    /// Every room its socket was in.
-    pub fn rooms(&self) -> &[Room] {
-        match &self.claimed {
-            Claimed::Here(session) => &session.rooms,
-            Claimed::Elsewhere(stored) => &stored.rooms,
-        }
-    }
-
-    /// Where the resumed socket's session begins, for a later claim without offset.
-    pub fn since(&self) -> u64 {
-        match &self.claimed {
-            Claimed::Here(session) => session.since,
-            Claimed::Elsewhere(_) => self.from,
-        }
-    }
-
-    /// What was claimed.
-    pub fn claimed(&self) -> &Claimed {
-        &self.claimed
-    }
-
-    /// What was claimed, for putting back or letting go.
-    pub fn into_claimed(self) -> Claimed {
-        self.claimed
-    }
-
-    /// The claim with its socket's rooms replaced by `rooms`.
-    pub(crate) fn with_rooms(mut self, rooms: Vec<Room>) -> Claim {
-        match &mut self.claimed {
-            Claimed::Here(session) => session.rooms = rooms,
-            Claimed::Elsewhere(stored) => stored.rooms = rooms,
-        }
-        self
-    }
-}
-
-/// A session just kept: when it left, what ends its wait, and the sessions the
-/// `max_sessions` cap pushed out to make room (gone for good).
-#[derive(Debug)]
-pub struct Kept {
-    /// When it left; [`Journal::expire`] takes it only if it is still this one.
-    pub left: Instant,
-    /// Cancelled when the session is claimed or pushed out.
-    pub ended: CancellationToken,
-    /// Sessions pushed out.
-    pub evicted: Vec<Session>,
-}
-
 /// A namespace's recent packets and disconnected sockets.
 #[derive(Debug)]
 pub struct Journal {
@@ -221,45 +96,6 @@ pub struct Journal {
     /// entry of the namespace is recorded here.
     horizon: OnceLock<EntryId>,
     state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// The sequence number of the next packet.
-    next: u64,
-    /// Packets in sequence order, contiguous: the front's number is `next - len`.
-    packets: VecDeque<Logged>,
-    /// What they weigh ([`Logged::bytes`]).
-    bytes: usize,
-    /// Sessions by pid.
-    sessions: HashMap<Arc<str>, Waiting>,
-    /// Pids in the order they left, with when: the cap takes from the front. An entry
-    /// whose session was claimed or left again since is skipped.
-    order: VecDeque<(Arc<str>, Instant)>,
-    /// The sockets still connected, by pid: a client may come back before this server
-    /// has seen its old connection die.
-    live: HashMap<Arc<str>, SocketId>,
-    /// On a shared stream: the id of the last entry recorded (kept or trimmed since).
-    last_id: Option<EntryId>,
-}
-
-#[derive(Debug)]
-struct Logged {
-    /// Its entry id on a shared stream.
-    id: Option<EntryId>,
-    at: Instant,
-    targets: Targets,
-    /// The encoded packet, offset included: what live recipients were sent.
-    item: Outbound,
-    /// Its frames' bytes plus what keeping it costs.
-    bytes: usize,
-}
-
-#[derive(Debug)]
-struct Waiting {
-    session: Session,
-    left: Instant,
-    ended: CancellationToken,
 }
 
 impl Journal {
@@ -548,106 +384,6 @@ impl Journal {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl State {
-    /// Whether packet `seq` is still kept, so that all after it are.
-    fn holds(&self, seq: u64) -> bool {
-        let first = self.next - self.packets.len() as u64;
-        (first..self.next).contains(&seq)
-    }
-
-    /// Whether every packet from `seq` on is still kept (none yet counts).
-    fn keeps_from(&self, seq: u64) -> bool {
-        let first = self.next - self.packets.len() as u64;
-        (first..=self.next).contains(&seq)
-    }
-
-    /// The packets from `seq` on, which [`State::keeps_from`].
-    fn from(&self, seq: u64) -> impl Iterator<Item = &Logged> {
-        let first = self.next - self.packets.len() as u64;
-        self.packets.iter().skip((seq - first) as usize)
-    }
-
-    /// Drops packets older than the window, then the oldest past `max_bytes`.
-    fn trim(&mut self, settings: &RecoverySettings) {
-        let now = Instant::now();
-        while let Some(front) = self.packets.front() {
-            let expired = now.duration_since(front.at) > settings.max_disconnection;
-            if !expired && self.bytes <= settings.max_bytes {
-                break;
-            }
-            self.bytes -= front.bytes;
-            self.packets.pop_front();
-        }
-    }
-
-    /// Pushes the oldest sessions out until at most `max` are kept; returns them.
-    fn evict(&mut self, max: usize) -> Vec<Session> {
-        let mut evicted = Vec::new();
-        while self.sessions.len() > max {
-            let Some((pid, left)) = self.order.pop_front() else {
-                break;
-            };
-            if self
-                .sessions
-                .get(&pid)
-                .is_some_and(|waiting| waiting.left == left)
-                && let Some(waiting) = self.sessions.remove(&pid)
-            {
-                waiting.ended.cancel();
-                evicted.push(waiting.session);
-            }
-        }
-        // Claimed, expired and re-persisted pids leave stale entries behind live ones.
-        if self.order.len() > 2 * self.sessions.len() + 64 {
-            let sessions = &self.sessions;
-            self.order
-                .retain(|(pid, left)| sessions.get(pid).is_some_and(|waiting| waiting.left == *left));
-        }
-        evicted
-    }
-}
-
-/// A stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct EntryId(u64, u64);
-
-impl EntryId {
-    fn parse(id: &str) -> Option<EntryId> {
-        let (ms, seq) = id.split_once('-')?;
-        Some(EntryId(ms.parse().ok()?, seq.parse().ok()?))
-    }
-}
-
-/// Whether a socket in `rooms` was among `targets`: in one of its rooms (any, when it
-/// names none) and in none of its exceptions.
-fn reaches(targets: &Targets, rooms: &HashSet<&str>) -> bool {
-    let included = targets.rooms.is_empty() || targets.rooms.iter().any(|r| rooms.contains(&**r));
-    included && !targets.except.iter().any(|r| rooms.contains(&**r))
-}
-
-fn targets_bytes(targets: &Targets) -> usize {
-    targets
-        .rooms
-        .iter()
-        .chain(&targets.except)
-        .map(|room| room.len() + 16)
-        .sum()
-}
-
-fn item_bytes(item: &Outbound) -> usize {
-    let frames: usize = item
-        .frames()
-        .iter()
-        .map(|frame| match frame {
-            Frame::Text(b) | Frame::Binary(b) => b.len(),
-        })
-        .sum();
-    match item {
-        Outbound::WsControl(b) => b.len(),
-        _ => frames,
     }
 }
 

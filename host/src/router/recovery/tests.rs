@@ -8,12 +8,13 @@ use serde_json::json;
 use super::*;
 use crate::builtin::echo::Echo;
 use crate::outbound::{Outbox, Receiver};
+use crate::protocol::engineio::Frame;
 use crate::protocol::socketio::Payload;
 use crate::router::adapter::LocalAdapter;
 use crate::router::handler::{BoxFuture, EventHandler, IncomingEvent};
 use crate::router::namespace::NamespaceOptions;
 use crate::router::presence::LocalPresence;
-use crate::router::{Connected, Handshake, Namespace};
+use crate::router::{Connected, Handshake, Namespace, Room, Socket};
 
 fn settings() -> RecoverySettings {
     RecoverySettings {
