@@ -3,6 +3,7 @@
 //! summarised as medians in `RESULTS.md` (plus every run in `results.jsonl`).
 //!
 //! # Layout
+//! - [`scenarios`]: each scenario's load, in full and in `--quick`;
 //! - [`servers`]: the servers and how one is started;
 //! - [`machine`]: the machine and versions, for the report;
 //! - [`report`]: medians, ratios, targets, Markdown;
@@ -15,6 +16,7 @@ mod instructions;
 mod machine;
 mod profile;
 mod report;
+mod scenarios;
 mod servers;
 
 use std::io::Write as _;
@@ -80,153 +82,6 @@ pub struct Run {
     /// What the load generator measured.
     #[serde(flatten)]
     pub report: Report,
-}
-
-/// The scenarios, with the load-generator arguments of each mode.
-fn scenario_args(scenario: &str, quick: bool) -> Option<&'static [&'static str]> {
-    Some(match (scenario, quick) {
-        ("echo", false) => &["echo", "--clients", "100", "--warmup", "2", "--duration", "5"],
-        ("echo", true) => &["echo", "--clients", "10", "--warmup", "0.5", "--duration", "1"],
-        // One client: the latency of an unloaded server, where a plugin's cost shows as is.
-        ("latency", false) => &["echo", "--clients", "1", "--warmup", "1", "--duration", "3"],
-        ("latency", true) => &["echo", "--clients", "1", "--warmup", "0.2", "--duration", "0.5"],
-        ("fanout", false) => &[
-            "fanout",
-            "--members",
-            "1000",
-            "--senders",
-            "4",
-            "--window",
-            "16",
-            "--duration",
-            "5",
-        ],
-        ("fanout", true) => &[
-            "fanout",
-            "--members",
-            "50",
-            "--warmup",
-            "0.5",
-            "--duration",
-            "1",
-            "--drain",
-            "5",
-        ],
-        // The fan-out load, its room split over two nodes on one Redis (see [`cluster`]).
-        ("cluster", quick) => return scenario_args("fanout", quick),
-        // Paced clients, so the server has room: what a flood takes from them shows.
-        (FLOOD_BASE, false) => &[
-            "echo",
-            "--clients",
-            "20",
-            "--rate",
-            "100",
-            "--warmup",
-            "1",
-            "--duration",
-            "5",
-        ],
-        (FLOOD_BASE, true) => &[
-            "echo",
-            "--clients",
-            "5",
-            "--rate",
-            "100",
-            "--warmup",
-            "0.2",
-            "--duration",
-            "1",
-        ],
-        (FLOOD, false) => &[
-            "echo",
-            "--clients",
-            "20",
-            "--rate",
-            "100",
-            "--warmup",
-            "1",
-            "--duration",
-            "5",
-            "--flood",
-            "10000",
-        ],
-        (FLOOD, true) => &[
-            "echo",
-            "--clients",
-            "5",
-            "--rate",
-            "100",
-            "--warmup",
-            "0.2",
-            "--duration",
-            "1",
-            "--flood",
-            "2000",
-        ],
-        // 2 KB messages of chat-like text to a 200-member room, without and with
-        // permessage-deflate (the clients offer it, the servers compress).
-        (COMPRESSION_OFF, false) => &[
-            "fanout",
-            "--members",
-            "200",
-            "--senders",
-            "4",
-            "--window",
-            "16",
-            "--payload",
-            "2048",
-            "--text",
-            "--duration",
-            "5",
-        ],
-        (COMPRESSION_ON, false) => &[
-            "--deflate",
-            "fanout",
-            "--members",
-            "200",
-            "--senders",
-            "4",
-            "--window",
-            "16",
-            "--payload",
-            "2048",
-            "--text",
-            "--duration",
-            "5",
-        ],
-        (COMPRESSION_OFF, true) => &[
-            "fanout",
-            "--members",
-            "20",
-            "--payload",
-            "2048",
-            "--text",
-            "--warmup",
-            "0.5",
-            "--duration",
-            "1",
-            "--drain",
-            "5",
-        ],
-        (COMPRESSION_ON, true) => &[
-            "--deflate",
-            "fanout",
-            "--members",
-            "20",
-            "--payload",
-            "2048",
-            "--text",
-            "--warmup",
-            "0.5",
-            "--duration",
-            "1",
-            "--drain",
-            "5",
-        ],
-        ("idle", false) => &["idle", "--connections", "19000"],
-        ("idle", true) => &["idle", "--connections", "500", "--settle", "0.5"],
-        _ => return None,
-    })
 }
 
 const SCENARIOS: [&str; 10] = [
@@ -310,7 +165,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.scenarios.iter().map(String::as_str).collect()
     };
     for scenario in &scenarios {
-        if *scenario != INSTRUCTIONS && scenario_args(scenario, args.quick).is_none() {
+        if *scenario != INSTRUCTIONS && scenarios::args(scenario, args.quick).is_none() {
             bail!("unknown scenario {scenario:?}; known: {}", SCENARIOS.join(", "));
         }
     }
@@ -335,7 +190,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     for rep in 1..=reps {
         for scenario in &scenarios {
-            let load: Vec<&str> = scenario_args(scenario, args.quick).unwrap_or_default().to_vec();
+            let load: Vec<&str> = scenarios::args(scenario, args.quick).unwrap_or_default();
             for spec in &chosen {
                 let variant;
                 let spec = if [FLOOD, FLOOD_BASE].contains(scenario) {
@@ -431,7 +286,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .map(|s| {
                 (
                     s.to_string(),
-                    scenario_args(s, args.quick).unwrap_or_default().join(" "),
+                    scenarios::args(s, args.quick).unwrap_or_default().join(" "),
                 )
             })
             .collect(),
