@@ -10,7 +10,7 @@ use crate::socketio::Payload;
 /// An event published to every node's sockets that `targets` addresses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broadcast {
-    /// The publishing node (or [`EMITTER_UID`]).
+    /// The publishing node (or [`EMITTER_UID`](super::EMITTER_UID)).
     pub uid: String,
     /// The namespace (`/` when the packet has none).
     pub nsp: String,

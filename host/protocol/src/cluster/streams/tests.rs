@@ -1,10 +1,14 @@
-//! The streams adapter's messages, against what Node's adapter wrote (samples from
-//! `../shared/notes/socketio-redis-streams-wire.md`, recorded from two Node 4.8 nodes).
+//! The streams adapter's messages, against what Node's adapter wrote (samples recorded
+//! from two Node 4.8 nodes with `@socket.io/redis-streams-adapter` 0.3 on one Redis).
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::super::Targets;
 use super::*;
-use crate::socketio::placeholder;
+use crate::socketio::{Payload, placeholder};
 
 /// `io.to("room1").emit("hello", "world", 1, {nested: true})`, as its entry's `data`.
 const NODE_ROOM_BROADCAST: &str = r#"{"packet":{"type":2,"data":["hello","world",1,{"nested":true}]},"opts":{"rooms":["room1"],"except":[],"flags":{}}}"#;
